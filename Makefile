@@ -1,0 +1,22 @@
+# The two commands a newcomer needs:
+#   make chat   set up, build the index over corpus/ and start the assistant
+#   make test   set up and run the tests
+.PHONY: setup chat index test eval-germanquad
+
+VENV := .venv
+BIN := $(VENV)/bin
+
+setup:
+	@bash scripts/setup.sh
+
+index: setup
+	$(BIN)/assistant index
+
+chat: index
+	$(BIN)/assistant search "Wer wurde zum ClusterERFOLG 2022 gewählt?"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+eval-germanquad: setup
+	$(BIN)/python evals/retrieval_germanquad.py

@@ -1,0 +1,153 @@
+"""Command line: ``assistant index | search``. Turns the project's errors into German messages
+and exit codes; everything else lives in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .config import RETRIEVAL_MODES, Settings
+from .errors import AssistantError, ConfigError
+from .types import SearchFilters
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _common(parser: argparse.ArgumentParser, corpus: bool = True) -> None:
+    parser.add_argument("--index", dest="index_dir", type=Path, help="Index-Ordner (Standard: index)")
+    if corpus:
+        parser.add_argument("--corpus", dest="corpus_dir", type=Path, help="Korpus-Ordner (Standard: corpus)")
+    parser.add_argument("--model", help="Einbettungsmodell: Name oder lokaler Ordner; 'none' = nur lexikalisch")
+    parser.add_argument("--config", type=Path, help="Konfigurationsdatei (TOML)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="assistant", description="Deutscher Dokumenten-Assistent für Cluster und Netzwerke")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    index = sub.add_parser("index", help="Index aus dem Korpus bauen oder aktualisieren")
+    _common(index)
+    index.add_argument("--chunk-size", type=int)
+    index.add_argument("--chunk-overlap", type=int)
+    index.add_argument("--quiet", action="store_true", help="keinen Fortschritt anzeigen")
+    index.set_defaults(func=cmd_index)
+
+    search = sub.add_parser("search", help="Passagen zu einer Frage suchen")
+    search.add_argument("question")
+    _common(search)
+    search.add_argument("-k", type=int, dest="top_k", help="Anzahl der Treffer (Standard: 5)")
+    search.add_argument("--retrieval", choices=RETRIEVAL_MODES)
+    search.add_argument("--doc", action="append", dest="docs", help="nur in diesem Dokument (mehrfach möglich)")
+    search.add_argument("--from", dest="date_from", type=_date, help="Datum ab (JJJJ-MM-TT)")
+    search.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
+    search.add_argument("--json", action="store_true", help="Ergebnis als JSON")
+    search.set_defaults(func=cmd_search)
+    return parser
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ungültiges Datum {text!r}, erwartet JJJJ-MM-TT") from None
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval")
+    overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+    if getattr(args, "quiet", False):
+        overrides["progress"] = False
+    return Settings.load(config_file=getattr(args, "config", None), **overrides)
+
+
+def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
+    if not enabled or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
+        bar.n = done
+        bar.refresh()
+
+    return update
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .indexing import build_index
+
+    settings = settings_from(args)
+    report = build_index(settings, progress=_progress_bar(settings.progress))
+    for warning in report.warnings:
+        print(f"Warnung: {warning}", file=sys.stderr)
+    print(f"Index: {settings.index_dir} ({report.generation})")
+    print(f"Dokumente: {report.documents} ({len(report.added)} neu, {len(report.changed)} geändert, "
+          f"{len(report.removed)} entfernt, {report.unchanged} unverändert)")
+    print(f"Abschnitte: {report.chunks} (davon {report.embedded_chunks} neu eingebettet)")
+    print(f"Suche: {'hybrid (BM25 + Vektoren)' if report.dense else 'nur lexikalisch (BM25)'}")
+    if report.full_rebuild_reason:
+        print(f"Vollständig neu gebaut: {report.full_rebuild_reason}")
+    if report.skipped:
+        print(f"Übersprungen: {len(report.skipped)}")
+        for item in report.skipped:
+            print(f"  - {item.path}: {item.reason}")
+    print(f"Dauer: {report.seconds:.1f} s")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .pipeline import Assistant
+
+    settings = settings_from(args)
+    assistant = Assistant.open(settings)
+    for warning in assistant.warnings:
+        print(f"Warnung: {warning}", file=sys.stderr)
+    filters = SearchFilters(
+        doc_ids=frozenset(args.docs) if args.docs else None, date_from=args.date_from, date_to=args.date_to)
+    hits = assistant.search(args.question, settings.top_k, filters)
+    if args.json:
+        json.dump({"query": args.question, "mode": assistant.retriever.effective_mode,
+                   "hits": [h.to_json() for h in hits]}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+        return 0
+    if not hits:
+        print("Keine passenden Abschnitte gefunden.")
+    for rank, hit in enumerate(hits, start=1):
+        doc = assistant.index.documents[hit.chunk.doc_id]
+        when = f", {doc.date.text}" if doc.date else ""
+        print(f"[{rank}] {doc.title} ({hit.chunk.doc_id}{when}) Score {hit.score:.3f}")
+        text = " ".join(hit.chunk.text.split())
+        print(f"    {text[:400]}{' …' if len(text) > 400 else ''}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"Fehler in der Konfiguration: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AssistantError as exc:
+        print(f"Fehler: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Abgebrochen.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

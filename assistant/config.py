@@ -1,0 +1,131 @@
+"""One Settings object, built once at the entry point.
+
+Precedence: defaults < config file (TOML) < ``ASSISTANT_*`` environment variables < CLI flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    # Embedding model: a hub name or a local folder. "none" disables dense retrieval.
+    model: str = "intfloat/multilingual-e5-small"
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    embed_batch_size: int = 32
+    # Seconds to wait for the model hub before falling back to lexical-only retrieval.
+    hub_timeout: float = 1.0
+    chunk_size: int = 1000
+    chunk_overlap: int = 150
+    retrieval: str = "hybrid"
+    top_k: int = 5
+    rrf_k: int = 60
+    # Weight of the whole-document BM25 score in a chunk's lexical score (0 = chunk alone).
+    doc_weight: float = 1.0
+    candidates: int = 50
+    max_file_bytes: int = 50_000_000
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.retrieval not in RETRIEVAL_MODES:
+            raise ConfigError(
+                f"retrieval={self.retrieval!r} ist ungültig; erlaubt: {', '.join(RETRIEVAL_MODES)}"
+            )
+        if self.chunk_size < 50:
+            raise ConfigError(f"chunk_size={self.chunk_size} ist zu klein (mindestens 50)")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"chunk_overlap={self.chunk_overlap} muss zwischen 0 und chunk_size ({self.chunk_size}) liegen"
+            )
+        for name in ("top_k", "rrf_k", "candidates", "embed_batch_size", "max_file_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
+
+    @property
+    def dense_enabled(self) -> bool:
+        return self.model.strip().lower() not in ("", "none", "off")
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes, source="Aufruf"))
+
+    @classmethod
+    def load(
+        cls,
+        config_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
+        **overrides: Any,
+    ) -> "Settings":
+        """Build settings from defaults, a TOML file, the environment and explicit overrides."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        path = config_file or (Path(env["ASSISTANT_CONFIG"]) if env.get("ASSISTANT_CONFIG") else None)
+        if path is not None:
+            values.update(_coerce_all(_read_toml(path), source=str(path)))
+        env_values = {
+            f.name: env[f"ASSISTANT_{f.name.upper()}"]
+            for f in fields(cls)
+            if f"ASSISTANT_{f.name.upper()}" in env
+        }
+        values.update(_coerce_all(env_values, source="Umgebung (ASSISTANT_*)"))
+        values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None}, source="Aufruf"))
+        return cls(**values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"Konfigurationsdatei {path} nicht gefunden") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"Konfigurationsdatei {path} ist kein gültiges TOML: {exc}") from None
+    return data.get("assistant", data)
+
+
+def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    known = {f.name: f for f in fields(Settings)}
+    result: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in known:
+            raise ConfigError(
+                f"Unbekannte Einstellung {name!r} in {source}; bekannt sind: {', '.join(sorted(known))}"
+            )
+        result[name] = _coerce(name, raw, known[name].default, source)
+    return result
+
+
+def _coerce(name: str, raw: Any, default: Any, source: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "ja", "on"):
+                return True
+            if text in ("0", "false", "no", "nein", "off"):
+                return False
+            raise ValueError(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"Einstellung {name}={raw!r} aus {source} ist ungültig (erwartet: {type(default).__name__})"
+        ) from None

@@ -1,0 +1,143 @@
+"""Dense embeddings with sentence-transformers, and finding the model without waiting on the hub.
+
+The model is looked up in this order: a local folder, the Hugging Face cache, the hub itself.
+Before the hub is asked, one TCP connection with a short timeout tells whether it is reachable
+at all, so an offline machine fails over to lexical-only search in about a second instead of
+sitting through the hub client's retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from .errors import EmbedderUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class Embedder:
+    """Encodes queries and passages into L2-normalized float32 vectors."""
+
+    def __init__(self, model: Any, name: str, query_prefix: str, passage_prefix: str,
+                 batch_size: int = 32, progress: bool = False) -> None:
+        self._model = model
+        self.name = name
+        self.query_prefix = query_prefix
+        self.passage_prefix = passage_prefix
+        self.batch_size = batch_size
+        self.progress = progress
+        self._lock = threading.Lock()
+        self.dimension = int(model.get_sentence_embedding_dimension())
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts], progress=False)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.passage_prefix + t for t in texts], progress=self.progress)
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:  # torch modules are not guaranteed to be safe across threads
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                show_progress_bar=progress and len(texts) > self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+_failures: dict[str, str] = {}
+
+
+def resolve_model(name: str, hub_timeout: float) -> tuple[str, bool]:
+    """Where to load ``name`` from: ``(path_or_name, local_only)``.
+
+    Raises :class:`EmbedderUnavailableError` when the model is neither on disk nor reachable.
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return str(path), True
+    if path.is_absolute() or name.startswith((".", "~")):
+        raise EmbedderUnavailableError(_advice(name, f"der Ordner {path} existiert nicht"))
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return snapshot_download(name, local_files_only=True), True
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise EmbedderUnavailableError(_advice(name, "nicht im Cache und HF_HUB_OFFLINE ist gesetzt"))
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    if not _reachable(endpoint, hub_timeout):
+        raise EmbedderUnavailableError(
+            _advice(name, f"nicht im Cache und {urlparse(endpoint).hostname} ist nicht erreichbar"))
+    return name, False
+
+
+def load_embedder(name: str, query_prefix: str, passage_prefix: str, batch_size: int = 32,
+                  hub_timeout: float = 1.0, progress: bool = False) -> Embedder:
+    """Load the model or raise :class:`EmbedderUnavailableError` quickly (failures are remembered)."""
+    if name in _failures:
+        raise EmbedderUnavailableError(_failures[name])
+    try:
+        source, local_only = resolve_model(name, hub_timeout)
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(source, local_files_only=local_only, device="cpu"
+                                        if not _has_accelerator() else None)
+        except Exception as exc:  # the hub client and transformers raise many kinds of errors
+            raise EmbedderUnavailableError(_advice(name, f"Laden fehlgeschlagen ({type(exc).__name__}: {exc})")) from None
+    except EmbedderUnavailableError as exc:
+        _failures[name] = str(exc)
+        raise
+    return Embedder(model, name, query_prefix, passage_prefix, batch_size, progress)
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _reachable(url: str, timeout: float) -> bool:
+    parsed = urlparse(url)
+    host = parsed.hostname
+    if not host:
+        return False
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    # Name resolution has no timeout of its own; run the probe in a thread and stop waiting.
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def _advice(name: str, reason: str) -> str:
+    return (
+        f"Einbettungsmodell {name!r} nicht verfügbar: {reason}. Suche und Index laufen nur "
+        "lexikalisch (BM25). Abhilfe: einmal mit Internetzugang ausführen (das Modell wird dann "
+        "zwischengespeichert) oder einen lokalen Modellordner angeben (--model /pfad/zum/modell "
+        "oder ASSISTANT_MODEL=/pfad/zum/modell); ASSISTANT_MODEL=none schaltet die dichte Suche ab."
+    )

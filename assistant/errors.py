@@ -1,0 +1,40 @@
+"""The project's own errors. Library code raises these; only the CLI and UI translate them."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base class for every error the assistant raises on purpose."""
+
+
+class ConfigError(AssistantError):
+    """A setting has an invalid value or a config file cannot be read."""
+
+
+class CorpusError(AssistantError):
+    """The corpus folder is missing or yielded no usable document."""
+
+
+class DocumentError(AssistantError):
+    """One file cannot be turned into a document; the message names the reason."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexNotFoundError(AssistantError):
+    """No index has been built in the given folder."""
+
+
+class IndexMismatchError(AssistantError):
+    """The index was built with other settings (model, chunking) than the ones in use."""
+
+
+class IndexCorruptError(AssistantError):
+    """Index files are missing or unreadable."""
+
+
+class EmbedderUnavailableError(AssistantError):
+    """The embedding model can be neither found locally nor downloaded."""

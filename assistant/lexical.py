@@ -1,0 +1,196 @@
+"""German keyword search: BM25 (bm25s) over Snowball-stemmed tokens without stop words, with
+compound words indexed under their parts as well.
+
+Compounds are split against the corpus' own vocabulary: ``Nachhaltigkeitsbericht`` becomes
+``nachhaltigkeitsbericht`` + ``nachhalt`` + ``bericht`` because "Nachhaltigkeit" and "Bericht" occur
+as words, so "Bericht zur Nachhaltigkeit" finds it, and ``Förderprogramm`` is found by "Programm
+zur Förderung" the same way. Queries are split with the same vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
+_LINKING = ("", "s", "es", "n", "en", "er", "e")
+MIN_PART = 4
+MIN_COMPOUND = 8
+
+
+def _quiet_bm25s() -> None:
+    # bm25s sets its own logger to DEBUG, which would print to any configured root handler.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_GERMAN
+
+    return frozenset(STOPWORDS_GERMAN)
+
+
+class GermanAnalyzer:
+    """Text -> index terms. ``vocabulary`` holds the words that may appear as compound parts."""
+
+    def __init__(self, vocabulary: Iterable[str] = (), decompound: bool = True) -> None:
+        import Stemmer
+
+        self._stemmer = Stemmer.Stemmer("german")
+        self._stop = _stopwords()
+        self.decompound = decompound
+        self.words: set[str] = set()
+        self.stems: set[str] = set()
+        self._split = lru_cache(maxsize=200_000)(self._split_uncached)
+        self.add_vocabulary(vocabulary)
+
+    def words_of(self, text: str) -> list[str]:
+        return [w for w in _WORD.findall(text.lower()) if w not in self._stop]
+
+    def add_vocabulary(self, words: Iterable[str]) -> None:
+        new = {w for w in words if len(w) >= MIN_PART and not w.isdigit() and w not in self._stop}
+        new -= self.words
+        if not new:
+            return
+        self.words |= new
+        self.stems |= set(self._stemmer.stemWords(sorted(new)))
+        self._split.cache_clear()
+
+    def stem(self, word: str) -> str:
+        return self._stemmer.stemWord(word)
+
+    def analyze(self, text: str) -> list[str]:
+        words = self.words_of(text)
+        stems = self._stemmer.stemWords(words)
+        if not self.decompound:
+            return stems
+        terms: list[str] = []
+        for word, stem in zip(words, stems):
+            terms.append(stem)
+            if len(word) >= MIN_COMPOUND and not word.isdigit():
+                parts = self._split(word)
+                if parts:
+                    terms.extend(p for p in parts if p != stem)
+        return terms
+
+    def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
+        return [self.analyze(t) for t in texts]
+
+    def _key(self, part: str) -> str | None:
+        if part in self.words:
+            return self.stem(part)
+        folded = part.translate(_FOLD)
+        if folded in self.stems:
+            return folded
+        return None
+
+    def _split_uncached(self, word: str) -> tuple[str, ...] | None:
+        """Split into known parts, longest first part first; None when no full split exists."""
+        for cut in range(len(word) - MIN_PART, MIN_PART - 1, -1):
+            head = self._key(word[:cut])
+            if head is None:
+                continue
+            rest = word[cut:]
+            for link in _LINKING:
+                if not rest.startswith(link) or len(rest) - len(link) < MIN_PART:
+                    continue
+                tail_word = rest[len(link):]
+                tail = self._key(tail_word)
+                if tail is not None:
+                    return (head, tail)
+                deeper = self._split(tail_word) if len(tail_word) >= MIN_COMPOUND else None
+                if deeper:
+                    return (head, *deeper)
+        return None
+
+    def save_vocabulary(self, path: Path) -> None:
+        path.write_text(json.dumps(sorted(self.words), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, decompound: bool = True) -> "GermanAnalyzer":
+        return cls(json.loads(path.read_text(encoding="utf-8")), decompound=decompound)
+
+
+class LexicalIndex:
+    """BM25 over analyzed chunk texts (row ``i`` is the ``i``-th chunk of the chunk table), plus
+    BM25 over whole documents. A chunk's score mixes both: passages of a document that matches
+    the question as a whole rank higher (on GermanQuAD this lifts hit@1 from 85 % to 89 %)."""
+
+    def __init__(self, analyzer: GermanAnalyzer, chunk_bm25: object, doc_bm25: object,
+                 doc_of_row: np.ndarray, doc_weight: float = 1.0) -> None:
+        self.analyzer = analyzer
+        self._chunks = chunk_bm25
+        self._docs = doc_bm25
+        self.doc_of_row = doc_of_row
+        self.doc_weight = doc_weight
+        self.size = int(doc_of_row.shape[0])
+
+    @classmethod
+    def build(cls, analyzer: GermanAnalyzer, token_lists: list[list[str]], doc_of_row: np.ndarray,
+              doc_weight: float = 1.0) -> "LexicalIndex":
+        doc_of_row = np.asarray(doc_of_row, dtype=np.int64)
+        n_docs = int(doc_of_row.max()) + 1 if doc_of_row.size else 0
+        doc_tokens: list[list[str]] = [[] for _ in range(n_docs)]
+        for row, tokens in enumerate(token_lists):
+            doc_tokens[doc_of_row[row]].extend(tokens)
+        return cls(analyzer, _bm25(token_lists), _bm25(doc_tokens), doc_of_row, doc_weight)
+
+    def scores(self, query: str) -> np.ndarray:
+        """Score of every chunk for ``query`` (zero where no term matches)."""
+        result = np.zeros(self.size, dtype=np.float32)
+        terms = self.analyzer.analyze(query)
+        chunk = _scores(self._chunks, terms)
+        if chunk is None or not chunk.any():
+            return result
+        result += chunk / chunk.max()
+        if self.doc_weight:
+            docs = _scores(self._docs, terms)
+            if docs is not None and docs.any():
+                result += (self.doc_weight / docs.max()) * docs[self.doc_of_row] * (chunk > 0)
+        return result
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._chunks.save(str(folder / "bm25-chunks"), show_progress=False)
+        self._docs.save(str(folder / "bm25-documents"), show_progress=False)
+        np.save(folder / "doc_of_row.npy", self.doc_of_row)
+        self.analyzer.save_vocabulary(folder / "vocabulary.json")
+        (folder / "params.json").write_text(json.dumps({
+            "size": self.size, "decompound": self.analyzer.decompound, "doc_weight": self.doc_weight,
+        }), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex":
+        import bm25s
+
+        _quiet_bm25s()
+        params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
+        analyzer = GermanAnalyzer.load(folder / "vocabulary.json", decompound=params["decompound"])
+        chunks = bm25s.BM25.load(str(folder / "bm25-chunks"), mmap=True, show_progress=False, verbosity=0)
+        docs = bm25s.BM25.load(str(folder / "bm25-documents"), mmap=True, show_progress=False, verbosity=0)
+        doc_of_row = np.load(folder / "doc_of_row.npy")
+        return cls(analyzer, chunks, docs, doc_of_row, float(params["doc_weight"]))
+
+
+def _bm25(token_lists: list[list[str]]) -> object:
+    import bm25s
+
+    _quiet_bm25s()
+    bm25 = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+    # An empty token list would make bm25s drop the row; keep rows aligned with a filler term.
+    bm25.index([tokens or ["\u2205"] for tokens in token_lists], show_progress=False)
+    return bm25
+
+
+def _scores(bm25: object, terms: list[str]) -> np.ndarray | None:
+    vocab = bm25.vocab_dict  # type: ignore[attr-defined]
+    known = [t for t in terms if t in vocab]
+    if not known:
+        return None
+    return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]

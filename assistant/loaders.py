@@ -1,0 +1,342 @@
+"""Corpus files -> Documents: txt, md, html/htm, pdf, docx.
+
+Each file either becomes a :class:`Document` or is skipped with a German reason; one bad file
+never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import unicodedata
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .dates import extract_dates
+from .errors import CorpusError, DocumentError
+from .types import Document
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+# A DOCX that unpacks to more than this is treated as a zip bomb.
+MAX_UNPACKED_BYTES = 200_000_000
+_BOILERPLATE_LINES = re.compile(
+    r"^(skip to (main )?content|zum inhalt springen|direkt zum inhalt|meldung|pressemitteilung|news|"
+    r"aktuelles|startseite|home|menü|menu|navigation)$",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A corpus file that was not indexed, and why (German, for the summary)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """A file found in the corpus: its id (relative path), location and raw content hash."""
+
+    doc_id: str
+    path: Path
+    content_hash: str
+    size: int
+    mtime_ns: int = 0
+
+
+def scan_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[CorpusFile], list[Skipped]]:
+    """List the corpus files with their content hashes, without parsing them.
+
+    Hidden files and folders are ignored; symlinks that leave the corpus, unsupported formats
+    and files over ``max_file_bytes`` are returned as skipped.
+    """
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"Korpus-Ordner {corpus_dir} existiert nicht oder ist kein Ordner")
+    root = corpus_dir.resolve()
+    files: list[CorpusFile] = []
+    skipped: list[Skipped] = []
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for dirname in dirnames:
+            link = Path(folder, dirname)
+            if link.is_symlink():
+                rel = link.relative_to(root).as_posix()
+                skipped.append(Skipped(rel, "symbolischer Link auf einen Ordner wird nicht verfolgt"))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = Path(folder, name)
+            rel = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    skipped.append(Skipped(rel, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"))
+                    continue
+                if not target.is_file():
+                    skipped.append(Skipped(rel, "symbolischer Link zeigt auf keine Datei"))
+                    continue
+            suffix = path.suffix.lower()
+            if suffix not in SUPPORTED_SUFFIXES:
+                skipped.append(Skipped(rel, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"))
+                continue
+            try:
+                stat = path.stat()
+                size = stat.st_size
+                if size > max_file_bytes:
+                    skipped.append(Skipped(
+                        rel, f"Datei zu groß ({size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)"))
+                    continue
+                digest = _hash_file(path)
+            except OSError as exc:
+                skipped.append(Skipped(rel, f"nicht lesbar: {exc.strerror or exc}"))
+                continue
+            files.append(CorpusFile(rel, path, digest, size, stat.st_mtime_ns))
+    return files, skipped
+
+
+def corpus_fingerprint(corpus_dir: Path) -> dict[str, list[int]]:
+    """``{doc id: [size, mtime_ns]}`` of the supported files, without reading them: a cheap
+    way to tell whether the corpus changed since the index was built."""
+    root = corpus_dir.resolve()
+    result: dict[str, list[int]] = {}
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            path = Path(folder, name)
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            result[path.relative_to(root).as_posix()] = [stat.st_size, stat.st_mtime_ns]
+    return result
+
+
+def _hash_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def load_document(file: CorpusFile) -> Document:
+    """Parse one corpus file; raises :class:`DocumentError` with the reason when it cannot."""
+    try:
+        raw = file.path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(file.doc_id, f"nicht lesbar: {exc.strerror or exc}") from None
+    if not raw.strip():
+        raise DocumentError(file.doc_id, "leere Datei")
+    suffix = file.path.suffix.lower()
+    parser = _PARSERS[suffix]
+    text, title, pages = parser(raw, file.doc_id)
+    text = _normalize(text)
+    if not text.strip():
+        raise DocumentError(file.doc_id, "kein Text gefunden")
+    title = (title or "").strip() or guess_title(text, file.doc_id)
+    return Document(
+        id=file.doc_id,
+        text=text,
+        title=title,
+        content_hash=file.content_hash,
+        source_path=file.doc_id,
+        dates=tuple(extract_dates(text, default_year=_year_from_name(file.doc_id))),
+        pages=pages,
+        fmt="html" if suffix == ".htm" else suffix.lstrip("."),
+    )
+
+
+def _normalize(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    return unicodedata.normalize("NFC", text)
+
+
+def _year_from_name(doc_id: str) -> int | None:
+    match = re.search(r"(?:^|/)((?:19|20)\d\d)(?:[-_.]|$)", doc_id)
+    return int(match.group(1)) if match else None
+
+
+def guess_title(text: str, doc_id: str) -> str:
+    """The first short line that is neither navigation boilerplate nor a bare date,
+    else the first sentence (shortened)."""
+    first = Path(doc_id).stem
+    for line in [ln for ln in text.splitlines() if ln.strip()][:15]:
+        line = line.strip().lstrip("#").strip()
+        if len(line) < 8 or _BOILERPLATE_LINES.match(line) or re.fullmatch(r"[\d.\s/-]+", line):
+            continue
+        if len(line) <= 200:
+            return line
+        first = line
+        break
+    sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
+    return sentence if len(sentence) <= 120 else sentence[:117].rsplit(" ", 1)[0] + " …"
+
+
+# --- text decoding -----------------------------------------------------------------------------
+
+def decode_text(raw: bytes, doc_id: str) -> str:
+    """Bytes -> str for text formats: UTF-8 (with or without BOM), UTF-16 with BOM, and the
+    cp1252 / latin-1 family that older German files use. Binary content is rejected."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return _check_text(raw[3:].decode("utf-8", errors="replace"), doc_id)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return _check_text(raw.decode("utf-16"), doc_id)
+        except UnicodeDecodeError:
+            raise DocumentError(doc_id, "UTF-16-Text ist nicht dekodierbar") from None
+    if b"\x00" in raw[:4096]:
+        guessed = _utf16_without_bom(raw)
+        if guessed is not None:
+            return _check_text(guessed, doc_id)
+        raise DocumentError(doc_id, "Binärdatei, kein Text (Nullbytes)")
+    try:
+        return _check_text(raw.decode("utf-8"), doc_id)
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw, cp_isolation=["cp1252", "iso8859_15", "latin_1", "cp850", "mac_roman"]).best()
+    if best is None:
+        raise DocumentError(doc_id, "Zeichenkodierung nicht erkennbar")
+    return _check_text(str(best), doc_id)
+
+
+def _utf16_without_bom(raw: bytes) -> str | None:
+    sample = raw[:4096]
+    even_zeros = sample[0::2].count(0)
+    odd_zeros = sample[1::2].count(0)
+    half = len(sample) / 2
+    encoding = "utf-16-le" if odd_zeros > 0.3 * half and even_zeros < 0.05 * half else (
+        "utf-16-be" if even_zeros > 0.3 * half and odd_zeros < 0.05 * half else None)
+    if encoding is None:
+        return None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _check_text(text: str, doc_id: str) -> str:
+    sample = text[:20000]
+    if not sample:
+        return text
+    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    replacement = sample.count("\ufffd")
+    if (controls + replacement) / len(sample) > 0.01:
+        raise DocumentError(doc_id, "Binärdatei oder defekte Kodierung, kein lesbarer Text")
+    return text
+
+
+# --- format parsers: (raw bytes, doc id) -> (text, title or None, pages) -----------------------
+
+Pages = tuple[tuple[int, int, int], ...]
+
+
+def _parse_text(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
+    return decode_text(raw, doc_id), None, ()
+
+
+def _parse_markdown(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
+    text = decode_text(raw, doc_id)
+    heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
+    return text, heading.group(1).strip() if heading else None, ()
+
+
+def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
+    import trafilatura
+    from lxml import etree, html as lxml_html
+
+    markup = decode_text(raw, doc_id)
+    try:
+        tree = lxml_html.fromstring(markup.encode("utf-8"), parser=lxml_html.HTMLParser(encoding="utf-8", huge_tree=False))
+    except (etree.ParserError, ValueError) as exc:
+        raise DocumentError(doc_id, f"HTML nicht lesbar: {exc}") from None
+    title_el = tree.find(".//title")
+    title = title_el.text_content().strip() if title_el is not None else None
+    h1 = tree.find(".//h1")
+    if h1 is not None and h1.text_content().strip():
+        title = h1.text_content().strip()
+    try:
+        text = trafilatura.extract(markup, include_comments=False, include_tables=True, favor_recall=True)
+    except Exception:  # trafilatura raises assorted errors on hostile markup; fall back below
+        text = None
+    if not text:
+        for bad in tree.xpath("//script|//style|//nav|//header|//footer|//noscript|//aside"):
+            bad.drop_tree()
+        text = "\n".join(line.strip() for line in tree.text_content().splitlines() if line.strip())
+    return text, title, ()
+
+
+def _parse_pdf(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted:
+            try:
+                if not reader.decrypt(""):
+                    raise DocumentError(doc_id, "verschlüsseltes PDF (Passwort nötig)")
+            except (NotImplementedError, PdfReadError):
+                raise DocumentError(doc_id, "verschlüsseltes PDF (Passwort nötig)") from None
+        parts: list[str] = []
+        pages: list[tuple[int, int, int]] = []
+        offset = 0
+        for number, page in enumerate(reader.pages, start=1):
+            page_text = _normalize(page.extract_text() or "").strip()
+            if parts:
+                offset += 2
+            pages.append((number, offset, offset + len(page_text)))
+            parts.append(page_text)
+            offset += len(page_text)
+        meta_title = (reader.metadata.title if reader.metadata else None) or None
+    except DocumentError:
+        raise
+    except Exception as exc:  # pypdf signals corrupt files with many exception types
+        raise DocumentError(doc_id, f"beschädigtes PDF ({type(exc).__name__}: {exc})") from None
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise DocumentError(doc_id, "PDF ohne Textebene (gescannt?), kein Text gefunden")
+    return text, meta_title, tuple(pages)
+
+
+def _parse_docx(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
+    import docx
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        raise DocumentError(doc_id, "beschädigte DOCX-Datei (kein gültiges ZIP)") from None
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DocumentError(
+            doc_id, f"DOCX entpackt zu groß ({unpacked / 1e6:.0f} MB), möglicherweise eine ZIP-Bombe")
+    try:
+        document = docx.Document(io.BytesIO(raw))
+    except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on bad files
+        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({type(exc).__name__})") from None
+    blocks = [p.text for p in document.paragraphs if p.text.strip()]
+    for table in document.tables:
+        for row in table.rows:
+            cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
+            if cells:
+                blocks.append(" | ".join(dict.fromkeys(cells)))
+    title = document.core_properties.title or None
+    return "\n\n".join(blocks), title, ()
+
+
+_PARSERS: dict[str, Callable[[bytes, str], tuple[str, str | None, Pages]]] = {
+    ".txt": _parse_text,
+    ".md": _parse_markdown,
+    ".html": _parse_html,
+    ".htm": _parse_html,
+    ".pdf": _parse_pdf,
+    ".docx": _parse_docx,
+}
