@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(index)
     index.add_argument("--chunk-size", type=int)
     index.add_argument("--chunk-overlap", type=int)
+    index.add_argument("--full", action="store_true", help="alles neu bauen statt nur Änderungen")
     index.add_argument("--quiet", action="store_true", help="keinen Fortschritt anzeigen")
     index.set_defaults(func=cmd_index)
 
@@ -88,7 +89,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     from .indexing import build_index
 
     settings = settings_from(args)
-    report = build_index(settings, progress=_progress_bar(settings.progress))
+    report = build_index(settings, progress=_progress_bar(settings.progress), full=args.full)
     for warning in report.warnings:
         print(f"Warnung: {warning}", file=sys.stderr)
     print(f"Index: {settings.index_dir} ({report.generation})")

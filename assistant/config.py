@@ -6,6 +6,7 @@ Precedence: defaults < config file (TOML) < ``ASSISTANT_*`` environment variable
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -34,7 +35,7 @@ class Settings:
     top_k: int = 5
     rrf_k: int = 60
     # Weight of the whole-document BM25 score in a chunk's lexical score (0 = chunk alone).
-    doc_weight: float = 1.0
+    doc_weight: float = 2.0
     candidates: int = 50
     max_file_bytes: int = 50_000_000
     progress: bool = True
@@ -53,6 +54,10 @@ class Settings:
         for name in ("top_k", "rrf_k", "candidates", "embed_batch_size", "max_file_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
+        for name in ("hub_timeout", "doc_weight"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{name}={value} muss eine Zahl größer oder gleich 0 sein")
 
     @property
     def dense_enabled(self) -> bool:
@@ -120,8 +125,14 @@ def _coerce(name: str, raw: Any, default: Any, source: str) -> Any:
             raise ValueError(raw)
         if isinstance(default, Path):
             return Path(raw)
+        if isinstance(default, (int, float)) and isinstance(raw, bool):
+            raise ValueError(raw)  # TOML ``top_k = true`` is a mistake, not 1
         if isinstance(default, int):
-            return int(raw)
+            if isinstance(raw, float):
+                if not raw.is_integer():
+                    raise ValueError(raw)  # no silent truncation of 2.5 to 2
+                return int(raw)
+            return int(str(raw).strip()) if isinstance(raw, str) else int(raw)
         if isinstance(default, float):
             return float(raw)
         return str(raw)

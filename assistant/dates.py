@@ -38,7 +38,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         r"\b(?P<d1>\d{1,2})\.(?:(?P<m1>\d{1,2})\.)?" + _DASH +
         r"(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>(?:19|20)?\d\d)\b")),
     # 17.05.2017
-    ("num_day", re.compile(r"\b(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>(?:19|20)\d\d|\d\d)\b")),
+    # (not inside a longer dotted number or after "Version": "Version 2.10.12", "1.2.10.5")
+    ("num_day", re.compile(
+        r"(?<![\d.])(?<![Vv]ersion )\b(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>(?:19|20)\d\d|\d\d)\b"
+        r"(?![.,]\d)")),
     # 2017-05-17
     ("iso_day", re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b")),
     # vom 25. bis 28. April 2017 / 26.-27. September / 30. April bis 2. Mai 2017
@@ -145,6 +148,7 @@ def extract_dates(text: str, default_year: int | None = None) -> list[DateMentio
         mention = _mention(kind, match, context_year)
         if mention is None:
             continue
-        context_year = mention.end.year
+        if mention.precision != "year":  # a bare year ("seit 2014") is no full date
+            context_year = mention.end.year
         mentions.append(mention)
     return mentions

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
@@ -35,7 +36,7 @@ class Embedder:
         self.batch_size = batch_size
         self.progress = progress
         self._lock = threading.Lock()
-        self.dimension = int(model.get_sentence_embedding_dimension())
+        self.dimension = _dimension_of(model)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts], progress=False)
@@ -57,7 +58,27 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-_failures: dict[str, str] = {}
+# Hub failures are remembered for a while, so that opening the assistant repeatedly does not
+# probe an unreachable hub each time; keyed by model name and the hub settings of the moment.
+FAILURE_TTL = 300.0
+_failures: dict[tuple[str, str, str], tuple[str, float]] = {}
+
+
+def _dimension_of(model: Any) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dimension = getter()
+    if dimension is None:  # some models do not declare it; measure it
+        dimension = np.asarray(model.encode(["x"], convert_to_numpy=True)).shape[-1]
+    return int(dimension)
+
+
+def _is_local(name: str) -> bool:
+    path = Path(name).expanduser()
+    return path.is_dir() or path.is_absolute() or name.startswith((".", "~"))
+
+
+def _failure_key(name: str) -> tuple[str, str, str]:
+    return (name, os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("HF_ENDPOINT", ""))
 
 
 def resolve_model(name: str, hub_timeout: float) -> tuple[str, bool]:
@@ -88,9 +109,14 @@ def resolve_model(name: str, hub_timeout: float) -> tuple[str, bool]:
 
 def load_embedder(name: str, query_prefix: str, passage_prefix: str, batch_size: int = 32,
                   hub_timeout: float = 1.0, progress: bool = False) -> Embedder:
-    """Load the model or raise :class:`EmbedderUnavailableError` quickly (failures are remembered)."""
-    if name in _failures:
-        raise EmbedderUnavailableError(_failures[name])
+    """Load the model or raise :class:`EmbedderUnavailableError` quickly (hub failures are
+    remembered for :data:`FAILURE_TTL` seconds; local folders are looked at every time)."""
+    key = _failure_key(name)
+    remembered = _failures.get(key)
+    if remembered is not None:
+        if time.monotonic() - remembered[1] < FAILURE_TTL:
+            raise EmbedderUnavailableError(remembered[0])
+        del _failures[key]
     try:
         source, local_only = resolve_model(name, hub_timeout)
         from sentence_transformers import SentenceTransformer
@@ -101,7 +127,8 @@ def load_embedder(name: str, query_prefix: str, passage_prefix: str, batch_size:
         except Exception as exc:  # the hub client and transformers raise many kinds of errors
             raise EmbedderUnavailableError(_advice(name, f"Laden fehlgeschlagen ({type(exc).__name__}: {exc})")) from None
     except EmbedderUnavailableError as exc:
-        _failures[name] = str(exc)
+        if not _is_local(name):
+            _failures[key] = (str(exc), time.monotonic())
         raise
     return Embedder(model, name, query_prefix, passage_prefix, batch_size, progress)
 

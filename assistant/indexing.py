@@ -15,7 +15,7 @@ from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import AssistantError, CorpusError, EmbedderUnavailableError
 from .lexical import GermanAnalyzer, LexicalIndex
-from .loaders import CorpusFile, Skipped, load_document, scan_corpus
+from .loaders import CorpusFile, Skipped, corpus_fingerprint, load_document, scan_corpus
 from .store import IndexData, build_lock, current_generation, load_index, write_generation
 from .types import Chunk, Document
 
@@ -56,7 +56,7 @@ def _compatible(manifest: dict[str, Any], settings: Settings, decompound: bool) 
 
 
 def build_index(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None,
-                decompound: bool = True) -> BuildReport:
+                decompound: bool = True, full: bool = False) -> BuildReport:
     """Bring ``settings.index_dir`` up to date with ``settings.corpus_dir``.
 
     Raises :class:`CorpusError` when no document could be indexed; the previous index then
@@ -65,9 +65,14 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     started = time.perf_counter()
     report = BuildReport()
     with build_lock(settings.index_dir):
+        # Taken before the scan, so a file changed during the build shows up as stale later. It
+        # covers the files the scan skips (too large, links) too: else they would look new forever.
+        fingerprint = corpus_fingerprint(settings.corpus_dir) if settings.corpus_dir.is_dir() else {}
         files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
         report.skipped.extend(skipped)
-        previous = _previous(settings, decompound, report)
+        previous = None if full else _previous(settings, decompound, report)
+        if full:
+            report.full_rebuild_reason = "auf Wunsch (--full)"
 
         kept_docs: list[Document] = []
         new_docs: list[Document] = []
@@ -109,9 +114,11 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             next_vid += len(pieces)
             new_chunks.extend(pieces)
 
+        # The vocabulary only grows: unchanged chunks keep the tokens they were given, so an
+        # update analyses only new text (`assistant index --full` re-analyses everything).
         analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
-        for doc in new_docs:
-            analyzer.add_vocabulary(analyzer.words_of(doc.text))
+        new_words = [w for doc in new_docs for w in analyzer.words_of(doc.text)]
+        analyzer.add_vocabulary(new_words)
         old_tokens = previous.load_tokens() if previous and kept_rows else []
         chunk_tokens: dict[int, list[str]] = {previous.chunks[r].vid: old_tokens[r] for r in kept_rows} if previous else {}
         for i, chunk in enumerate(new_chunks):
@@ -126,12 +133,14 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         lexical = LexicalIndex.build(analyzer, tokens, [doc_number[c.doc_id] for c in all_chunks],
                                      settings.doc_weight)
 
-        dense = _dense_part(settings, embedder, previous, all_chunks, new_chunks, report, progress)
+        dense, used = _dense_part(settings, embedder, previous, all_chunks, new_chunks, report, progress)
 
         documents = sorted(kept_docs + new_docs, key=lambda d: d.id)
         manifest = {
-            "model": settings.model if dense is not None else None,
+            "model": used.name if used is not None else None,
             "dimension": int(dense.d) if dense is not None else None,
+            "passage_prefix": used.passage_prefix if used is not None else None,
+            "query_prefix": used.query_prefix if used is not None else None,
             "chunk_size": settings.chunk_size,
             "chunk_overlap": settings.chunk_overlap,
             "decompound": decompound,
@@ -142,7 +151,9 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
             "faiss_index": type(dense).__name__ if dense is not None else None,
             "corpus_dir": str(settings.corpus_dir),
-            "fingerprint": {f.doc_id: [f.size, f.mtime_ns] for f in files},
+            # Absolute, so a reader in another working directory can tell whether it is the same folder.
+            "corpus_path": str(settings.corpus_dir.resolve()),
+            "fingerprint": {**fingerprint, **{f.doc_id: [f.size, f.mtime_ns] for f in files}},
         }
         for chunk in all_chunks:
             manifest["documents"][chunk.doc_id]["chunks"] += 1
@@ -172,20 +183,23 @@ def _previous(settings: Settings, decompound: bool, report: BuildReport) -> Inde
 
 def _dense_part(settings: Settings, embedder: Embedder | None, previous: IndexData | None,
                 all_chunks: list[Chunk], new_chunks: list[Chunk], report: BuildReport,
-                progress: Progress | None) -> Any | None:
+                progress: Progress | None) -> tuple[Any | None, Embedder | None]:
+    """The FAISS index for ``all_chunks`` and the embedder that made it (both None without one)."""
     if not settings.dense_enabled:
-        return None
+        return None, None
     if embedder is None:
         try:
             embedder = load_embedder(settings.model, settings.query_prefix, settings.passage_prefix,
                                      settings.embed_batch_size, settings.hub_timeout, settings.progress)
         except EmbedderUnavailableError as exc:
             report.warnings.append(str(exc))
-            return None
+            return None, None
     import faiss
 
+    # Vectors can be kept only when they came from the same model with the same passage prefix.
     reuse = (previous is not None and previous.dense is not None
              and previous.manifest.get("model") == embedder.name
+             and previous.manifest.get("passage_prefix", embedder.passage_prefix) == embedder.passage_prefix
              and previous.dense.d == embedder.dimension)
     if reuse:
         assert previous is not None
@@ -204,4 +218,4 @@ def _dense_part(settings: Settings, embedder: Embedder | None, previous: IndexDa
     if len(to_embed):
         index.add_with_ids(vectors, np.asarray([c.vid for c in to_embed], dtype=np.int64))
     report.embedded_chunks = len(to_embed)
-    return index
+    return index, embedder

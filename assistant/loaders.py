@@ -10,11 +10,12 @@ import hashlib
 import io
 import os
 import re
+import stat
 import unicodedata
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from .dates import extract_dates
 from .errors import CorpusError, DocumentError
@@ -26,6 +27,13 @@ MAX_UNPACKED_BYTES = 200_000_000
 _BOILERPLATE_LINES = re.compile(
     r"^(skip to (main )?content|zum inhalt springen|direkt zum inhalt|meldung|pressemitteilung|news|"
     r"aktuelles|startseite|home|menü|menu|navigation)$",
+    re.IGNORECASE,
+)
+
+# Metadata titles that programs fill in by themselves (reportlab: "untitled"); they name nothing.
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(untitled|unbenannt|ohne titel|kein titel|title|titel|document|dokument|word document"
+    r"|microsoft word - .*|.*\.(docx?|pdf|odt|rtf|txt))$",
     re.IGNORECASE,
 )
 
@@ -57,16 +65,42 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[CorpusFile]
     """
     if not corpus_dir.is_dir():
         raise CorpusError(f"Korpus-Ordner {corpus_dir} existiert nicht oder ist kein Ordner")
-    root = corpus_dir.resolve()
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
+    for rel, path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes):
+        if isinstance(found, str):
+            skipped.append(Skipped(rel, found))
+            continue
+        try:
+            digest = _hash_file(path)
+        except OSError as exc:
+            skipped.append(Skipped(rel, f"nicht lesbar: {exc.strerror or exc}"))
+            continue
+        files.append(CorpusFile(rel, path, digest, found.st_size, found.st_mtime_ns))
+    return files, skipped
+
+
+def corpus_fingerprint(corpus_dir: Path, max_file_bytes: int | None = None) -> dict[str, list[int]]:
+    """``{doc id: [size, mtime_ns]}`` of the files :func:`scan_corpus` accepts (with the same
+    ``max_file_bytes``), without reading them: a cheap way to tell whether the corpus changed
+    since the index was built. Without ``max_file_bytes`` the size limit is not applied."""
+    result: dict[str, list[int]] = {}
+    for rel, _path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes):
+        if not isinstance(found, str):
+            result[rel] = [found.st_size, found.st_mtime_ns]
+    return result
+
+
+def _walk_corpus(root: Path, max_file_bytes: int | None) -> Iterator[tuple[str, Path, os.stat_result | str]]:
+    """``(doc id, path, stat)`` for each acceptable corpus file and ``(doc id, path, reason)``
+    for each one to skip, in a stable order. Hidden files and folders are left out."""
     for folder, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for dirname in dirnames:
             link = Path(folder, dirname)
             if link.is_symlink():
-                rel = link.relative_to(root).as_posix()
-                skipped.append(Skipped(rel, "symbolischer Link auf einen Ordner wird nicht verfolgt"))
+                yield (link.relative_to(root).as_posix(), link,
+                       "symbolischer Link auf einen Ordner wird nicht verfolgt")
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
@@ -75,47 +109,29 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[CorpusFile]
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root):
-                    skipped.append(Skipped(rel, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"))
+                    yield rel, path, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"
                     continue
                 if not target.is_file():
-                    skipped.append(Skipped(rel, "symbolischer Link zeigt auf keine Datei"))
+                    yield rel, path, "symbolischer Link zeigt auf keine Datei"
                     continue
             suffix = path.suffix.lower()
             if suffix not in SUPPORTED_SUFFIXES:
-                skipped.append(Skipped(rel, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"))
+                yield rel, path, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
                 continue
             try:
-                stat = path.stat()
-                size = stat.st_size
-                if size > max_file_bytes:
-                    skipped.append(Skipped(
-                        rel, f"Datei zu groß ({size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)"))
-                    continue
-                digest = _hash_file(path)
+                info = path.stat()
             except OSError as exc:
-                skipped.append(Skipped(rel, f"nicht lesbar: {exc.strerror or exc}"))
+                yield rel, path, f"nicht lesbar: {exc.strerror or exc}"
                 continue
-            files.append(CorpusFile(rel, path, digest, size, stat.st_mtime_ns))
-    return files, skipped
-
-
-def corpus_fingerprint(corpus_dir: Path) -> dict[str, list[int]]:
-    """``{doc id: [size, mtime_ns]}`` of the supported files, without reading them: a cheap
-    way to tell whether the corpus changed since the index was built."""
-    root = corpus_dir.resolve()
-    result: dict[str, list[int]] = {}
-    for folder, dirnames, filenames in os.walk(root, followlinks=False):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+            if not stat.S_ISREG(info.st_mode):
+                # Opening a named pipe would block the whole scan.
+                yield rel, path, "keine gewöhnliche Datei (z. B. Pipe oder Gerät)"
                 continue
-            path = Path(folder, name)
-            try:
-                stat = path.stat()
-            except OSError:
+            if max_file_bytes is not None and info.st_size > max_file_bytes:
+                yield rel, path, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, "
+                                  f"Grenze {max_file_bytes / 1e6:.1f} MB)")
                 continue
-            result[path.relative_to(root).as_posix()] = [stat.st_size, stat.st_mtime_ns]
-    return result
+            yield rel, path, info
 
 
 def _hash_file(path: Path) -> str:
@@ -135,12 +151,17 @@ def load_document(file: CorpusFile) -> Document:
     if not raw.strip():
         raise DocumentError(file.doc_id, "leere Datei")
     suffix = file.path.suffix.lower()
-    parser = _PARSERS[suffix]
+    parser = _PARSERS.get(suffix)
+    if parser is None:
+        raise DocumentError(file.doc_id, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt")
     text, title, pages = parser(raw, file.doc_id)
     text = _normalize(text)
     if not text.strip():
         raise DocumentError(file.doc_id, "kein Text gefunden")
-    title = (title or "").strip() or guess_title(text, file.doc_id)
+    title = " ".join((title or "").split())
+    if _PLACEHOLDER_TITLE.match(title):
+        title = ""
+    title = title or guess_title(text, file.doc_id)
     return Document(
         id=file.doc_id,
         text=text,
@@ -169,7 +190,7 @@ def guess_title(text: str, doc_id: str) -> str:
     first = Path(doc_id).stem
     for line in [ln for ln in text.splitlines() if ln.strip()][:15]:
         line = line.strip().lstrip("#").strip()
-        if len(line) < 8 or _BOILERPLATE_LINES.match(line) or re.fullmatch(r"[\d.\s/-]+", line):
+        if len(line) < 8 or _BOILERPLATE_LINES.match(line) or _is_bare_date(line):
             continue
         if len(line) <= 200:
             return line
@@ -177,6 +198,13 @@ def guess_title(text: str, doc_id: str) -> str:
         break
     sentence = re.split(r"(?<=[.!?])\s", first, maxsplit=1)[0]
     return sentence if len(sentence) <= 120 else sentence[:117].rsplit(" ", 1)[0] + " …"
+
+
+def _is_bare_date(line: str) -> bool:
+    if re.fullmatch(r"[\d.\s/-]+", line):
+        return True
+    mentions = extract_dates(line, default_year=2000)
+    return len(mentions) == 1 and mentions[0].text == line.strip(" ,.:;")
 
 
 # --- text decoding -----------------------------------------------------------------------------
@@ -245,8 +273,9 @@ def _parse_text(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
 
 def _parse_markdown(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     text = decode_text(raw, doc_id)
-    heading = re.search(r"^#\s+(.+)$", text, re.MULTILINE)
-    return text, heading.group(1).strip() if heading else None, ()
+    heading = re.search(r"^#[ \t]+(.*\S)[ \t]*$", text, re.MULTILINE)
+    title = re.sub(r"[ \t]+#+$", "", heading.group(1)).strip() if heading else None
+    return text, title or None, ()
 
 
 def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
@@ -263,14 +292,22 @@ def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     h1 = tree.find(".//h1")
     if h1 is not None and h1.text_content().strip():
         title = h1.text_content().strip()
+    # Page chrome goes before extraction: with favor_recall trafilatura keeps the menu of a
+    # short page. Headers and footers inside the article or main part stay.
+    for bad in tree.xpath("//script|//style|//noscript|//template|//nav"
+                          "|//header[not(ancestor::article or ancestor::main)]"
+                          "|//footer[not(ancestor::article or ancestor::main)]"
+                          "|//aside[not(ancestor::article or ancestor::main)]"):
+        bad.drop_tree()
+    cleaned = lxml_html.tostring(tree, encoding="unicode")
     try:
-        text = trafilatura.extract(markup, include_comments=False, include_tables=True, favor_recall=True)
+        text = trafilatura.extract(cleaned, include_comments=False, include_tables=True, favor_recall=True)
     except Exception:  # trafilatura raises assorted errors on hostile markup; fall back below
         text = None
     if not text:
-        for bad in tree.xpath("//script|//style|//nav|//header|//footer|//noscript|//aside"):
-            bad.drop_tree()
-        text = "\n".join(line.strip() for line in tree.text_content().splitlines() if line.strip())
+        body = tree.find(".//body")
+        text = "\n".join(line.strip() for line in (body if body is not None else tree).text_content().splitlines()
+                         if line.strip())
     return text, title, ()
 
 

@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Sequence
 
+import numpy as np
+
+from .answer import Answer, ExtractiveAnswerer, PASSAGES
 from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import EmbedderUnavailableError, IndexMismatchError
 from .loaders import corpus_fingerprint
 from .retrieval import Retriever
 from .store import IndexData, load_index
+from .query import Intent, understand
 from .types import Hit, SearchFilters
 
 log = logging.getLogger(__name__)
@@ -59,6 +65,47 @@ class Assistant:
 
     def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
         return self.retriever.search(query, k or self.settings.top_k, filters)
+
+    def ask(self, question: str, history: Sequence[Any] = (), filters: SearchFilters | None = None,
+            today: date | None = None) -> Answer:
+        """Answer ``question`` from the documents, with citations, or abstain."""
+        intent = understand(question, history, today, previous_docs=cited_docs(history))
+        hits = self.retrieve(intent, filters)
+        return ExtractiveAnswerer(self.index).answer(intent, hits)
+
+    def retrieve(self, intent: Intent, filters: SearchFilters | None = None) -> list[Hit]:
+        """Passages for an understood question: dates in the question narrow the search unless
+        that leaves nothing; in a follow-up the previously cited documents rank higher."""
+        k = max(self.settings.top_k, PASSAGES)
+        boost = None
+        if intent.previous_docs:
+            boost = np.zeros(len(self.index.chunks), dtype=np.float32)
+            for doc_id in intent.previous_docs:
+                rows = self.index.doc_rows.get(doc_id)
+                if rows is not None:
+                    boost[rows] = 0.5
+        base = filters or SearchFilters()
+        if intent.date_from is not None and base.date_from is None and base.date_to is None:
+            dated = SearchFilters(base.doc_ids, intent.date_from, intent.date_to)
+            hits = self.retriever.search(intent.search_text, k, dated, boost)
+            if hits:
+                return hits
+        return self.retriever.search(intent.search_text, k, None if base.is_empty() else base, boost)
+
+
+def cited_docs(history: Sequence[Any]) -> list[str]:
+    """Document ids cited by the last answer in ``history`` (Answer objects, ``ask --json``
+    dicts, or chat messages carrying them in ``metadata``)."""
+    for item in reversed(list(history or ())):
+        answer = item[1] if isinstance(item, (list, tuple)) and len(item) > 1 else item
+        if isinstance(answer, Answer):
+            return [c.doc_id for c in answer.citations]
+        if isinstance(answer, dict):
+            data = answer.get("metadata") if isinstance(answer.get("metadata"), dict) else answer
+            citations = data.get("citations") if isinstance(data, dict) else None
+            if isinstance(citations, list):
+                return [c["doc_id"] for c in citations if isinstance(c, dict) and "doc_id" in c]
+    return []
 
 
 def staleness(settings: Settings, index: IndexData) -> str | None:

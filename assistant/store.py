@@ -73,15 +73,25 @@ def current_generation(index_dir: Path) -> Path | None:
     return path if name and path.is_dir() else None
 
 
-def read_manifest(index_dir: Path) -> dict[str, Any]:
+def _require_generation(index_dir: Path) -> Path:
     generation = current_generation(index_dir)
     if generation is None:
         raise IndexNotFoundError(
             f"Kein Index in {index_dir}. Zuerst `assistant index --index {index_dir}` ausführen.")
+    return generation
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any]:
+    return _read_manifest_at(index_dir, _require_generation(index_dir))
+
+
+def _read_manifest_at(index_dir: Path, generation: Path) -> dict[str, Any]:
     try:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(f"Manifest in {generation} nicht lesbar: {exc}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"Manifest in {generation} ist beschädigt (kein JSON-Objekt)")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"Index in {index_dir} hat Format {manifest.get('format_version')}, erwartet {FORMAT_VERSION}; "
@@ -90,9 +100,9 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
 
 
 def load_index(index_dir: Path) -> IndexData:
-    manifest = read_manifest(index_dir)
-    generation = current_generation(index_dir)
-    assert generation is not None
+    # Read CURRENT once: a build switching generations meanwhile must not mix two of them.
+    generation = _require_generation(index_dir)
+    manifest = _read_manifest_at(index_dir, generation)
     try:
         documents: dict[str, Document] = {}
         with open(generation / DOCUMENTS, encoding="utf-8") as handle:
@@ -111,7 +121,7 @@ def load_index(index_dir: Path) -> IndexData:
             import faiss
 
             dense = faiss.read_index(str(generation / DENSE))
-    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+    except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise IndexCorruptError(f"Index in {generation} ist unvollständig oder beschädigt: {exc}") from None
     if lexical.size != len(chunks) or (dense is not None and dense.ntotal != len(chunks)):
         raise IndexCorruptError(f"Index in {generation}: Teile passen nicht zusammen (Anzahl der Abschnitte)")

@@ -1,0 +1,325 @@
+"""Extractive German answers: the sentences of the top passages that answer the question,
+each followed by its citation marker, or an honest "nothing found".
+
+A sentence's score is the share of the question's weight (IDF of each content word) it covers,
+plus small bonuses for the passage's retrieval rank and for the kind of fact the question asks
+for (a date for "Wann", a number for "Wie viele"). The answer abstains when even the best
+sentence covers too little of the question (threshold measured, see evals/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .dates import extract_dates
+from .lexical import LexicalIndex
+from .query import GENERIC_WORDS, Intent
+from .sentences import sentence_spans
+from .store import IndexData
+from .types import Document, Hit
+
+ABSTAIN_TEXT = "In den vorliegenden Dokumenten finde ich dazu keine Angaben."
+# Minimum share of the question's weight the best passage must cover. Set from data:
+# evals/abstention.py sweeps it over GermanQuAD questions against their own corpus (answerable)
+# and against the shipped cluster corpus (unanswerable); see evals/README.md.
+MIN_COVERAGE = 0.35
+PASSAGES = 3
+RANK_BONUS = (0.25, 0.1, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0)
+MAX_ANSWER_CHARS = 340
+NEIGHBOR_WEIGHT = 0.3
+SECOND_MIN_RATIO = 0.3
+_NUMBER = re.compile(r"\d")
+_PLACE = re.compile(r"\b(in|an der|am|im|bei|nach|aus)\s+[A-ZÄÖÜ]")
+_REASON = re.compile(r"\b(weil|denn|da sie|da er|da es|um\b.*\bzu|deshalb|daher|deswegen|aufgrund|wegen|dadurch|so dass|sodass)\b", re.I)
+_NAME = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b|\b[A-ZÄÖÜ]{2,}\b")
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
+                "date": self.date, "start": self.start, "end": self.end, "quote": self.quote}
+        if self.page is not None:
+            data["page"] = self.page
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    hits: tuple[Hit, ...]
+    mode: str = "extractive"
+    note: str | None = None
+    flagged: tuple[str, ...] = ()  # sentences whose claims the cited passages do not support
+    confidence: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "hits": [h.to_json() for h in self.hits],
+            "mode": self.mode,
+            "confidence": round(self.confidence, 4),
+        }
+        if self.note:
+            data["note"] = self.note
+        if self.flagged:
+            data["flagged"] = list(self.flagged)
+        return data
+
+
+@dataclass
+class Candidate:
+    hit: Hit
+    rank: int
+    doc: Document
+    start: int  # offsets in the document
+    end: int
+    text: str
+    coverage: float
+    score: float
+    terms: set[str] = field(default_factory=set)
+
+
+def date_label(doc: Document) -> str | None:
+    mention = doc.date
+    return mention.text if mention else None
+
+
+def short_title(title: str, limit: int = 70) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= limit else title[: limit - 2].rsplit(" ", 1)[0] + " …"
+
+
+class ExtractiveAnswerer:
+    def __init__(self, index: IndexData, min_coverage: float = MIN_COVERAGE) -> None:
+        self.index = index
+        self.lexical: LexicalIndex = index.lexical
+        self.min_coverage = min_coverage
+
+    # --- scoring --------------------------------------------------------------------------
+
+    def question_weights(self, text: str) -> list[tuple[str, tuple[str, ...], float]]:
+        """``(stem, parts, weight)`` per content word of the question; ``parts`` are the compound
+        parts (all needed) with any alternative form (a participle's verb) appended after ``|``."""
+        seen: set[str] = set()
+        weights = []
+        for word, stem, parts, alternatives in self.lexical.analyzer.word_terms(text):
+            if stem in seen or word in GENERIC_WORDS:
+                continue
+            seen.add(stem)
+            idf = min([self.lexical.idf(stem), *(self.lexical.idf(a) for a in alternatives)])
+            weights.append((stem, parts + tuple("|" + a for a in alternatives), idf))
+        return weights
+
+    def candidates(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> list[Candidate]:
+        weights = self.question_weights(intent.question)
+        carried = self.question_weights(" ".join(intent.carried_terms)) if intent.carried_terms else []
+        total = sum(w for _, _, w in weights) + 0.5 * sum(w for _, _, w in carried)
+        question_stems = {s for s, _, _ in weights + carried}
+        seen: set[tuple[str, int]] = set()
+        result: list[Candidate] = []
+        for rank, hit in enumerate(hits[:passages]):
+            doc = self.index.documents[hit.chunk.doc_id]
+            previous_coverage = 0.0
+            for s, e in sentence_spans(hit.chunk.text):
+                start, end = hit.chunk.start + s, hit.chunk.start + e
+                if (doc.id, start) in seen:
+                    continue
+                seen.add((doc.id, start))
+                text = doc.text[start:end]
+                terms = set(self.lexical.analyzer.analyze(text))
+                covered = sum(w for stem, parts, w in weights if _covers(terms, stem, parts))
+                covered += 0.5 * sum(w for stem, parts, w in carried if _covers(terms, stem, parts))
+                coverage = covered / total if total else 0.0
+                score = coverage + RANK_BONUS[min(rank, len(RANK_BONUS) - 1)]
+                # The answer often follows the sentence that matches the question ("Zwar war sie ...").
+                score += NEIGHBOR_WEIGHT * previous_coverage
+                previous_coverage = coverage
+                score += self._type_bonus(intent, text)
+                if len(terms - question_stems) < 2:  # says nothing the question does not already say
+                    score -= 0.25
+                if len(text) < 25 or len(text) > 600:
+                    score -= 0.1
+                result.append(Candidate(hit, rank, doc, start, end, text, coverage, score, terms))
+        result.sort(key=lambda c: (-c.score, c.rank, c.start))
+        return result
+
+    def passage_coverage(self, intent: Intent, hits: list[Hit], passages: int = 2) -> float:
+        """Share of the question's weight found in the best of the top passages: the evidence
+        behind answering at all (a question's words are often spread over two sentences).
+        Words carried over from the previous question count half."""
+        weights = [(s, p, w) for s, p, w in self.question_weights(intent.question)]
+        if intent.carried_terms:
+            weights += [(s, p, 0.5 * w) for s, p, w in self.question_weights(" ".join(intent.carried_terms))]
+        total = sum(w for _, _, w in weights)
+        if not total:
+            return 0.0
+        best = 0.0
+        for hit in hits[:passages]:
+            terms = set(self.lexical.analyzer.analyze(hit.chunk.text))
+            best = max(best, sum(w for stem, parts, w in weights if _covers(terms, stem, parts)) / total)
+        return best
+
+    @staticmethod
+    def _type_bonus(intent: Intent, text: str) -> float:
+        if intent.kind == "when" or intent.about_dates:
+            asked = {m.text for m in extract_dates(intent.question)}
+            return 0.15 if any(m.text not in asked for m in extract_dates(text)) else 0.0
+        if intent.kind == "number":
+            return 0.1 if _NUMBER.search(text) else 0.0
+        if intent.kind == "where":
+            return 0.08 if _PLACE.search(text) else 0.0
+        if intent.kind == "who":
+            return 0.05 if _NAME.search(text) else 0.0
+        if intent.kind == "why":
+            return 0.1 if _REASON.search(text) else 0.0
+        return 0.0
+
+    # --- answers --------------------------------------------------------------------------
+
+    def answer(self, intent: Intent, hits: list[Hit]) -> Answer:
+        if not hits:
+            return self.abstain(hits)
+        if intent.list_events:
+            listed = self._list_events(intent, hits)
+            if listed is not None:
+                return listed
+        candidates = self.candidates(intent, hits)
+        coverage = self.passage_coverage(intent, hits)
+        if coverage < self.min_coverage or not candidates:
+            return self.abstain(hits, coverage)
+        if intent.order is not None:
+            ordered = self._by_date(intent, candidates)
+            if ordered is not None:
+                return ordered
+        chosen = [candidates[0]]
+        first = candidates[0]
+        for other in candidates[1:3]:
+            if other.score < SECOND_MIN_RATIO * first.score:
+                break
+            if other.doc.id == first.doc.id and abs(other.start - first.start) < 2:
+                continue
+            if len(first.text) + len(other.text) > MAX_ANSWER_CHARS:
+                continue
+            chosen.append(other)
+            break
+        chosen.sort(key=lambda c: (c.rank, c.start) if c.doc.id != first.doc.id else (first.rank, c.start))
+        return self._compose(chosen, hits, intent, confidence=coverage)
+
+    def abstain(self, hits: list[Hit], confidence: float = 0.0) -> Answer:
+        return Answer(ABSTAIN_TEXT, (), True, tuple(hits), confidence=confidence)
+
+    def _compose(self, chosen: list[Candidate], hits: list[Hit], intent: Intent, confidence: float,
+                 lead: str | None = None) -> Answer:
+        citations: list[Citation] = []
+        parts: list[str] = []
+        previous_doc: str | None = None
+        for candidate in chosen:
+            n = len(citations) + 1
+            doc = candidate.doc
+            citations.append(Citation(
+                n, doc.id, candidate.hit.chunk.id, doc.title, date_label(doc), candidate.start,
+                candidate.end, candidate.text, doc.page_at(candidate.start)))
+            sentence = " ".join(candidate.text.split())
+            if lead is None and doc.id != previous_doc:
+                when = date_label(doc)
+                dated = f" ({when})" if when and intent.about_dates and when not in sentence else ""
+                opener = "Laut" if previous_doc is None else "Außerdem laut"
+                sentence = f"{opener} „{short_title(doc.title)}“{dated}: {sentence}"
+            parts.append(f"{sentence} [{n}]")
+            previous_doc = doc.id
+        text = " ".join(parts)
+        if lead:
+            text = f"{lead} {text}"
+        return Answer(text, tuple(citations), False, tuple(hits), confidence=confidence)
+
+    def _by_date(self, intent: Intent, candidates: list[Candidate]) -> Answer | None:
+        """"Die letzte/erste Veranstaltung zu …": among the passages that match the topic well,
+        the document with the latest (earliest) date."""
+        best = candidates[0].score
+        relevant = [c for c in candidates if c.score >= 0.6 * best and c.doc.date is not None]
+        if not relevant:
+            return None
+        pick_doc = (max if intent.order == "latest" else min)(
+            {c.doc.id: c.doc for c in relevant}.values(), key=lambda d: d.date.start)  # type: ignore[union-attr]
+        sentence = next(c for c in candidates if c.doc.id == pick_doc.id)
+        word = "jüngste" if intent.order == "latest" else "früheste"
+        lead = f"Das {word} passende Dokument ist „{short_title(pick_doc.title)}“ ({date_label(pick_doc)}):"
+        return self._compose([sentence], list(c.hit for c in candidates[:1]), intent,
+                             confidence=candidates[0].coverage, lead=lead)
+
+    def _list_events(self, intent: Intent, hits: list[Hit]) -> Answer | None:
+        """"Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
+        assert intent.date_from is not None
+        low, high = intent.date_from, intent.date_to or intent.date_from
+        found: list[tuple[Any, Candidate]] = []
+        seen_docs: set[str] = set()
+        for rank, hit in enumerate(hits):
+            doc = self.index.documents[hit.chunk.doc_id]
+            if doc.id in seen_docs:
+                continue
+            mentions = [m for m in doc.dates if m.start <= high and low <= m.end and m.precision != "year"]
+            if not mentions:
+                continue
+            mention = mentions[0]
+            span = next(((s, e) for s, e in sentence_spans(doc.text) if s <= mention.offset < e), None)
+            if span is None:
+                continue
+            chunk_hit = self._hit_for(doc.id, span[0], hits) or hit
+            seen_docs.add(doc.id)
+            found.append((mention.start, Candidate(chunk_hit, rank, doc, span[0], span[1],
+                                                   doc.text[span[0]:span[1]], 1.0, 1.0)))
+        if not found:
+            return None
+        found.sort(key=lambda item: item[0])
+        chosen = [c for _, c in found[:5]]
+        citations: list[Citation] = []
+        lines = [f"In den Dokumenten finde ich für {intent.date_label or 'diesen Zeitraum'} "
+                 f"{'diese Einträge' if len(chosen) > 1 else 'diesen Eintrag'}:"]
+        for n, c in enumerate(chosen, start=1):
+            citations.append(Citation(n, c.doc.id, c.hit.chunk.id, c.doc.title, date_label(c.doc),
+                                      c.start, c.end, c.text, c.doc.page_at(c.start)))
+            lines.append(f"- {short_title(c.doc.title)}: {' '.join(c.text.split())} [{n}]")
+        return Answer("\n".join(lines), tuple(citations), False, tuple(hits), confidence=1.0)
+
+    def _hit_for(self, doc_id: str, offset: int, hits: list[Hit]) -> Hit | None:
+        for hit in hits:
+            if hit.chunk.doc_id == doc_id and hit.chunk.start <= offset < hit.chunk.end:
+                return hit
+        rows = self.index.doc_rows.get(doc_id)
+        if rows is None:
+            return None
+        for row in rows:
+            chunk = self.index.chunks[int(row)]
+            if chunk.start <= offset < chunk.end:
+                return Hit(chunk, 0.0)
+        return None
+
+
+def _covers(terms: set[str], stem: str, parts: tuple[str, ...]) -> bool:
+    if stem in terms:
+        return True
+    if len(stem) >= 6:  # derivations the stemmer keeps apart: "urbanisiert" ~ "urbanisierung"
+        prefix = stem[: max(5, len(stem) - 3)]
+        if any(t.startswith(prefix) for t in terms):
+            return True
+    if any(p[1:] in terms for p in parts if p.startswith("|")):
+        return True
+    compound = [p for p in parts if not p.startswith("|")]
+    return bool(compound) and all(p in terms for p in compound)

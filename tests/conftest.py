@@ -1,0 +1,79 @@
+"""Shared fixtures: a tiny offline embedding model, a writable copy of the corpus, and a
+Hugging Face cache that is never the user's own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+
+_CACHE_VARS = ("HF_HOME", "HF_HUB_CACHE", "SENTENCE_TRANSFORMERS_HOME")
+
+# Set before any test module imports huggingface_hub: the hub client reads its cache location
+# once, at import time, so only this makes sure the user's cache is never looked at or written.
+_SESSION_CACHE = Path(tempfile.mkdtemp(prefix="assistant-tests-hf-"))
+os.environ["HF_HOME"] = str(_SESSION_CACHE / "home")
+os.environ["HF_HUB_CACHE"] = str(_SESSION_CACHE / "hub")
+os.environ["SENTENCE_TRANSFORMERS_HOME"] = str(_SESSION_CACHE / "st")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+for _name in list(os.environ):
+    if _name.startswith("ASSISTANT_"):  # a developer's own settings must not leak into tests
+        del os.environ[_name]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Every test sees an empty model cache of its own and no ``ASSISTANT_*`` settings."""
+    cache = tmp_path_factory.mktemp("hf-cache")
+    monkeypatch.setenv("HF_HOME", str(cache / "home"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache / "hub"))
+    monkeypatch.setenv("SENTENCE_TRANSFORMERS_HOME", str(cache / "st"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    for name in list(os.environ):
+        if name.startswith("ASSISTANT_"):
+            monkeypatch.delenv(name)
+    from assistant import embedder
+
+    embedder._failures.clear()  # remembered hub failures must not leak from one test to the next
+    yield
+    embedder._failures.clear()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny, random) sentence-transformers model folder, built offline once per session."""
+    from tiny_model import build_tiny_model
+
+    return Path(build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_embedder(tiny_model_dir: Path):
+    """The tiny model loaded once, as the assistant loads it."""
+    from assistant.embedder import load_embedder
+
+    return load_embedder(str(tiny_model_dir), "query: ", "passage: ", batch_size=16, hub_timeout=1.0)
+
+
+def copy_corpus(target: Path) -> Path:
+    """Copy the project's corpus to ``target`` with writable files (the originals are read-only)."""
+    shutil.copytree(CORPUS, target)
+    for path in target.rglob("*"):
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    return target
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of ``corpus/`` in the test's temporary folder."""
+    return copy_corpus(tmp_path / "corpus")
