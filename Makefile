@@ -13,7 +13,7 @@ index: setup
 	$(BIN)/assistant index
 
 chat: index
-	$(BIN)/assistant search "Wer wurde zum ClusterERFOLG 2022 gewählt?"
+	$(BIN)/assistant ask
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -24,14 +24,26 @@ ABSTAIN_TEXT = "In den vorliegenden Dokumenten finde ich dazu keine Angaben."
 # Minimum share of the question's weight the best passage must cover. Set from data:
 # evals/abstention.py sweeps it over GermanQuAD questions against their own corpus (answerable)
 # and against the shipped cluster corpus (unanswerable); see evals/README.md.
-MIN_COVERAGE = 0.35
+MIN_COVERAGE = 0.25
 PASSAGES = 3
 RANK_BONUS = (0.25, 0.1, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0)
-MAX_ANSWER_CHARS = 340
+MAX_ANSWER_CHARS = 400
+SHORT_ANSWER_CHARS = 260
+SECOND_STRONG_RATIO = 0.6
 NEIGHBOR_WEIGHT = 0.3
+LOCAL_WEIGHT = 0.8
+UNKNOWN_NOUN_WEIGHT = 3.0
+NEIGHBOR_UNLINKED_WEIGHT = 0.1
+TYPE_BONUS = {"when": 0.15, "number": 0.1, "where": 0.08, "who": 0.05, "why": 0.1}
+TOP_DOCUMENT_CHUNKS = 8
 SECOND_MIN_RATIO = 0.3
 _NUMBER = re.compile(r"\d")
 _PLACE = re.compile(r"\b(in|an der|am|im|bei|nach|aus)\s+[A-ZÄÖÜ]")
+# Sentence openings that continue the previous sentence's subject.
+_CONTINUES = re.compile(
+    r"^(sie|er|es|dies|diese[rsmn]?|dieses|dabei|damit|dort|daher|deshalb|deswegen|dafür|darin|"
+    r"darauf|dazu|zwar|außerdem|zudem|allerdings|jedoch|hier|hierbei|so|auch|ihr|ihre|sein|seine|"
+    r"der|die|das|den|dem)\b", re.I)
 _REASON = re.compile(r"\b(weil|denn|da sie|da er|da es|um\b.*\bzu|deshalb|daher|deswegen|aufgrund|wegen|dadurch|so dass|sodass)\b", re.I)
 _NAME = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b|\b[A-ZÄÖÜ]{2,}\b")
 
@@ -128,43 +140,74 @@ class ExtractiveAnswerer:
         return weights
 
     def candidates(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> list[Candidate]:
-        weights = self.question_weights(intent.question)
-        carried = self.question_weights(" ".join(intent.carried_terms)) if intent.carried_terms else []
-        total = sum(w for _, _, w in weights) + 0.5 * sum(w for _, _, w in carried)
-        question_stems = {s for s, _, _ in weights + carried}
+        """Sentences of the top passages, best first."""
+        question = [(s, p, w, 1.0) for s, p, w in self.question_weights(intent.question)]
+        if intent.carried_terms:
+            question += [(s, p, w, 0.5) for s, p, w in self.question_weights(" ".join(intent.carried_terms))]
+        question_stems = {s for s, _, _, _ in question}
         seen: set[tuple[str, int]] = set()
-        result: list[Candidate] = []
-        for rank, hit in enumerate(hits[:passages]):
+        pool: list[tuple[Hit, int, Document, int, int, str, set[str]]] = []
+        for hit in self._passages(hits, passages):
             doc = self.index.documents[hit.chunk.doc_id]
-            previous_coverage = 0.0
+            rank = hits.index(hit) if hit in hits else passages
             for s, e in sentence_spans(hit.chunk.text):
                 start, end = hit.chunk.start + s, hit.chunk.start + e
                 if (doc.id, start) in seen:
                     continue
                 seen.add((doc.id, start))
                 text = doc.text[start:end]
-                terms = set(self.lexical.analyzer.analyze(text))
-                covered = sum(w for stem, parts, w in weights if _covers(terms, stem, parts))
-                covered += 0.5 * sum(w for stem, parts, w in carried if _covers(terms, stem, parts))
-                coverage = covered / total if total else 0.0
-                score = coverage + RANK_BONUS[min(rank, len(RANK_BONUS) - 1)]
-                # The answer often follows the sentence that matches the question ("Zwar war sie ...").
-                score += NEIGHBOR_WEIGHT * previous_coverage
-                previous_coverage = coverage
-                score += self._type_bonus(intent, text)
-                if len(terms - question_stems) < 2:  # says nothing the question does not already say
-                    score -= 0.25
-                if len(text) < 25 or len(text) > 600:
-                    score -= 0.1
-                result.append(Candidate(hit, rank, doc, start, end, text, coverage, score, terms))
+                if " ".join(text.split()) == " ".join(doc.title.split()):
+                    continue  # the headline: the lead-in names it already
+                pool.append((hit, rank, doc, start, end, text, set(self.lexical.analyzer.analyze(text))))
+        if not pool:
+            return []
+        # A question word found in nearly every candidate (the document's topic) tells the
+        # sentences apart less than one found in few: weigh it down locally.
+        weights = []
+        for stem, parts, idf, share in question:
+            found = sum(1 for item in pool if _covers(item[6], stem, parts))
+            local = 1.0 - LOCAL_WEIGHT * found / len(pool)
+            weights.append((stem, parts, idf * share * local))
+        total = sum(w for _, _, w in weights) or 1.0
+        result: list[Candidate] = []
+        previous: tuple[int, str, float] | None = None
+        for hit, rank, doc, start, end, text, terms in pool:
+            coverage = sum(w for stem, parts, w in weights if _covers(terms, stem, parts)) / total
+            score = coverage + RANK_BONUS[min(rank, len(RANK_BONUS) - 1)]
+            # The answer often follows the sentence that matches the question ("Zwar war sie ...").
+            if previous is not None and previous[0] == hit.chunk.vid:
+                linked = bool(_CONTINUES.match(text))
+                # only what the previous sentence adds beyond this one's own coverage
+                score += (NEIGHBOR_WEIGHT if linked else NEIGHBOR_UNLINKED_WEIGHT) * max(0.0, previous[2] - coverage)
+            previous = (hit.chunk.vid, doc.id, coverage)
+            score += self._type_bonus(intent, text)
+            if len(terms - question_stems) < 2:  # says nothing the question does not already say
+                score -= 0.25
+            if len(text) < 25 or len(text) > 600:
+                score -= 0.1
+            result.append(Candidate(hit, rank, doc, start, end, text, coverage, score, terms))
         result.sort(key=lambda c: (-c.score, c.rank, c.start))
         return result
+
+    def _passages(self, hits: list[Hit], passages: int) -> list[Hit]:
+        """The top passages, plus the other chunks of the best document (its answer is often in
+        a neighbouring chunk)."""
+        chosen = list(hits[:passages])
+        if hits and TOP_DOCUMENT_CHUNKS:
+            taken = {h.chunk.vid for h in chosen}
+            for row in self.index.doc_rows.get(hits[0].chunk.doc_id, ())[:TOP_DOCUMENT_CHUNKS]:
+                chunk = self.index.chunks[int(row)]
+                if chunk.vid not in taken:
+                    chosen.append(Hit(chunk, 0.0))
+        return chosen
 
     def passage_coverage(self, intent: Intent, hits: list[Hit], passages: int = 2) -> float:
         """Share of the question's weight found in the best of the top passages: the evidence
         behind answering at all (a question's words are often spread over two sentences).
         Words carried over from the previous question count half."""
-        weights = [(s, p, w) for s, p, w in self.question_weights(intent.question)]
+        nouns = self._unknown_nouns(intent.question)
+        weights = [(s, p, w * (UNKNOWN_NOUN_WEIGHT if s in nouns else 1.0))
+                   for s, p, w in self.question_weights(intent.question)]
         if intent.carried_terms:
             weights += [(s, p, 0.5 * w) for s, p, w in self.question_weights(" ".join(intent.carried_terms))]
         total = sum(w for _, _, w in weights)
@@ -176,19 +219,37 @@ class ExtractiveAnswerer:
             best = max(best, sum(w for stem, parts, w in weights if _covers(terms, stem, parts)) / total)
         return best
 
+    def _unknown_nouns(self, question: str) -> set[str]:
+        """Stems of the question's nouns (capitalized, not first) that no passage of the index
+        contains in any form: what the question asks about is then most likely not there
+        ("Wie lautet die Telefonnummer von NIRO?")."""
+        words = question.split()
+        nouns = {w.strip("?!.,;:„“\"'()") for w in words[1:] if w[:1].isupper()}
+        unknown: set[str] = set()
+        for word, stem, parts, alternatives in self.lexical.analyzer.word_terms(" ".join(nouns)):
+            known = [stem, *alternatives, *(parts if parts else ())]
+            if all(self.lexical.idf(t) >= self._max_idf for t in known):
+                unknown.add(stem)
+        return unknown
+
+    @property
+    def _max_idf(self) -> float:
+        return self.lexical.idf("\u0000")
+
     @staticmethod
     def _type_bonus(intent: Intent, text: str) -> float:
+        bonus = TYPE_BONUS.get(intent.kind, 0.0)
         if intent.kind == "when" or intent.about_dates:
             asked = {m.text for m in extract_dates(intent.question)}
-            return 0.15 if any(m.text not in asked for m in extract_dates(text)) else 0.0
+            return TYPE_BONUS["when"] if any(m.text not in asked for m in extract_dates(text)) else 0.0
         if intent.kind == "number":
-            return 0.1 if _NUMBER.search(text) else 0.0
+            return bonus if _NUMBER.search(text) else 0.0
         if intent.kind == "where":
-            return 0.08 if _PLACE.search(text) else 0.0
+            return bonus if _PLACE.search(text) else 0.0
         if intent.kind == "who":
-            return 0.05 if _NAME.search(text) else 0.0
+            return bonus if _NAME.search(text) else 0.0
         if intent.kind == "why":
-            return 0.1 if _REASON.search(text) else 0.0
+            return bonus if _REASON.search(text) else 0.0
         return 0.0
 
     # --- answers --------------------------------------------------------------------------
@@ -205,19 +266,20 @@ class ExtractiveAnswerer:
         if coverage < self.min_coverage or not candidates:
             return self.abstain(hits, coverage)
         if intent.order is not None:
-            ordered = self._by_date(intent, candidates)
+            ordered = self._by_date(intent, candidates, hits)
             if ordered is not None:
                 return ordered
         chosen = [candidates[0]]
         first = candidates[0]
         for other in candidates[1:3]:
-            if other.score < SECOND_MIN_RATIO * first.score:
-                break
             if other.doc.id == first.doc.id and abs(other.start - first.start) < 2:
                 continue
-            if len(first.text) + len(other.text) > MAX_ANSWER_CHARS:
-                continue
-            chosen.append(other)
+            total = len(first.text) + len(other.text)
+            # A second sentence when it is relevant and the answer stays short, or when it is
+            # nearly as good as the first and the answer stays readable.
+            if (other.score >= SECOND_MIN_RATIO * first.score and total <= SHORT_ANSWER_CHARS) or (
+                    other.score >= SECOND_STRONG_RATIO * first.score and total <= MAX_ANSWER_CHARS):
+                chosen.append(other)
             break
         chosen.sort(key=lambda c: (c.rank, c.start) if c.doc.id != first.doc.id else (first.rank, c.start))
         return self._compose(chosen, hits, intent, confidence=coverage)
@@ -249,20 +311,27 @@ class ExtractiveAnswerer:
             text = f"{lead} {text}"
         return Answer(text, tuple(citations), False, tuple(hits), confidence=confidence)
 
-    def _by_date(self, intent: Intent, candidates: list[Candidate]) -> Answer | None:
-        """"Die letzte/erste Veranstaltung zu …": among the passages that match the topic well,
-        the document with the latest (earliest) date."""
-        best = candidates[0].score
-        relevant = [c for c in candidates if c.score >= 0.6 * best and c.doc.date is not None]
-        if not relevant:
+    def _by_date(self, intent: Intent, candidates: list[Candidate], hits: list[Hit]) -> Answer | None:
+        """"Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
+        (retrieval score at least half the best), the one with the latest (earliest) date."""
+        top = hits[0].score if hits else 0.0
+        dated = {}
+        for hit in hits:
+            doc = self.index.documents[hit.chunk.doc_id]
+            if hit.score >= 0.5 * top and doc.date is not None and doc.date.precision != "year":
+                dated.setdefault(doc.id, doc)
+        if not dated:
             return None
-        pick_doc = (max if intent.order == "latest" else min)(
-            {c.doc.id: c.doc for c in relevant}.values(), key=lambda d: d.date.start)  # type: ignore[union-attr]
-        sentence = next(c for c in candidates if c.doc.id == pick_doc.id)
+        pick = (max if intent.order == "latest" else min)(dated.values(), key=lambda d: d.date.start)  # type: ignore[union-attr]
+        sentence = next((c for c in candidates if c.doc.id == pick.id), None)
+        if sentence is None:
+            own = self.candidates(intent, [h for h in hits if h.chunk.doc_id == pick.id])
+            if not own:
+                return None
+            sentence = own[0]
         word = "jüngste" if intent.order == "latest" else "früheste"
-        lead = f"Das {word} passende Dokument ist „{short_title(pick_doc.title)}“ ({date_label(pick_doc)}):"
-        return self._compose([sentence], list(c.hit for c in candidates[:1]), intent,
-                             confidence=candidates[0].coverage, lead=lead)
+        lead = f"Das {word} passende Dokument ist „{short_title(pick.title)}“ ({date_label(pick)}):"
+        return self._compose([sentence], hits, intent, confidence=candidates[0].coverage, lead=lead)
 
     def _list_events(self, intent: Intent, hits: list[Hit]) -> Answer | None:
         """"Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""

@@ -1,12 +1,16 @@
 """Documents -> Chunks with exact character offsets (``chunk.text == doc.text[start:end]``).
 
 The splitting is langchain's ``RecursiveCharacterTextSplitter`` with German-aware separators.
-Its pieces are substrings of the text; each is located no earlier than where the splitter's
-overlap allows (the previous chunk's end minus ``chunk_overlap``) and so that it reaches past
-the previous chunk, which places a repeated phrase at its true occurrence, not an earlier copy.
+Its pieces are substrings of the text, but a piece of repeated text ("17.05.2017 17.05.2017")
+could be found at the wrong copy. So the splitter runs on a masked copy of the text in which
+every character that is neither whitespace nor part of a separator is replaced by a code point
+unique to its position: the splitter decides exactly as on the original (it only looks at
+separators and lengths) and each piece can be found at exactly one place.
 """
 
 from __future__ import annotations
+
+import numpy as np
 
 from .types import Chunk, Document
 
@@ -14,6 +18,27 @@ from .types import Chunk, Document
 GERMAN_SEPARATORS = ["\n\n", "\n", ". ", "! ", "? ", "; ", ": ", ", ", " – ", " ", ""]
 
 Span = tuple[int, int]
+_PRIVATE = 0xF0000  # Supplementary Private Use Area-A: 65,534 code points
+_PRIVATE_SIZE = 65534
+
+
+def _masked(text: str) -> str:
+    """``text`` with every character replaced by a code point unique to its position, except
+    whitespace and the characters of separator occurrences (what the splitter looks at)."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+    if codes.size == 0:
+        return text
+    keep = np.fromiter((ch.isspace() for ch in text), dtype=bool, count=len(text))
+    for separator in GERMAN_SEPARATORS:
+        if not separator.strip():
+            continue
+        at = text.find(separator)
+        while at >= 0:
+            keep[at:at + len(separator)] = True
+            at = text.find(separator, at + 1)
+    positions = np.flatnonzero(~keep)
+    codes[positions] = _PRIVATE + (positions % _PRIVATE_SIZE).astype(np.uint32)
+    return codes.tobytes().decode("utf-32-le")
 
 
 class Chunker:
@@ -44,18 +69,16 @@ class Chunker:
 
     def spans(self, text: str) -> list[Span]:
         spans: list[Span] = []
-        for piece in self._splitter.split_text(text):
+        masked = _masked(text)
+        for piece in self._splitter.split_text(masked):
             if not piece.strip():
                 continue
-            if spans:
-                prev_start, prev_end = spans[-1]
-                floor = max(prev_start + 1, prev_end - self.chunk_overlap)
-            else:
-                floor = 0
+            # Pieces come in order; one may start where the previous one did and reach further.
+            floor = spans[-1][0] if spans else 0
             # Every new piece reaches past the previous one (it holds at least one new split).
-            start = text.find(piece, floor)
+            start = masked.find(piece, floor)
             while spans and start >= 0 and start + len(piece) <= spans[-1][1]:
-                start = text.find(piece, start + 1)
+                start = masked.find(piece, start + 1)
             if start < 0:
                 continue
             end = start + len(piece)

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .config import RETRIEVAL_MODES, Settings
+from .config import ANSWER_MODES, RETRIEVAL_MODES, Settings
 from .errors import AssistantError, ConfigError
 from .types import SearchFilters
 
@@ -50,6 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
     search.add_argument("--json", action="store_true", help="Ergebnis als JSON")
     search.set_defaults(func=cmd_search)
+
+    ask = sub.add_parser("ask", help="Frage beantworten (ohne Frage: Dialog im Terminal)")
+    ask.add_argument("question", nargs="?", help="die Frage; fehlt sie, werden Fragen zeilenweise gelesen")
+    _common(ask)
+    ask.add_argument("--retrieval", choices=RETRIEVAL_MODES)
+    ask.add_argument("--answer-mode", dest="answer_mode", choices=ANSWER_MODES)
+    ask.add_argument("--doc", action="append", dest="docs", help="nur in diesem Dokument (mehrfach möglich)")
+    ask.add_argument("--from", dest="date_from", type=_date, help="Datum ab (JJJJ-MM-TT)")
+    ask.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
+    ask.add_argument("--json", action="store_true", help="Ergebnis als JSON")
+    ask.set_defaults(func=cmd_ask)
     return parser
 
 
@@ -61,7 +72,8 @@ def _date(text: str) -> date:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval")
+    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval",
+             "answer_mode")
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "quiet", False):
         overrides["progress"] = False
@@ -114,9 +126,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     assistant = Assistant.open(settings)
     for warning in assistant.warnings:
         print(f"Warnung: {warning}", file=sys.stderr)
-    filters = SearchFilters(
-        doc_ids=frozenset(args.docs) if args.docs else None, date_from=args.date_from, date_to=args.date_to)
-    hits = assistant.search(args.question, settings.top_k, filters)
+    hits = assistant.search(args.question, settings.top_k, _filters(args))
     if args.json:
         json.dump({"query": args.question, "mode": assistant.retriever.effective_mode,
                    "hits": [h.to_json() for h in hits]}, sys.stdout, ensure_ascii=False, indent=1)
@@ -130,6 +140,74 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"[{rank}] {doc.title} ({hit.chunk.doc_id}{when}) Score {hit.score:.3f}")
         text = " ".join(hit.chunk.text.split())
         print(f"    {text[:400]}{' …' if len(text) > 400 else ''}")
+    return 0
+
+
+def _filters(args: argparse.Namespace) -> SearchFilters:
+    return SearchFilters(doc_ids=frozenset(args.docs) if args.docs else None,
+                         date_from=args.date_from, date_to=args.date_to)
+
+
+def print_answer(answer: Any, index: Any, stream: Any = None) -> None:
+    """The answer, then its numbered sources (or, when it abstains, the closest passages)."""
+    out = stream or sys.stdout
+    print(answer.text, file=out)
+    if answer.note:
+        print(f"\n{answer.note}", file=out)
+    if answer.flagged:
+        print("\nNicht belegt (ohne Quellenangabe):", file=out)
+        for sentence in answer.flagged:
+            print(f"  - {sentence}", file=out)
+    if answer.citations:
+        print("\nQuellen:", file=out)
+        for c in answer.citations:
+            where = ", ".join(x for x in (c.doc_id, c.date, f"S. {c.page}" if c.page else None) if x)
+            print(f"[{c.n}] {c.title} ({where})", file=out)
+            print(f"    „{' '.join(c.quote.split())}“", file=out)
+    elif answer.abstained and answer.hits:
+        print("\nMöglicherweise hilfreich:", file=out)
+        for hit in answer.hits[:3]:
+            doc = index.documents[hit.chunk.doc_id]
+            text = " ".join(hit.chunk.text.split())
+            print(f"- {doc.title} ({doc.id}): {text[:160]}{' …' if len(text) > 160 else ''}", file=out)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .pipeline import Assistant
+
+    settings = settings_from(args)
+    assistant = Assistant.open(settings)
+    for warning in assistant.warnings:
+        print(f"Warnung: {warning}", file=sys.stderr)
+    if args.question:
+        answer = assistant.ask(args.question, filters=_filters(args))
+        if args.json:
+            json.dump({"question": args.question, **answer.to_json()}, sys.stdout, ensure_ascii=False, indent=1)
+            print()
+        else:
+            print_answer(answer, assistant.index)
+        return 0
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Fragen Sie zu den Dokumenten (leere Zeile oder Strg+D beendet, 'neu' beginnt ein neues Gespräch).")
+    history: list[tuple[str, Any]] = []
+    while True:
+        try:
+            question = input("\nFrage: " if interactive else "").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        if question.lower() in ("neu", "neues gespräch"):
+            history = []
+            print("Neues Gespräch.")
+            continue
+        answer = assistant.ask(question, history, filters=_filters(args))
+        if args.json:
+            print(json.dumps({"question": question, **answer.to_json()}, ensure_ascii=False))
+        else:
+            print_answer(answer, assistant.index)
+        history.append((question, answer))
     return 0
 
 

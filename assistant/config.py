@@ -16,6 +16,7 @@ from typing import Any, Mapping
 from .errors import ConfigError
 
 RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
+ANSWER_MODES = ("auto", "extractive", "llm")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,13 @@ class Settings:
     candidates: int = 50
     max_file_bytes: int = 50_000_000
     progress: bool = True
+    # Answers: "extractive" (offline, default without an endpoint), "llm", or "auto" (llm when
+    # llm_url is set). The endpoint speaks the OpenAI chat-completions protocol.
+    answer_mode: str = "auto"
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = dataclasses.field(default="", repr=False)
+    llm_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if self.retrieval not in RETRIEVAL_MODES:
@@ -54,10 +62,19 @@ class Settings:
         for name in ("top_k", "rrf_k", "candidates", "embed_batch_size", "max_file_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
-        for name in ("hub_timeout", "doc_weight"):
+        if self.answer_mode not in ANSWER_MODES:
+            raise ConfigError(
+                f"answer_mode={self.answer_mode!r} ist ungültig; erlaubt: {', '.join(ANSWER_MODES)}")
+        if self.answer_mode == "llm" and not (self.llm_url and self.llm_model):
+            raise ConfigError("answer_mode=llm braucht llm_url und llm_model (ASSISTANT_LLM_URL, ASSISTANT_LLM_MODEL)")
+        for name in ("hub_timeout", "doc_weight", "llm_timeout"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name}={value} muss eine Zahl größer oder gleich 0 sein")
+
+    @property
+    def uses_llm(self) -> bool:
+        return self.answer_mode == "llm" or (self.answer_mode == "auto" and bool(self.llm_url and self.llm_model))
 
     @property
     def dense_enabled(self) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -101,7 +100,7 @@ def resolve_model(name: str, hub_timeout: float) -> tuple[str, bool]:
     if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
         raise EmbedderUnavailableError(_advice(name, "nicht im Cache und HF_HUB_OFFLINE ist gesetzt"))
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    if not _reachable(endpoint, hub_timeout):
+    if not _reachable(endpoint, hub_timeout, name):
         raise EmbedderUnavailableError(
             _advice(name, f"nicht im Cache und {urlparse(endpoint).hostname} ist nicht erreichbar"))
     return name, False
@@ -139,25 +138,27 @@ def _has_accelerator() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def _reachable(url: str, timeout: float) -> bool:
-    parsed = urlparse(url)
-    host = parsed.hostname
-    if not host:
-        return False
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+def _reachable(url: str, timeout: float, model: str = "") -> bool:
+    """Whether the hub answers an HTTP request about ``model`` within ``timeout`` seconds.
+
+    An HTTP answer, not only a TCP connection, is required: some networks accept every
+    connection and then never answer, which would leave the hub client in its retries."""
     result: list[bool] = []
 
     def probe() -> None:
+        import httpx
+
+        target = f"{url.rstrip('/')}/api/models/{model}" if model else url
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result.append(True)
-        except OSError:
+            response = httpx.head(target, timeout=timeout, follow_redirects=True)
+            result.append(response.status_code < 500)
+        except (httpx.HTTPError, OSError, ValueError):
             result.append(False)
 
     # Name resolution has no timeout of its own; run the probe in a thread and stop waiting.
     thread = threading.Thread(target=probe, daemon=True)
     thread.start()
-    thread.join(timeout)
+    thread.join(timeout + 0.2)
     return bool(result and result[0])
 
 

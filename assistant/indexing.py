@@ -15,7 +15,7 @@ from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import AssistantError, CorpusError, EmbedderUnavailableError
 from .lexical import GermanAnalyzer, LexicalIndex
-from .loaders import CorpusFile, Skipped, corpus_fingerprint, load_document, scan_corpus
+from .loaders import Skipped, corpus_fingerprint, load_document, scan_corpus
 from .store import IndexData, build_lock, current_generation, load_index, write_generation
 from .types import Chunk, Document
 

@@ -116,10 +116,13 @@ class GermanAnalyzer:
                 for head in first_forms:
                     for link in _LINKING:
                         for tail in second_forms:
-                            candidate = self.stem(head + link + tail)
+                            joined = head + link + tail
+                            candidate = self.stem(joined)
                             if candidate not in terms and known(candidate):
-                                # once for each of the two query words it stands for
-                                terms.extend((candidate, candidate))
+                                terms.append(candidate)
+                                if self._split(joined) is None:
+                                    # The index holds it unsplit: let it count for both words.
+                                    terms.append(candidate)
         return terms
 
     def _participle(self, word: str) -> str | None:

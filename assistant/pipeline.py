@@ -7,9 +7,10 @@ BM25 (:mod:`assistant.lexical`) and FAISS (:mod:`assistant.store`) -> fused :cla
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from pathlib import Path
+from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -17,6 +18,7 @@ from .answer import Answer, ExtractiveAnswerer, PASSAGES
 from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import EmbedderUnavailableError, IndexMismatchError
+from .llm import LLMConfig, LLMError, build_messages, compose_checked, stream_chat
 from .loaders import corpus_fingerprint
 from .retrieval import Retriever
 from .store import IndexData, load_index
@@ -24,6 +26,14 @@ from .query import Intent, understand
 from .types import Hit, SearchFilters
 
 log = logging.getLogger(__name__)
+PASSAGES_FOR_LLM = 5
+
+
+def question_with_context(intent: Intent) -> str:
+    """The question as sent to a language model; a follow-up names what it follows up on."""
+    if intent.follow_up and intent.carried_terms:
+        return f"{intent.question} (Bezug: {' '.join(intent.carried_terms)})"
+    return intent.question
 
 
 @dataclass
@@ -41,7 +51,7 @@ class Assistant:
         warnings: list[str] = []
         built_with = index.manifest.get("model")
         wants_dense = settings.retrieval != "lexical" and settings.dense_enabled
-        if index.has_dense and wants_dense and built_with != settings.model:
+        if index.has_dense and wants_dense and not same_model(built_with, settings.model):
             raise IndexMismatchError(
                 f"Der Index in {settings.index_dir} wurde mit dem Modell {built_with!r} gebaut, eingestellt "
                 f"ist {settings.model!r}. Entweder `assistant index` neu ausführen oder --model {built_with} "
@@ -69,9 +79,47 @@ class Assistant:
     def ask(self, question: str, history: Sequence[Any] = (), filters: SearchFilters | None = None,
             today: date | None = None) -> Answer:
         """Answer ``question`` from the documents, with citations, or abstain."""
+        answer: Answer | None = None
+        for event in self.ask_stream(question, history, filters, today):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, history: Sequence[Any] = (), filters: SearchFilters | None = None,
+                   today: date | None = None) -> Iterator[str | Answer]:
+        """Like :meth:`ask`, but yields the answer text as it is produced (``str`` pieces) and
+        the checked :class:`Answer` last. Extractive answers come in one piece."""
         intent = understand(question, history, today, previous_docs=cited_docs(history))
         hits = self.retrieve(intent, filters)
-        return ExtractiveAnswerer(self.index).answer(intent, hits)
+        extractive = ExtractiveAnswerer(self.index)
+        if not self.settings.uses_llm or not hits:
+            answer = extractive.answer(intent, hits)
+            yield answer.text
+            yield answer
+            return
+        config = LLMConfig(self.settings.llm_url, self.settings.llm_model, self.settings.llm_api_key,
+                           self.settings.llm_timeout)
+        passages = hits[:PASSAGES_FOR_LLM]
+        titles = [self.index.documents[h.chunk.doc_id].title for h in passages]
+        reply: list[str] = []
+        try:
+            for piece in stream_chat(config, build_messages(question_with_context(intent), passages, titles)):
+                reply.append(piece)
+                yield piece
+        except LLMError as exc:
+            answer = extractive.answer(intent, hits)
+            note = (f"Hinweis: {exc}. Die Antwort wurde stattdessen direkt aus den Dokumenten "
+                    "zusammengestellt.")
+            yield replace(answer, note=note)
+            return
+        answer = compose_checked("".join(reply), passages, self.index)
+        if not answer.abstained and not answer.citations:
+            fallback = extractive.answer(intent, hits)
+            answer = replace(fallback, note="Hinweis: Die Antwort des Sprachmodells war durch die Dokumente "
+                                            "nicht belegt; hier stattdessen die passenden Stellen.",
+                             flagged=answer.flagged)
+        yield replace(answer, hits=tuple(hits))
 
     def retrieve(self, intent: Intent, filters: SearchFilters | None = None) -> list[Hit]:
         """Passages for an understood question: dates in the question narrow the search unless
@@ -108,12 +156,23 @@ def cited_docs(history: Sequence[Any]) -> list[str]:
     return []
 
 
+def same_model(a: str | None, b: str | None) -> bool:
+    """Model names are equal, or both name the same local folder ("models/e5" and "./models/e5/")."""
+    if a is None or b is None:
+        return a == b
+    if a == b:
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
 def staleness(settings: Settings, index: IndexData) -> str | None:
     """A German note when the corpus folder changed since the index was built, else None."""
     recorded = index.manifest.get("fingerprint")
     if recorded is None or not settings.corpus_dir.is_dir():
         return None
-    if str(settings.corpus_dir) != index.manifest.get("corpus_dir"):
+    recorded_path = index.manifest.get("corpus_path")
+    if recorded_path is None or Path(recorded_path) != settings.corpus_dir.resolve():
         return None
     current = corpus_fingerprint(settings.corpus_dir)
     added = [d for d in current if d not in recorded]

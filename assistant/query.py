@@ -10,6 +10,8 @@ from typing import Any, Iterable, Sequence
 
 from .dates import extract_dates
 
+_MAX_CHAIN = 4  # how many earlier questions a chain of follow-ups may reach back
+
 _KINDS = [
     ("when", re.compile(r"^\s*(und\s+)?(wann|seit wann|bis wann|an welchem (tag|datum)|in welchem (jahr|monat))\b", re.I)),
     ("number", re.compile(r"^\s*(und\s+)?(wie (viele?|hoch|groß|lange|alt|weit|teuer)|wieviele?)\b", re.I)),
@@ -26,8 +28,15 @@ _UPCOMING = re.compile(r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?
 _EVENTS = re.compile(
     r"\b(welche|was für)\s+(\w+\s+)?(veranstaltungen|events|termine|treffen|workshops|konferenzen|"
     r"tagungen|seminare|schulungen|trainings)\b|\bwas (fand|gab es|war|passierte)\b.*\b(statt|los)?\b", re.I)
+_EVENT_NOUN = re.compile(
+    r"(veranstaltung|event|termin|treffen|tagung|konferenz|workshop|seminar|schulung|training|messe|"
+    r"empfang|meldung|nachricht|news|beitrag|ausschreibung|aufruf|wettbewerb|camp|webinar|sitzung)", re.I)
 _THIS_YEAR = re.compile(r"\b(dieses|diesem|in diesem|im laufenden)\s+jahr\b", re.I)
-_LAST_YEAR = re.compile(r"\b(letztes|letzten|vergangenes|vergangenen|im)\s+(jahr|vorjahr)\b", re.I)
+# "letztes Jahr", "im Vorjahr" (but not "im Jahr der Gründung": "im Jahr" alone is no date)
+_LAST_YEAR = re.compile(r"\b(letztes|letzten|vergangenes|vergangenen)\s+jahr(es)?\b|\b(im\s+)?vorjahr(es)?\b", re.I)
+# Verbs that make a short question complete: "Was ist COSME?" is none, "Wie viele Teilnehmer?" is.
+_VERB = re.compile(r"\b(ist|sind|war|waren|gibt|gab|hat|hatte|haben|hatten|wird|werden|wurde|wurden|"
+                   r"fand|findet|kam|kamen|kommt|kommen|heißt|hieß|bedeutet|macht|machte)\b", re.I)
 _QUESTION_WORDS = frozenset(
     "wann wer wem wen wessen wo wohin woher was welche welcher welches welchen welchem wie warum "
     "weshalb wieso wozu und aber auch gab gibt fand findet statt wurde wurden".split())
@@ -79,22 +88,45 @@ def understand(question: str, history: Sequence[Any] = (), today: date | None = 
     today = today or date.today()
     kind = next((name for name, pattern in _KINDS if pattern.search(question)), "other")
     date_from, date_to, label = _date_range(question, today)
-    order = "latest" if _LATEST.search(question) else ("earliest" if _EARLIEST.search(question) else None)
+    ordered = _LAST_YEAR.sub(" ", question)  # "letztes Jahr" is a date range, not "the latest"
+    order = None
+    if _EVENT_NOUN.search(question):  # "das erste Stadion" is no question about dates
+        order = "latest" if _LATEST.search(ordered) else ("earliest" if _EARLIEST.search(ordered) else None)
     if order is None and _UPCOMING.search(question) and date_from is None:
         date_from, label, order = today, f"ab {today.strftime('%d.%m.%Y')}", "earliest"
     list_events = bool(_EVENTS.search(question)) and date_from is not None and order is None
     earlier = previous_questions(history)
-    follow_up = bool(earlier) and (bool(_FOLLOW_UP.search(question)) or len(content_words(question)) <= 1)
+    follow_up = bool(earlier) and is_follow_up(question)
     carried: tuple[str, ...] = ()
     search_text = question
     if follow_up:
+        # The previous question, itself understood with what came before it: "Und wann?" after
+        # "Und wer wurde dort ausgezeichnet?" still follows up on the question before that.
+        previous = understand(earlier[-1], earlier[-_MAX_CHAIN:-1], today)
         own = {w.lower() for w in content_words(question)}
-        carried = tuple(w for w in content_words(earlier[-1]) if w.lower() not in own)
+        topic = [w for w in content_words(earlier[-1]) if w.lower() not in GENERIC_WORDS]
+        topic += [w for w in previous.carried_terms if w.lower() not in {t.lower() for t in topic}]
+        carried = tuple(w for w in topic if w.lower() not in own)
         search_text = f"{question} {' '.join(carried)}".strip()
         if date_from is None:
-            date_from, date_to, label = _date_range(earlier[-1], today)
+            date_from, date_to, label = previous.date_from, previous.date_to, previous.date_label
     return Intent(question, search_text, kind, date_from, date_to, label, order, list_events,
                   follow_up, carried, tuple(previous_docs) if follow_up else ())
+
+
+def is_follow_up(question: str) -> bool:
+    """Whether a question needs the previous one to be understood: it refers back ("Und ...",
+    "dort", "dabei"), has no topic of its own ("Wann war das?"), names no noun ("Wer hat
+    gewonnen?") or is a fragment ("Wie viele Teilnehmer?"). "Wo fand der Sommerempfang statt?"
+    stands on its own."""
+    if _FOLLOW_UP.search(question):
+        return True
+    topic = [w for w in content_words(question) if w.lower() not in GENERIC_WORDS]
+    if not topic:
+        return True
+    if not any(w[0].isupper() or any(c.isdigit() for c in w) for w in topic):
+        return True
+    return len(re.findall(r"\w+", question)) <= 3 and not _VERB.search(question)
 
 
 def content_words(text: str) -> list[str]:

@@ -75,6 +75,7 @@ def main() -> int:
             "answer_contains_gold": round(contained / n, 4),
             "median_answer_chars": statistics.median(lengths),
             "first_citation_gold": round(first_gold / n, 4),
+            "first_citation_gold_of_answered": round(first_gold / max(n - abstained, 1), 4),
             "abstained": round(abstained / n, 4),
             "ms_per_question": round(1000 * seconds / n, 1),
         }
@@ -84,8 +85,9 @@ def main() -> int:
             result["sweep"] = [
                 {"min_coverage": t,
                  "germanquad_answered": round(sum(c >= t for c in confidences) / n, 4),
-                 "wrong_corpus_abstained": round(sum(c < t for c in wrong) / n, 4)}
-                for t in (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
+                 "wrong_corpus_abstained": round(sum(c < t for c in wrong) / n, 4),
+                 "balanced": round((sum(c >= t for c in confidences) + sum(c < t for c in wrong)) / (2 * n), 4)}
+                for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
             ]
     print(json.dumps(result, ensure_ascii=False, indent=1))
     return 0

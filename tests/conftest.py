@@ -77,3 +77,20 @@ def copy_corpus(target: Path) -> Path:
 def corpus_copy(tmp_path: Path) -> Path:
     """A writable copy of ``corpus/`` in the test's temporary folder."""
     return copy_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="module")
+def index_settings(tmp_path_factory: pytest.TempPathFactory):
+    """Lexical-only settings with an index over a copy of the shipped corpus, built once per module."""
+
+    from assistant.config import Settings
+    from assistant.indexing import build_index
+
+    root = tmp_path_factory.mktemp("shipped")
+    corpus = root / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    for path in corpus.rglob("*"):
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="none", progress=False)
+    build_index(settings)
+    return settings

@@ -4,7 +4,6 @@ part, and document and date filters hold for each of them."""
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pytest
