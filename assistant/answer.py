@@ -281,8 +281,30 @@ class ExtractiveAnswerer:
                     other.score >= SECOND_STRONG_RATIO * first.score and total <= MAX_ANSWER_CHARS):
                 chosen.append(other)
             break
+        if intent.kind == "when":
+            chosen = self._with_date(intent, chosen, candidates, hits)
         chosen.sort(key=lambda c: (c.rank, c.start) if c.doc.id != first.doc.id else (first.rank, c.start))
         return self._compose(chosen, hits, intent, confidence=coverage)
+
+    def _with_date(self, intent: Intent, chosen: list[Candidate], candidates: list[Candidate],
+                   hits: list[Hit]) -> list[Candidate]:
+        """A "Wann" answer must name a date: when the chosen sentences have none, the best
+        sentence of the same document that has one (a day or month) takes the second place."""
+        asked = {m.text for m in extract_dates(intent.question)}
+
+        def dated(text: str) -> bool:
+            return any(m.text not in asked and m.precision != "year" for m in extract_dates(text))
+
+        if any(dated(c.text) for c in chosen):
+            return chosen
+        first = chosen[0]
+        pool = candidates + self.candidates(intent, [h for h in hits if h.chunk.doc_id == first.doc.id]
+                                            + [Hit(c, 0.0) for c in self._doc_chunks(first.doc.id)])
+        extra = next((c for c in pool if c.doc.id == first.doc.id and c.start != first.start and dated(c.text)), None)
+        return [first, extra] if extra is not None else chosen
+
+    def _doc_chunks(self, doc_id: str) -> list:
+        return [self.index.chunks[int(r)] for r in self.index.doc_rows.get(doc_id, ())]
 
     def abstain(self, hits: list[Hit], confidence: float = 0.0) -> Answer:
         return Answer(ABSTAIN_TEXT, (), True, tuple(hits), confidence=confidence)
@@ -301,7 +323,8 @@ class ExtractiveAnswerer:
             sentence = " ".join(candidate.text.split())
             if lead is None and doc.id != previous_doc:
                 when = date_label(doc)
-                dated = f" ({when})" if when and intent.about_dates and when not in sentence else ""
+                own_date = any(m.precision != "year" for m in extract_dates(sentence))
+                dated = f" ({when})" if when and intent.about_dates and not own_date else ""
                 opener = "Laut" if previous_doc is None else "Außerdem laut"
                 sentence = f"{opener} „{short_title(doc.title)}“{dated}: {sentence}"
             parts.append(f"{sentence} [{n}]")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Iterator, Sequence
@@ -101,7 +102,12 @@ def stream_chat(config: LLMConfig, messages: list[dict[str, str]]) -> Iterator[s
                         raise LLMError(f"Unlesbare Antwort des Sprachmodells: {response.text[:200]}") from None
                     yield _content(payload)
                     return
+                deadline = time.monotonic() + max(60.0, 4 * config.timeout)
                 for line in response.iter_lines():
+                    # httpx times each read; a server that trickles bytes is stopped here.
+                    if time.monotonic() > deadline:
+                        raise LLMUnavailableError(
+                            f"Sprachmodell unter {config.base_url} antwortet zu langsam (abgebrochen)")
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()

@@ -89,7 +89,9 @@ class Assistant:
     def ask_stream(self, question: str, history: Sequence[Any] = (), filters: SearchFilters | None = None,
                    today: date | None = None) -> Iterator[str | Answer]:
         """Like :meth:`ask`, but yields the answer text as it is produced (``str`` pieces) and
-        the checked :class:`Answer` last. Extractive answers come in one piece."""
+        the checked :class:`Answer` last. Extractive answers come in one piece. The final
+        Answer's text replaces what was streamed (markers may be removed by the check, or a
+        failed generation replaced by an extractive answer)."""
         intent = understand(question, history, today, previous_docs=cited_docs(history))
         hits = self.retrieve(intent, filters)
         extractive = ExtractiveAnswerer(self.index)

@@ -164,11 +164,6 @@ def test_in_scope_questions_cite_the_right_document(assistant, question, doc_id,
     assert any(fact in c.quote or fact == c.date for c in answer.citations for fact in expected)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "answer.py: for 'Wann fand das Jahrestreffen von go-cluster 2022 statt?' the cited sentence is "
-    "'Beim diesjährigen Jahrestreffen ... gewählt.' (NIRO#0); the date in the answer comes only from "
-    "the document-date label '(20. Oktober 2022)', the sentence that states it ('Zum dritten Mal in "
-    "Folge trafen sich online am 20. Oktober 2022 ...', NIRO#1) is not cited"))
 def test_when_question_cites_the_sentence_with_the_date(assistant):
     answer = ask(assistant, JAHRESTREFFEN)
     assert any("20. Oktober 2022" in c.quote for c in answer.citations)
