@@ -108,11 +108,10 @@ class GermanAnalyzer:
             base = self._participle(word) if len(word) >= 6 else None
             if base and base not in terms:
                 terms.append(base)
-        forms = {w: {w.translate(_FOLD), self.stem(w)} for w in words if len(w) >= MIN_PART}
-        for first, first_forms in forms.items():
-            for second, second_forms in forms.items():
-                if first == second:
-                    continue
+        forms = [(w, {w.translate(_FOLD), self.stem(w)}) for w in words if len(w) >= MIN_PART]
+        for i, (first, first_forms) in enumerate(forms):
+            # Compound parts stand close together in a query: "Programm zur Förderung".
+            for second, second_forms in forms[max(0, i - 2):i] + forms[i + 1:i + 3]:
                 for head in first_forms:
                     for link in _LINKING:
                         for tail in second_forms:
