@@ -13,10 +13,12 @@ index: setup
 	$(BIN)/assistant index
 
 chat: index
-	$(BIN)/assistant ask
+	$(BIN)/assistant chat
 
 test: setup
 	$(BIN)/python -m pytest -q
+	$(BIN)/python evals/check_thresholds.py
 
 eval-germanquad: setup
-	$(BIN)/python evals/retrieval_germanquad.py
+	$(BIN)/assistant eval ../shared/evaldata/germanquad/qa.jsonl --corpus ../shared/evaldata/germanquad/corpus \
+		--index /tmp/gq-index --set retrieval=lexical

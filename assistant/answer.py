@@ -22,7 +22,7 @@ from .types import Document, Hit
 
 ABSTAIN_TEXT = "In den vorliegenden Dokumenten finde ich dazu keine Angaben."
 # Minimum share of the question's weight the best passage must cover. Set from data:
-# evals/abstention.py sweeps it over GermanQuAD questions against their own corpus (answerable)
+# `evals/answers_germanquad.py --sweep` sweeps it over GermanQuAD questions against their own corpus (answerable)
 # and against the shipped cluster corpus (unanswerable); see evals/README.md.
 MIN_COVERAGE = 0.25
 PASSAGES = 3

@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | search``. Turns the project's errors into German messages
+"""Command line: ``assistant index | search | ask | eval | chat``. Turns the project's errors into German messages
 and exit codes; everything else lives in the library."""
 
 from __future__ import annotations
@@ -61,6 +61,31 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
     ask.add_argument("--json", action="store_true", help="Ergebnis als JSON")
     ask.set_defaults(func=cmd_ask)
+
+    chat = sub.add_parser("chat", help="Chat im Browser starten (baut den Index, falls nötig)")
+    _common(chat)
+    chat.add_argument("--host", default="127.0.0.1", help="Adresse (Standard: 127.0.0.1, nur dieser Rechner)")
+    chat.add_argument("--port", type=int, default=7860, help="Port (Standard: 7860)")
+    chat.set_defaults(func=cmd_chat)
+
+    ev = sub.add_parser("eval", help="Testfragen beantworten und messen (Treffer, Antworten, Zitate, Enthaltung)")
+    ev.add_argument("testset", type=Path, help="Testdatei: JSONL oder CSV (id, question, answers, sources)")
+    ev.add_argument("--corpus", dest="corpus_dir", type=Path, help="Korpus-Ordner (Standard: corpus)")
+    ev.add_argument("--index", dest="index_dir", type=Path,
+                    help="Index-Ordner (Standard: index; bei anderem Korpus OUT/index)")
+    ev.add_argument("--model", help="Einbettungsmodell: Name oder lokaler Ordner; 'none' = nur lexikalisch")
+    ev.add_argument("--out", type=Path, help="Ausgabe-Ordner (Standard: evals/out/<Name der Testdatei>)")
+    ev.add_argument("-k", type=int, default=10, help="Treffer je Frage, die gemessen werden (Standard: 10)")
+    ev.add_argument("--set", action="append", dest="sets", default=[], metavar="NAME=WERT,...",
+                    help="eine Variante (mehrfach möglich), z. B. \"retrieval=hybrid,top_k=5\"")
+    ev.add_argument("--config", action="append", dest="configs", type=Path, default=[],
+                    help="eine Variante aus einer TOML-Datei (mehrfach möglich)")
+    ev.add_argument("--group-by", action="append", dest="group_by", help="Feld, nach dem gruppiert wird")
+    ev.add_argument("--limit", type=int, default=0, help="nur die ersten N Fragen")
+    ev.add_argument("--worst", type=int, default=10, help="so viele Fehlschläge im Bericht (Standard: 10)")
+    ev.add_argument("--fresh", action="store_true", help="frühere Ergebnisse verwerfen statt fortzusetzen")
+    ev.add_argument("--quiet", action="store_true", help="keinen Fortschrittsbalken anzeigen")
+    ev.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -208,6 +233,31 @@ def cmd_ask(args: argparse.Namespace) -> int:
         else:
             print_answer(answer, assistant.index)
         history.append((question, answer))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from .app import serve  # Gradio loads slowly; only `chat` needs it
+
+    return serve(settings_from(args), host=args.host, port=args.port)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, make_variants
+
+    variants = make_variants(args.sets, args.configs, args.k, corpus_dir=args.corpus_dir,
+                             index_dir=args.index_dir, model=args.model)
+    out = args.out or Path("evals") / "out" / args.testset.stem
+    try:
+        result = evaluate(args.testset, variants, out, args.k, fresh=args.fresh, progress=not args.quiet,
+                          worst=args.worst, group_by=args.group_by, limit=args.limit)
+    except KeyboardInterrupt:
+        print(f"Unterbrochen; derselbe Aufruf setzt in {out} fort.", file=sys.stderr)
+        raise
+    print(result.table)
+    print()
+    for path in result.files:
+        print(f"geschrieben: {path}")
     return 0
 
 

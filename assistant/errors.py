@@ -38,3 +38,9 @@ class IndexCorruptError(AssistantError):
 
 class EmbedderUnavailableError(AssistantError):
     """The embedding model can be neither found locally nor downloaded."""
+
+
+class TestSetError(AssistantError):
+    """An evaluation test set cannot be read: a malformed line, a missing field, a duplicate id."""
+
+    __test__ = False  # not a pytest test class, despite the name

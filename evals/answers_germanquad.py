@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -25,14 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
+from assistant.evaluate import normalize  # noqa: E402  (shared with `assistant eval`)
 from assistant.indexing import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
-
-
-def normalize(text: str) -> str:
-    text = text.lower().replace("-", " ")
-    text = re.sub(r"[^\w\s]", " ", text)
-    return " ".join(text.split())
 
 
 def open_assistant(corpus: Path, tmp: Path, name: str) -> Assistant:

@@ -1,0 +1,417 @@
+"""The browser chat (assistant/app.py): handlers in-process, the `/ask` API through
+gradio_client against a real server, and two browser runs in Debian's chromium (Playwright).
+
+All offline, lexical-only, over copies of the shipped corpus. Screenshots of the browser runs
+are kept in tests/artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+from conftest import copy_corpus
+
+from assistant.app import (STAFF_DISABLED, THINKING, build_app, ensure_index, launch, respond, send_feedback,
+                           staff_delete, staff_login)
+from assistant.chat_render import md_escape, render_document
+from assistant.chat_service import Service, inside, make_filters, safe_filename
+from assistant.cli import build_parser
+from assistant.config import Settings
+from assistant.indexing import build_index
+from assistant.types import Document
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+NIRO = "2022-10-niro-clustererfolg.txt"
+BALTIC = "2017-05-balticnet-plasmatec-cluster-excellence-training.txt"
+QUESTION = "Wer wurde zum ClusterERFOLG 2022 gewählt?"
+PASSWORD = "geheim-test"
+# Gradio's queue statistics use pandas in a way pandas 3 deprecates; not ours to fix.
+pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+UPLOADED = """Wasserstoff-Forum Ostwestfalen 2024
+
+Am 14. März 2024 fand in Bielefeld das erste Wasserstoff-Forum des Clusters statt.
+Rund 120 Teilnehmende diskutierten über Elektrolyseure für den Mittelstand.
+<script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2">
+"""
+HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 3"> Ein Titel\n\nText über Cluster in Köln.\n'
+
+
+def _settings(root: Path) -> Settings:
+    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none",
+                        progress=False)
+    build_index(settings)
+    return settings
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """The app served on a free loopback port, in this process."""
+
+    def __init__(self, root: Path, password: str | None = PASSWORD) -> None:
+        self.settings = _settings(root)
+        self.data_dir = root / "data"
+        self.demo = build_app(self.settings, data_dir=self.data_dir, staff_password=password or "")
+        self.service: Service = self.demo.service
+        self.port = _free_port()
+        launch(self.demo, "127.0.0.1", self.port, prevent_thread_lock=True, quiet=True)
+        self.url = f"http://127.0.0.1:{self.port}/"
+
+    def close(self) -> None:
+        self.demo.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("app"))
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory) -> Service:
+    root = tmp_path_factory.mktemp("service")
+    return Service(_settings(root), data_dir=root / "data", staff_password="")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given, expected", [
+    ("../../etc/passwd.txt", "passwd.txt"),
+    ("/abs/folder/Bericht.PDF", "Bericht.pdf"),
+    ("C:\\Users\\x\\Förderung 2024.docx", "Förderung 2024.docx"),
+    (".versteckt.md", "versteckt.md"),
+    ("a\x00b<script>.html", "ab_script_.html"),
+    ("..", None),
+    ("../.txt", None),
+    ("programm.exe", None),
+    ("ohne-endung", None),
+    ("", None),
+])
+def test_safe_filename(given, expected):
+    assert safe_filename(given) == expected
+
+
+def test_inside_stays_in_the_folder(tmp_path):
+    assert inside(tmp_path, "a.txt") == tmp_path.resolve() / "a.txt"
+    assert inside(tmp_path, "../a.txt") is None
+    assert inside(tmp_path, "sub/../../a.txt") is None
+    assert inside(tmp_path, "/etc/passwd") is None
+    (tmp_path / "raus").symlink_to(tmp_path.parent)
+    assert inside(tmp_path, "raus/a.txt") is None
+
+
+def test_document_view_escapes_and_marks():
+    text = "Titel\n<script>alert(1)</script> Vorher. Der zitierte <b>Satz</b>. Nachher."
+    quote = "Der zitierte <b>Satz</b>."
+    start = text.index(quote)
+    doc = Document("x.html", text, "Titel <i>kursiv</i>", "h", "x.html", fmt="html")
+    index = SimpleNamespace(documents={"x.html": doc})
+    entry = {"n": 2, "doc_id": "x.html", "start": start, "end": start + len(quote), "quote": quote,
+             "passage_start": 0, "passage_end": len(text)}
+    page = render_document(index, entry)
+    assert "<script" not in page and "<b>" not in page and "<i>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '<mark class="zitat" id="zitat-2">Der zitierte &lt;b&gt;Satz&lt;/b&gt;.</mark>' in page
+    # A changed document: the quote is looked up again, or the view says it is gone.
+    moved = Document("x.html", "Neu davor. " + text, "T", "h", "x.html")
+    assert "Der zitierte &lt;b&gt;Satz&lt;/b&gt;.</mark>" in render_document(
+        SimpleNamespace(documents={"x.html": moved}), entry)
+    gone = Document("x.html", "Ganz anderer Text.", "T", "h", "x.html")
+    assert "nicht mehr enthalten" in render_document(SimpleNamespace(documents={"x.html": gone}), entry)
+    assert "nicht mehr im Index" in render_document(SimpleNamespace(documents={}), entry)
+
+
+def test_markdown_escape_keeps_text_literal():
+    assert md_escape("<img src=x onerror=alert(1)> [1] *fett* $$x$$") == (
+        "\\<img src=x onerror=alert(1)\\> \\[1\\] \\*fett\\* \\$\\$x\\$\\$")
+
+
+def test_filters_from_the_form():
+    assert make_filters(None, "", []) is None
+    filters = make_filters("2022-01-01", "31.12.2022", ["a.txt"])
+    assert (filters.date_from.isoformat(), filters.date_to.isoformat(), filters.doc_ids) == (
+        "2022-01-01", "2022-12-31", frozenset({"a.txt"}))
+    with pytest.raises(gr.Error):
+        make_filters("2023-01-01", "2022-01-01", None)
+    with pytest.raises(gr.Error):
+        make_filters("gestern", None, None)
+
+
+# --- handlers in-process ---------------------------------------------------------------------
+
+def _ask(service: Service, question: str, conversation=(), date_from=None, date_to=None, docs=None):
+    steps = list(respond(service, question, list(conversation), date_from, date_to, docs))
+    return steps, steps[-1][1]
+
+
+def test_answer_streams_then_cites_and_follow_up_uses_history(service):
+    steps, conversation = _ask(service, QUESTION)
+    assert steps[0][0][-1] == {"role": "assistant", "content": THINKING}
+    chat, _, sources, turn, box, _ = steps[-1]
+    answer = conversation[-1]
+    assert turn == 1 and box == ""
+    assert "NIRO" in answer["content"] and "[1]" in answer["content"]
+    assert "\\[1\\]" in chat[-1]["content"]  # shown literally in the chat's Markdown
+    assert {c["doc_id"] for c in answer["metadata"]["citations"]} == {NIRO}
+    assert 'data-quelle="1"' in sources and '<mark class="satz">' in sources
+    # The follow-up has no topic of its own; the history (with the citations) supplies it.
+    _, conversation = _ask(service, "Wann war das?", conversation)
+    follow_up = conversation[-1]
+    assert "20. Oktober 2022" in follow_up["content"]
+    assert {c["doc_id"] for c in follow_up["metadata"]["citations"]} == {NIRO}
+
+
+def test_filters_restrict_the_answer(service):
+    question = "Welches Budget hat das COSME-Programm?"
+    _, conversation = _ask(service, question, docs=[BALTIC])
+    assert {c["doc_id"] for c in conversation[-1]["metadata"]["citations"]} == {BALTIC}
+    _, conversation = _ask(service, question, docs=[NIRO])
+    assert BALTIC not in {c["doc_id"] for c in conversation[-1]["metadata"]["citations"]}
+    # A document is in a date range when one of the dates it mentions is (BALTIC: 2014 to 2020).
+    _, conversation = _ask(service, question, date_from="2021-01-01")
+    assert BALTIC not in {e["doc_id"] for e in conversation[-1]["sources"]}
+    _, conversation = _ask(service, QUESTION, date_to="31.12.2019")
+    assert NIRO not in {e["doc_id"] for e in conversation[-1]["sources"]}
+
+
+def test_feedback_is_stored_as_jsonl(service):
+    _, conversation = _ask(service, QUESTION)
+    note, comment = send_feedback(service, "down", conversation, 1, "  Datum fehlt  ")
+    assert "Danke" in note and comment == ""
+    record = service.feedback.read()[-1]
+    assert record["vote"] == "down" and record["comment"] == "Datum fehlt"
+    assert record["question"] == QUESTION and "NIRO" in record["answer"]
+    assert record["sources"][0]["doc_id"] == NIRO and record["time"].endswith("+00:00")
+    assert "noch keine Antwort" in send_feedback(service, "up", [], None, "")[0]
+
+
+def test_upload_delete_and_reindex_swap_the_assistant(tmp_path):
+    service = Service(_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
+    upload = tmp_path / "upload" / "..Wasserstoff Forum 2024.txt"
+    upload.parent.mkdir()
+    upload.write_text(UPLOADED, encoding="utf-8")
+    too_big = tmp_path / "upload" / "gross.txt"
+    too_big.write_bytes(b"x" * (len(UPLOADED.encode()) + 1))
+    settings = service.settings
+    service.settings = settings.replace(max_file_bytes=len(UPLOADED.encode()))
+    saved, problems = service.add_files([str(upload), str(too_big), str(tmp_path / "upload" / "x.exe")])
+    service.settings = settings
+    assert saved == ["Wasserstoff Forum 2024.txt"]
+    assert len(problems) == 2 and "zu groß" in problems[0] and "x.exe" in problems[1]
+    before = service.assistant
+    report = service.reindex()
+    assert report.added == ["Wasserstoff Forum 2024.txt"] and service.assistant is not before
+    answer = service.assistant.ask("Wo fand das Wasserstoff-Forum 2024 statt?")
+    assert "Bielefeld" in answer.text and answer.citations[0].doc_id == "Wasserstoff Forum 2024.txt"
+    assert before.ask(QUESTION).citations  # a question already running keeps its generation
+    assert service.remove_document("../corpus/" + NIRO) is not None
+    assert service.remove_document("Wasserstoff Forum 2024.txt") is None
+    service.reindex()
+    assert "Wasserstoff Forum 2024.txt" not in service.assistant.index.documents
+
+
+def test_staff_handlers_need_the_login_and_update_the_lists(tmp_path):
+    service = Service(_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
+    with pytest.raises(gr.Error):
+        staff_delete(service, False, NIRO, progress=lambda *a, **k: None)
+    assert staff_login(service, "falsch")[0] is False and staff_login(service, PASSWORD)[0] is True
+    message, rows, choice, docs, status = staff_delete(service, True, NIRO, progress=lambda *a, **k: None)
+    assert "Gelöscht" in message and "Index aktualisiert" in message and "4 Dokumente" in status
+    assert NIRO not in {row[0] for row in rows} and NIRO not in choice["choices"]
+    assert not (service.settings.corpus_dir / NIRO).exists()
+    assert all(row[3] > 0 and row[2] for row in rows)  # chunk counts, dates ("–" when none)
+
+
+def test_staff_area_off_without_password(service, monkeypatch):
+    monkeypatch.delenv("ASSISTANT_STAFF_PASSWORD", raising=False)
+    demo = build_app(service.settings, data_dir=service.data_dir, service=Service(service.settings))
+    texts = [getattr(block, "value", None) for block in demo.blocks.values()]
+    assert STAFF_DISABLED in texts
+    assert not Service(service.settings).check_password("")
+
+
+def test_ensure_index_builds_when_missing_or_stale(tmp_path, capsys):
+    settings = Settings(corpus_dir=copy_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index", model="none")
+    assert ensure_index(settings).documents == 5
+    err = capsys.readouterr().err
+    assert "Noch kein Index" in err and "Dokumente lesen" in err and "Index fertig: 5 Dokumente" in err
+    assert ensure_index(settings) is None
+    (settings.corpus_dir / "neu.txt").write_text("Ein neues Dokument über Cluster in Köln.", encoding="utf-8")
+    assert ensure_index(settings).added == ["neu.txt"]
+
+
+def test_chat_command_line():
+    args = build_parser().parse_args(["chat", "--index", "ix", "--corpus", "co"])
+    assert (args.host, args.port, str(args.index_dir), str(args.corpus_dir)) == ("127.0.0.1", 7860, "ix", "co")
+    assert args.func.__name__ == "cmd_chat"
+
+
+# --- the served app --------------------------------------------------------------------------
+
+def test_api_ask_round_trip(server):
+    from gradio_client import Client
+
+    client = Client(server.url, verbose=False)
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(endpoints) == {"/ask"}  # chat, feedback and staff events are not callable as API
+    result = client.predict(QUESTION, api_name="/ask")
+    assert result == {"question": QUESTION, **server.service.assistant.ask(QUESTION).to_json()}
+    assert {"answer", "abstained", "citations", "hits"} <= set(result)
+    assert result["abstained"] is False and result["citations"][0]["doc_id"] == NIRO
+    assert {"n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote"} <= set(result["citations"][0])
+
+
+def test_api_serves_clients_at_once(server):
+    from gradio_client import Client
+
+    results: list[object] = []
+
+    def one() -> None:
+        try:
+            results.append(Client(server.url, verbose=False).predict(QUESTION, api_name="/ask"))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            results.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 6
+    assert all(isinstance(r, dict) and r["citations"][0]["doc_id"] == NIRO for r in results), results
+
+
+# --- in a real browser ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("kein /usr/bin/chromium: `apt-get install -y --no-install-recommends chromium` "
+                    "(Debian) installiert es")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright fehlt (pip install playwright)")
+    sync_api.expect.set_options(timeout=20_000)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    context = browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-ende.png"), full_page=True)
+    context.close()
+    assert not errors, errors
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def _ask_in_browser(page, question: str):
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Chat").click()
+    page.locator("#frage textarea").fill(question)
+    page.locator("#senden").click()
+    card = page.locator("#quellen .quelle").first
+    expect(card).to_be_visible()
+    return card
+
+
+@pytest.mark.browser
+def test_browser_chat_answer_sources_document_feedback(server, page):
+    from playwright.sync_api import expect
+
+    page.goto(server.url)
+    expect(page.locator("#index-status")).to_contain_text("5 Dokumente")
+    card = _ask_in_browser(page, QUESTION)
+    answer = page.locator("#chat .message-row").last
+    expect(answer).to_contain_text("NIRO")
+    expect(answer).to_contain_text("[1]")
+    expect(card).to_contain_text("[1]")
+    expect(card).to_contain_text("NIRO zum ClusterERFOLG 2022 gewählt")
+    expect(card).to_contain_text("20. Oktober 2022")
+    expect(card).to_contain_text(NIRO)
+    expect(card.locator("mark.satz")).to_contain_text("wurde NIRO")
+    _shot(page, "chat-1-antwort.png")
+
+    card.get_by_role("button", name="Im Dokument anzeigen").click()
+    mark = page.locator("#dokument mark.zitat")
+    expect(mark).to_contain_text("wurde NIRO")
+    expect(page.locator("#dokument")).to_contain_text("Der goldene Buddy-Bär")  # the whole document
+    expect(mark).to_be_in_viewport()
+    _shot(page, "chat-2-dokument.png")
+
+    page.locator("#kommentar textarea").fill("Gut belegt")
+    page.locator("#daumen-hoch").click()
+    expect(page.locator("#feedback-hinweis")).to_contain_text("Danke")
+    record = json.loads((server.data_dir / "feedback.jsonl").read_text(encoding="utf-8").splitlines()[-1])
+    assert (record["vote"], record["comment"], record["question"]) == ("up", "Gut belegt", QUESTION)
+
+    page.locator("#neu").click()
+    expect(page.locator("#quellen")).to_contain_text("Hier erscheinen die Quellen")
+    expect(page.locator("#chat .message-row")).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
+    from playwright.sync_api import expect
+
+    srv = Server(tmp_path)
+    try:
+        page.goto(srv.url)
+        page.get_by_role("tab", name="Mitarbeiterbereich").click()
+        page.locator("#passwort input").fill("falsch")
+        page.locator("#anmelden").click()
+        expect(page.get_by_text("Das Passwort stimmt nicht.")).to_be_visible()
+        page.locator("#passwort input").fill(PASSWORD)
+        page.locator("#anmelden").click()
+        expect(page.locator("#dokumentliste")).to_contain_text(NIRO)
+        page.locator("#hochladen-dateien input[type=file]").set_input_files(files=[
+            {"name": "../../Wasserstoff Forum 2024.txt", "mimeType": "text/plain", "buffer": UPLOADED.encode()},
+            {"name": "boese.txt", "mimeType": "text/plain", "buffer": HOSTILE_TITLE.encode()}])
+        expect(page.locator("#hochladen-dateien")).to_contain_text("Wasserstoff")  # upload finished
+        page.locator("#hochladen").click()
+        expect(page.locator("#staff-meldung")).to_contain_text("Index aktualisiert", timeout=60_000)
+        expect(page.locator("#dokumentliste")).to_contain_text("Wasserstoff-Forum Ostwestfalen 2024")
+        expect(page.locator("#dokumentliste")).to_contain_text('<img src=x onerror="window.__pwned = 3">')
+        assert page.evaluate("window.__pwned") is None  # a hostile title is shown as text
+        _shot(page, "staff-1-hochgeladen.png")
+        assert (srv.settings.corpus_dir / "Wasserstoff Forum 2024.txt").is_file()
+        assert not list(tmp_path.glob("Wasserstoff*"))  # nothing written outside the corpus
+
+        card = _ask_in_browser(page, "Wo fand das Wasserstoff-Forum 2024 statt?")
+        expect(page.locator("#chat .message-row").last).to_contain_text("Bielefeld")
+        expect(card).to_contain_text("Wasserstoff-Forum Ostwestfalen 2024")
+        card.get_by_role("button", name="Im Dokument anzeigen").click()
+        expect(page.locator("#dokument mark.zitat")).to_contain_text("Bielefeld")
+        expect(page.locator("#dokument")).to_contain_text("<script>window.__pwned = 1</script>")
+        assert page.evaluate("window.__pwned") is None  # shown as text, never run
+        _shot(page, "staff-2-chat-findet-upload.png")
+    finally:
+        srv.close()
+
