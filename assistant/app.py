@@ -582,8 +582,6 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
     ensure_index(settings)
     demo = build_app(settings)
     service: Service = demo.service  # type: ignore[attr-defined]
-    for warning in service.assistant.warnings:
-        print(f"Warnung: {warning}", file=sys.stderr)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"Achtung: Der Chat ist unter {host} auch von anderen Rechnern erreichbar.", file=sys.stderr)
     if not service.staff_enabled:

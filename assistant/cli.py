@@ -262,7 +262,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="Warnung: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
