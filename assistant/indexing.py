@@ -14,7 +14,7 @@ from .chunking import Chunker
 from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import AssistantError, CorpusError, EmbedderUnavailableError
-from .lexical import GermanAnalyzer, LexicalIndex
+from .lexical import ANALYZER_VERSION, GermanAnalyzer, LexicalIndex
 from .loaders import Skipped, corpus_fingerprint, load_document, scan_corpus
 from .store import IndexData, build_lock, current_generation, load_index, write_generation
 from .types import Chunk, Document
@@ -52,6 +52,8 @@ def _compatible(manifest: dict[str, Any], settings: Settings, decompound: bool) 
                 f"{settings.chunk_size}/{settings.chunk_overlap})")
     if manifest.get("decompound") != decompound:
         return "Kompositazerlegung geändert"
+    if manifest.get("analyzer_version") != ANALYZER_VERSION:
+        return (f"Textanalyse geändert (Version {manifest.get('analyzer_version')} → {ANALYZER_VERSION})")
     return None
 
 
@@ -144,6 +146,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             "chunk_size": settings.chunk_size,
             "chunk_overlap": settings.chunk_overlap,
             "decompound": decompound,
+            "analyzer_version": ANALYZER_VERSION,
             "next_vid": next_vid,
             "documents": {d.id: {"content_hash": d.content_hash, "title": d.title,
                                  "chunks": 0} for d in documents},

@@ -34,6 +34,9 @@ _PARTICIPLE = re.compile(
     r"ge([a-zäöüß]{3,}?)(et|t)$")
 MIN_PART = 4
 MIN_COMPOUND = 8
+# Raised whenever analyze() produces other terms for the same text: an index built with another
+# version is rebuilt in full (its stored tokens would not match the queries).
+ANALYZER_VERSION = 2
 
 
 def _quiet_bm25s() -> None:

@@ -18,6 +18,7 @@ from .answer import Answer, ExtractiveAnswerer, PASSAGES
 from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import EmbedderUnavailableError, IndexMismatchError
+from .lexical import ANALYZER_VERSION
 from .llm import LLMConfig, LLMError, build_messages, compose_checked, stream_chat
 from .loaders import corpus_fingerprint
 from .retrieval import Retriever
@@ -169,7 +170,11 @@ def same_model(a: str | None, b: str | None) -> bool:
 
 
 def staleness(settings: Settings, index: IndexData) -> str | None:
-    """A German note when the corpus folder changed since the index was built, else None."""
+    """A German note when the corpus folder (or the text analysis) changed since the index was
+    built, else None."""
+    if index.manifest.get("analyzer_version") != ANALYZER_VERSION:
+        return ("Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
+                "auf (bis dahin können Suchergebnisse leicht abweichen).")
     recorded = index.manifest.get("fingerprint")
     if recorded is None or not settings.corpus_dir.is_dir():
         return None
