@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -126,7 +127,61 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run(chunks: int, corpus: Path | None, data: Path, queries: int = 300, work: Path | None = None) -> dict[str, Any]:
+def doc_hit_at_5(ranked_doc_ids: list[list[str]], qa: list[dict[str, Any]]) -> float:
+    found = 0
+    for docs, item in zip(ranked_doc_ids, qa):
+        distinct = list(dict.fromkeys(docs))[:5]
+        found += bool(set(distinct) & set(item["sources"]))
+    return round(found / max(len(qa), 1), 4)
+
+
+def langchain_side_by_side(index: Any, embedder: SyntheticEmbedder, qa: list[dict[str, Any]],
+                           ours: Any) -> dict[str, Any]:
+    """LangChain's usual stack on the same chunks, vectors and questions: BM25Retriever +
+    FAISS vector store + EnsembleRetriever (defaults; k = 5 so that hit@5 can be measured)."""
+    try:
+        warnings.filterwarnings("ignore", message=".*langchain-community.*", category=DeprecationWarning)
+        from langchain_classic.retrievers import EnsembleRetriever
+        from langchain_community.retrievers import BM25Retriever
+        from langchain_community.vectorstores import FAISS
+        from langchain_core.documents import Document as LCDocument
+        from langchain_core.embeddings import Embeddings
+    except ImportError as exc:
+        return {"skipped": f"langchain-community nicht installiert ({exc}); pip install -e .[bench]"}
+
+    class Wrapped(Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.encode_passages(texts).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.encode_queries([text])[0].tolist()
+
+    docs = [LCDocument(page_content=c.text, metadata={"doc_id": c.doc_id}) for c in index.chunks]
+    started = time.perf_counter()
+    bm25 = BM25Retriever.from_documents(docs, k=5)
+    store = FAISS.from_documents(docs, Wrapped())
+    ensemble = EnsembleRetriever(retrievers=[bm25, store.as_retriever(search_kwargs={"k": 5})])
+    build_s = time.perf_counter() - started
+    questions = [q["question"] for q in qa]
+    started = time.perf_counter()
+    theirs = [[d.metadata["doc_id"] for d in ensemble.invoke(q)] for q in questions]
+    their_qps = len(questions) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    mine = [[h.chunk.doc_id for h in ours.search(q, 10)] for q in questions]
+    our_qps = len(questions) / (time.perf_counter() - started)
+    return {
+        "langchain": {"hit_at_5": doc_hit_at_5(theirs, qa), "queries_per_s": round(their_qps, 1),
+                      "build_seconds": round(build_s, 1)},
+        "ours": {"hit_at_5": doc_hit_at_5(mine, qa), "queries_per_s": round(our_qps, 1)},
+        "throughput_ratio": round(our_qps / their_qps, 1),
+        "questions": len(questions),
+    }
+
+
+def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, queries: int = 200,
+        work: Path | None = None, langchain: bool = True, langchain_queries: int = 100) -> dict[str, Any]:
+    """Grow (or take) a corpus, index it and measure; see the module docstring."""
+    own_work = work is None
     work = work or Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     settings = Settings(corpus_dir=corpus or work / "corpus", index_dir=work / "index", model=SyntheticEmbedder.name,
                         progress=False)
@@ -152,25 +207,15 @@ def run(chunks: int, corpus: Path | None, data: Path, queries: int = 300, work: 
     retriever.mode = "hybrid"
     latency["hybrid_answer"] = percentiles(timed(lambda q: assistant.ask(q), questions))
     result["latency_ms"] = latency
-    hits = [assistant.search(q["question"], 10) for q in qa]
-    result["hit_at_5_lexical_docs"] = None
-    retriever.mode = "lexical"
-    found = 0
-    for q in qa:
-        docs: list[str] = []
-        for hit in retriever.search(q["question"], 40):
-            if hit.chunk.doc_id not in docs:
-                docs.append(hit.chunk.doc_id)
-        found += bool(set(docs[:5]) & set(q["sources"]))
-    result["hit_at_5_lexical_docs"] = round(found / len(qa), 4)
-    del hits
+    result["query_embedding_ms"] = None  # synthetic vectors: no model on the query path
+    if langchain:
+        result["side_by_side"] = langchain_side_by_side(assistant.index, embedder, qa[:langchain_queries], retriever)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     env = dict(os.environ, ASSISTANT_MODEL="none", ASSISTANT_RETRIEVAL="lexical")
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "assistant.cli", "ask", questions[0], "--index", str(settings.index_dir),
                     "--corpus", str(settings.corpus_dir)], env=env, check=True, capture_output=True)
     result["cold_start_s"] = round(time.perf_counter() - started, 2)
-    # one changed document: incremental update against a full rebuild
     changed = next(p for p in sorted(settings.corpus_dir.rglob("*.txt")))
     changed.write_text(changed.read_text(encoding="utf-8") + "\n\nNachtrag zur Messung.", encoding="utf-8")
     started = time.perf_counter()
@@ -181,9 +226,38 @@ def run(chunks: int, corpus: Path | None, data: Path, queries: int = 300, work: 
     result["full_rebuild_seconds"] = round(time.perf_counter() - started, 2)
     result["update_speedup"] = round(result["full_rebuild_seconds"] / max(result["update_seconds"], 1e-6), 1)
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    shutil.rmtree(work, ignore_errors=True)
+    if own_work:
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
+def table(result: dict[str, Any]) -> str:
+    """The figures as a small German text table."""
+    lat = result["latency_ms"]
+    lines = [
+        f"Abschnitte {result['chunks']:>9}   Dokumente {result['documents']}",
+        f"Indexieren {result['index_seconds']:>9.1f} s  ({result['index_chunks_per_s']:.0f} Abschnitte/s, "
+        f"{result['index_bytes'] / 1e6:.0f} MB, Vektoren: {result['vectors']})",
+        f"Speicher   {result['peak_rss_mb']:>9.0f} MB (Spitze)",
+        "Latenz ms         p50      p95      p99",
+    ]
+    for mode in ("lexical", "dense", "hybrid", "hybrid_answer"):
+        row = lat[mode]
+        lines.append(f"  {mode:<14}{row['p50']:>7.1f}  {row['p95']:>7.1f}  {row['p99']:>7.1f}")
+    lines.append(f"Kaltstart  {result['cold_start_s']:>9.2f} s (assistant ask, nur lexikalisch)")
+    lines.append(f"Update     {result['update_seconds']:>9.2f} s (ein Dokument) gegen {result['full_rebuild_seconds']:.2f} s "
+                 f"(alles): {result['update_speedup']}x")
+    side = result.get("side_by_side")
+    if side and "skipped" not in side:
+        lines.append(f"LangChain  hit@5 {side['langchain']['hit_at_5']:.3f}, {side['langchain']['queries_per_s']:.1f} Fragen/s"
+                     f" | wir hit@5 {side['ours']['hit_at_5']:.3f}, {side['ours']['queries_per_s']:.1f} Fragen/s"
+                     f" | Durchsatz {side['throughput_ratio']}x")
+    elif side:
+        lines.append(f"LangChain  {side['skipped']}")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(json.dumps(run(int(sys.argv[1]), None, DEFAULT_DATA), indent=1, ensure_ascii=False))
+    outcome = run(int(sys.argv[1]))
+    print(table(outcome))
+    print(json.dumps(outcome, indent=1, ensure_ascii=False))

@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | search | ask | eval | chat``. Turns the project's errors into German messages
+"""Command line: ``assistant index | search | ask | eval | chat | bench``. Turns the project's errors into German messages
 and exit codes; everything else lives in the library."""
 
 from __future__ import annotations
@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--host", default="127.0.0.1", help="Adresse (Standard: 127.0.0.1, nur dieser Rechner)")
     chat.add_argument("--port", type=int, default=7860, help="Port (Standard: 7860)")
     chat.set_defaults(func=cmd_chat)
+
+    bench = sub.add_parser("bench", help="Messen, wie Kosten mit der Korpusgröße wachsen (mit LangChain-Vergleich)")
+    bench.add_argument("--chunks", type=int, required=True, help="ungefähre Zahl der Abschnitte des erzeugten Korpus")
+    bench.add_argument("--corpus", dest="corpus_dir", type=Path,
+                       help="eigenes Korpus statt eines erzeugten (aus ../shared/evaldata)")
+    bench.add_argument("--data", type=Path, help="Ordner mit 10kgnad/ und germanquad/ (Standard: ../shared/evaldata)")
+    bench.add_argument("--queries", type=int, default=200, help="Fragen für die Latenzmessung (Standard: 200)")
+    bench.add_argument("--langchain-queries", type=int, default=100, help="Fragen für den LangChain-Vergleich")
+    bench.add_argument("--no-langchain", action="store_true", help="ohne LangChain-Vergleich")
+    bench.add_argument("--json", dest="json_file", type=Path, help="Ergebnis zusätzlich als JSON-Datei")
+    bench.set_defaults(func=cmd_bench)
 
     ev = sub.add_parser("eval", help="Testfragen beantworten und messen (Treffer, Antworten, Zitate, Enthaltung)")
     ev.add_argument("testset", type=Path, help="Testdatei: JSONL oder CSV (id, question, answers, sources)")
@@ -240,6 +251,18 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from .app import serve  # Gradio loads slowly; only `chat` needs it
 
     return serve(settings_from(args), host=args.host, port=args.port)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import DEFAULT_DATA, run, table
+
+    result = run(args.chunks, args.corpus_dir, args.data or DEFAULT_DATA, queries=args.queries,
+                 langchain=not args.no_langchain, langchain_queries=args.langchain_queries)
+    print(table(result))
+    if args.json_file:
+        args.json_file.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(f"geschrieben: {args.json_file}")
+    return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
