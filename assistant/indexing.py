@@ -14,7 +14,7 @@ from .chunking import Chunker
 from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import AssistantError, CorpusError, EmbedderUnavailableError
-from .lexical import ANALYZER_VERSION, GermanAnalyzer, LexicalIndex
+from .lexical import ANALYZER_VERSION, GermanAnalyzer, LexicalIndex, TokenTable
 from .loaders import Skipped, corpus_fingerprint, load_document, scan_corpus
 from .store import IndexData, build_lock, current_generation, load_index, write_generation
 from .types import Chunk, Document
@@ -121,16 +121,17 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
         analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
         new_words = [w for doc in new_docs for w in analyzer.words_of(doc.text)]
         analyzer.add_vocabulary(new_words)
-        old_tokens = previous.load_tokens() if previous and kept_rows else []
-        chunk_tokens: dict[int, list[str]] = {previous.chunks[r].vid: old_tokens[r] for r in kept_rows} if previous else {}
+        old_tokens = previous.load_tokens() if previous and kept_rows else None
+        rows_of: dict[int, tuple[str, int] | list[str]] = (
+            {previous.chunks[r].vid: ("keep", r) for r in kept_rows} if previous else {})
         for i, chunk in enumerate(new_chunks):
             if progress and i % 200 == 0:
                 progress("Abschnitte analysieren", i, len(new_chunks))
-            chunk_tokens[chunk.vid] = analyzer.analyze(chunk.text)
+            rows_of[chunk.vid] = analyzer.analyze(chunk.text)
 
         all_chunks = [previous.chunks[r] for r in kept_rows] + new_chunks if previous else list(new_chunks)
         all_chunks.sort(key=lambda c: (c.doc_id, c.start, c.vid))
-        tokens = [chunk_tokens[c.vid] for c in all_chunks]
+        tokens = TokenTable.assemble(old_tokens, [rows_of[c.vid] for c in all_chunks])
         doc_number = {d: i for i, d in enumerate(sorted({c.doc_id for c in all_chunks}))}
         lexical = LexicalIndex.build(analyzer, tokens, [doc_number[c.doc_id] for c in all_chunks],
                                      settings.doc_weight)

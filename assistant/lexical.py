@@ -214,14 +214,17 @@ class LexicalIndex:
         self.size = int(doc_of_row.shape[0])
 
     @classmethod
-    def build(cls, analyzer: GermanAnalyzer, token_lists: list[list[str]], doc_of_row: np.ndarray,
+    def build(cls, analyzer: GermanAnalyzer, tokens: "TokenTable", doc_of_row: np.ndarray,
               doc_weight: float = 1.0) -> "LexicalIndex":
+        """BM25 over the rows of ``tokens`` and over whole documents (rows grouped by
+        ``doc_of_row``, which must be sorted), built with array operations."""
         doc_of_row = np.asarray(doc_of_row, dtype=np.int64)
+        vocab = {term: i for i, term in enumerate(tokens.terms)}
+        row_of_token = np.repeat(np.arange(len(tokens), dtype=np.int64), np.diff(tokens.offsets))
+        chunks = _bm25_from_ids(tokens.ids, row_of_token, len(tokens), vocab)
         n_docs = int(doc_of_row.max()) + 1 if doc_of_row.size else 0
-        doc_tokens: list[list[str]] = [[] for _ in range(n_docs)]
-        for row, tokens in enumerate(token_lists):
-            doc_tokens[doc_of_row[row]].extend(tokens)
-        return cls(analyzer, _bm25(token_lists), _bm25(doc_tokens), doc_of_row, doc_weight)
+        docs = _bm25_from_ids(tokens.ids, doc_of_row[row_of_token], n_docs, vocab)
+        return cls(analyzer, chunks, docs, doc_of_row, doc_weight)
 
     def scores(self, query: str) -> np.ndarray:
         """Score of every chunk for ``query`` (zero where no term matches)."""
@@ -269,14 +272,94 @@ class LexicalIndex:
         return cls(analyzer, chunks, docs, doc_of_row, float(params["doc_weight"]))
 
 
-def _bm25(token_lists: list[list[str]]) -> object:
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+def _bm25_from_ids(ids: np.ndarray, row_of_token: np.ndarray, rows: int, vocab: dict[str, int]) -> object:
+    """A ``bm25s.BM25`` (Lucene variant) whose score matrix is computed here with NumPy from
+    term ids, instead of by ``BM25.index`` from Python lists (~10x faster on 100k chunks).
+    Querying, saving and loading are bm25s' own; tests compare the scores with ``BM25.index``."""
     import bm25s
 
     _quiet_bm25s()
-    bm25 = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
-    # An empty token list would make bm25s drop the row; keep rows aligned with a filler term.
-    bm25.index([tokens or ["\u2205"] for tokens in token_lists], show_progress=False)
+    bm25 = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
+    n_terms = len(vocab)
+    if ids.size:
+        keys = row_of_token.astype(np.int64) * max(n_terms, 1) + ids.astype(np.int64)
+        pairs, tf = np.unique(keys, return_counts=True)
+        row, term = pairs // max(n_terms, 1), pairs % max(n_terms, 1)
+    else:
+        row = term = np.zeros(0, dtype=np.int64)
+        tf = np.zeros(0, dtype=np.int64)
+    lengths = np.bincount(row_of_token, minlength=rows).astype(np.float64)
+    mean_length = float(lengths.mean()) if rows else 0.0
+    df = np.bincount(term, minlength=n_terms).astype(np.float64)
+    idf = np.log1p((rows - df + 0.5) / (df + 0.5))
+    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[row] / (mean_length or 1.0))
+    data = (idf[term] * tf / (tf + norm)).astype(np.float32)
+    order = np.lexsort((row, term))  # column-major: by term, then by row
+    bm25.scores = {
+        "data": data[order],
+        "indices": row[order].astype(np.int32),
+        "indptr": np.concatenate(([0], np.cumsum(np.bincount(term, minlength=n_terms)))).astype(np.int32),
+        "num_docs": rows,
+    }
+    bm25.vocab_dict = dict(vocab)
+    bm25.nonoccurrence_array = None  # only the BM25L/BM25+ variants use it
     return bm25
+
+
+class TokenTable:
+    """The index terms of every chunk, as term ids: ``ids[offsets[i]:offsets[i + 1]]`` are the
+    terms of row ``i``; ``terms[id]`` is the term. Kept with the index so that an update can
+    rebuild BM25 without analysing unchanged text again."""
+
+    def __init__(self, terms: list[str], ids: np.ndarray, offsets: np.ndarray) -> None:
+        self.terms = terms
+        self.ids = ids
+        self.offsets = offsets
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0]) - 1
+
+    def row(self, i: int) -> list[str]:
+        return [self.terms[t] for t in self.ids[self.offsets[i]:self.offsets[i + 1]]]
+
+    @classmethod
+    def assemble(cls, base: "TokenTable | None", rows: list[tuple[str, int] | list[str]]) -> "TokenTable":
+        """Rows in order, each either ``("keep", row in base)`` or a new list of terms; the
+        term ids of ``base`` stay valid (new terms are appended)."""
+        terms = list(base.terms) if base else []
+        number = {t: i for i, t in enumerate(terms)}
+        pieces: list[np.ndarray] = []
+        lengths = np.zeros(len(rows), dtype=np.int64)
+        for i, row in enumerate(rows):
+            if isinstance(row, tuple):
+                assert base is not None
+                piece = base.ids[base.offsets[row[1]]:base.offsets[row[1] + 1]]
+            else:
+                for term in row:
+                    if term not in number:
+                        number[term] = len(terms)
+                        terms.append(term)
+                piece = np.fromiter((number[t] for t in row), dtype=np.int32, count=len(row))
+            pieces.append(piece)
+            lengths[i] = piece.shape[0]
+        ids = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
+        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        return cls(terms, ids, offsets)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
+        np.save(folder / "ids.npy", self.ids)
+        np.save(folder / "offsets.npy", self.offsets)
+
+    @classmethod
+    def load(cls, folder: Path) -> "TokenTable":
+        return cls(json.loads((folder / "terms.json").read_text(encoding="utf-8")),
+                   np.load(folder / "ids.npy", mmap_mode="r"), np.load(folder / "offsets.npy"))
 
 
 def _scores(bm25: object, terms: list[str]) -> np.ndarray | None:

@@ -21,15 +21,15 @@ import numpy as np
 
 from . import __version__
 from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, TokenTable
 from .types import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DOCUMENTS = "documents.jsonl"
 CHUNKS = "chunks.jsonl"
-TOKENS = "tokens.jsonl"
+TOKENS = "tokens"
 LEXICAL = "lexical"
 DENSE = "dense.faiss"
 
@@ -59,9 +59,8 @@ class IndexData:
     def has_dense(self) -> bool:
         return self.dense is not None
 
-    def load_tokens(self) -> list[list[str]]:
-        with open(self.path / TOKENS, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle]
+    def load_tokens(self) -> TokenTable:
+        return TokenTable.load(self.path / TOKENS)
 
 
 def current_generation(index_dir: Path) -> Path | None:
@@ -145,7 +144,7 @@ def write_generation(
     manifest: dict[str, Any],
     documents: list[Document],
     chunks: list[Chunk],
-    tokens: list[list[str]],
+    tokens: TokenTable,
     lexical: LexicalIndex,
     dense: Any | None,
 ) -> Path:
@@ -163,7 +162,7 @@ def write_generation(
     _write_jsonl(staging / DOCUMENTS, (d.to_json() for d in documents))
     _write_jsonl(staging / CHUNKS, (
         {"id": c.id, "vid": c.vid, "doc_id": c.doc_id, "start": c.start, "end": c.end} for c in chunks))
-    _write_jsonl(staging / TOKENS, tokens)
+    tokens.save(staging / TOKENS)
     lexical.save(staging / LEXICAL)
     if dense is not None:
         import faiss

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.indexing import build_index
-from assistant.lexical import GermanAnalyzer, LexicalIndex
+from assistant.lexical import GermanAnalyzer, LexicalIndex, TokenTable
 from assistant.pipeline import Assistant
 
 # Distractors share no word (and no part of a word) with the compounds under test.
@@ -130,7 +130,7 @@ def test_umlauts_in_decomposed_form_match(tmp_path):
 def test_scores_are_zero_without_match_and_positive_with_match():
     analyzer = GermanAnalyzer(["förderung", "programm"])
     texts = ["Das Förderprogramm läuft.", "Der Vorstand tagt.", "Ein Programm für alle."]
-    tokens = [analyzer.analyze(t) for t in texts]
+    tokens = TokenTable.assemble(None, [analyzer.analyze(t) for t in texts])
     index = LexicalIndex.build(analyzer, tokens, np.array([0, 1, 2]))
     scores = index.scores("Programm")
     assert scores.shape == (3,)
@@ -141,7 +141,7 @@ def test_scores_are_zero_without_match_and_positive_with_match():
 def test_save_and_load_keep_scores(tmp_path):
     analyzer = GermanAnalyzer(["nachhaltigkeit", "bericht", "vorstand"])
     texts = ["Der Nachhaltigkeitsbericht erscheint.", "Der Vorstand tagt.", "", "Bericht des Vorstands."]
-    tokens = [analyzer.analyze(t) for t in texts]
+    tokens = TokenTable.assemble(None, [analyzer.analyze(t) for t in texts])
     index = LexicalIndex.build(analyzer, tokens, np.array([0, 1, 1, 2]), doc_weight=0.5)
     index.save(tmp_path / "lex")
     loaded = LexicalIndex.load(tmp_path / "lex")
@@ -150,3 +150,23 @@ def test_save_and_load_keep_scores(tmp_path):
     assert loaded.analyzer.words == analyzer.words
     for query in ("Bericht", "Nachhaltigkeitsbericht", "Vorstand Bericht", "nichts davon"):
         np.testing.assert_allclose(loaded.scores(query), index.scores(query), rtol=1e-6)
+
+
+def test_bm25_matrix_equals_what_bm25s_builds():
+    """The score matrix is computed with NumPy; it must equal bm25s' own index."""
+    import random
+
+    import bm25s
+
+    from assistant.lexical import _bm25_from_ids
+
+    rng = random.Random(3)
+    rows = [[rng.choice("abcdefghij") for _ in range(rng.randint(1, 12))] for _ in range(200)]
+    table = TokenTable.assemble(None, rows)
+    vocab = {term: i for i, term in enumerate(table.terms)}
+    row_of_token = np.repeat(np.arange(len(table)), np.diff(table.offsets))
+    ours = _bm25_from_ids(table.ids, row_of_token, len(table), vocab)
+    reference = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
+    reference.index(rows, show_progress=False)
+    for query in (["a"], ["b", "c"], ["e", "j", "a"], ["d", "a", "a"]):
+        assert np.allclose(ours.get_scores(query), reference.get_scores(query), atol=1e-6)
