@@ -140,6 +140,10 @@ def _jsonl_records(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise TestSetError(f"{path}, Zeile {number}: kein gültiges JSON ({exc.msg}, Spalte {exc.colno})") from None
+        except RecursionError:
+            raise TestSetError(f"{path}, Zeile {number}: JSON zu tief verschachtelt") from None
+        except ValueError as exc:  # e.g. an integer with more than 4300 digits
+            raise TestSetError(f"{path}, Zeile {number}: kein gültiges JSON ({exc})") from None
         if not isinstance(record, dict):
             raise TestSetError(f"{path}, Zeile {number}: erwartet ein JSON-Objekt, gefunden {type(record).__name__}")
         yield number, record

@@ -99,13 +99,18 @@ def _walk_corpus(root: Path, max_file_bytes: int | None) -> Iterator[tuple[str, 
         for dirname in dirnames:
             link = Path(folder, dirname)
             if link.is_symlink():
-                yield (link.relative_to(root).as_posix(), link,
+                yield (_shown(link.relative_to(root).as_posix()), link,
                        "symbolischer Link auf einen Ordner wird nicht verfolgt")
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             path = Path(folder, name)
             rel = path.relative_to(root).as_posix()
+            if _shown(rel) != rel:
+                # Bytes that are no UTF-8 come back as lone surrogates, which the index files
+                # (UTF-8 JSON) cannot hold: one such name would fail the whole build.
+                yield _shown(rel), path, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
+                continue
             if path.is_symlink():
                 target = path.resolve()
                 if not target.is_relative_to(root):
@@ -132,6 +137,11 @@ def _walk_corpus(root: Path, max_file_bytes: int | None) -> Iterator[tuple[str, 
                                   f"Grenze {max_file_bytes / 1e6:.1f} MB)")
                 continue
             yield rel, path, info
+
+
+def _shown(rel: str) -> str:
+    """``rel`` as valid Unicode: undecodable bytes of a file name become U+FFFD."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _hash_file(path: Path) -> str:
@@ -283,10 +293,16 @@ def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     from lxml import etree, html as lxml_html
 
     markup = decode_text(raw, doc_id)
+    parser = lxml_html.HTMLParser(encoding="utf-8", huge_tree=False)
     try:
-        tree = lxml_html.fromstring(markup.encode("utf-8"), parser=lxml_html.HTMLParser(encoding="utf-8", huge_tree=False))
+        tree = lxml_html.fromstring(markup.encode("utf-8"), parser=parser)
     except (etree.ParserError, ValueError) as exc:
         raise DocumentError(doc_id, f"HTML nicht lesbar: {exc}") from None
+    # Past libxml2's limits (256 levels of nesting, 10 MB in one text node) parsing stops
+    # without an exception and the rest of the page would be lost without a word.
+    if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+        raise DocumentError(doc_id, "HTML zu tief verschachtelt oder zu großer Textblock "
+                                    "(Grenze des HTML-Parsers), der Text wäre unvollständig")
     title_el = tree.find(".//title")
     title = title_el.text_content().strip() if title_el is not None else None
     h1 = tree.find(".//h1")
