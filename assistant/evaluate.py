@@ -146,6 +146,13 @@ def _jsonl_records(path: Path, text: str) -> Iterable[tuple[int, dict[str, Any]]
             raise TestSetError(f"{path}, Zeile {number}: kein gültiges JSON ({exc})") from None
         if not isinstance(record, dict):
             raise TestSetError(f"{path}, Zeile {number}: erwartet ein JSON-Objekt, gefunden {type(record).__name__}")
+        if "\\u" in line:  # an escaped lone surrogate ("\ud800") would fail writing results.jsonl later
+            try:
+                json.dumps(record, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError:
+                raise TestSetError(f"{path}, Zeile {number}: ungültiges Unicode (einzelnes Surrogat)") from None
+            except RecursionError:
+                raise TestSetError(f"{path}, Zeile {number}: JSON zu tief verschachtelt") from None
         yield number, record
 
 
