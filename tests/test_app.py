@@ -43,6 +43,7 @@ UPLOADED = """Wasserstoff-Forum Ostwestfalen 2024
 Am 14. März 2024 fand in Bielefeld das erste Wasserstoff-Forum des Clusters statt.
 Rund 120 Teilnehmende diskutierten über Elektrolyseure für den Mittelstand.
 <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2">
+Mehr dazu: [Anmeldung](javascript:window.__pwned=4) und <a href="javascript:window.__pwned=5">hier</a>.
 """
 HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 3"> Ein Titel\n\nText über Cluster in Köln.\n'
 
@@ -410,6 +411,10 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         card.get_by_role("button", name="Im Dokument anzeigen").click()
         expect(page.locator("#dokument mark.zitat")).to_contain_text("Bielefeld")
         expect(page.locator("#dokument")).to_contain_text("<script>window.__pwned = 1</script>")
+        expect(page.locator("#dokument")).to_contain_text("[Anmeldung](javascript:window.__pwned=4)")
+        assert page.locator('#dokument a[href^="javascript:"]').count() == 0  # no live link
+        for link in page.locator('a[href^="javascript:"]').all():  # none anywhere on the page
+            raise AssertionError(f"live javascript: link {link.get_attribute('href')}")
         assert page.evaluate("window.__pwned") is None  # shown as text, never run
         _shot(page, "staff-2-chat-findet-upload.png")
     finally:
