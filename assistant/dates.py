@@ -89,8 +89,8 @@ def month_span(year: int, month: int) -> tuple[date, date]:
 def _mention(kind: str, match: re.Match[str], default_year: int | None) -> DateMention | None:
     g = match.groupdict()
     text, offset = match.group(0), match.start()
-    if kind == "num_range":
-        year = _year(g["y2"], default_year)
+    if kind in ("num_range", "text_range"):
+        year = _year(g["y2"] if kind == "num_range" else g["y"], default_year)
         m2 = _month(g["m2"])
         m1 = _month(g["m1"]) or m2
         if year is None or m1 is None or m2 is None:
@@ -102,14 +102,6 @@ def _mention(kind: str, match: re.Match[str], default_year: int | None) -> DateM
         if year is None or month is None:
             return None
         start = end = _day(year, month, int(g["d"]))
-        precision = "day"
-    elif kind == "text_range":
-        year = _year(g["y"], default_year)
-        m2 = _month(g["m2"])
-        m1 = _month(g["m1"]) or m2
-        if year is None or m1 is None or m2 is None:
-            return None
-        start, end = _day(year, m1, int(g["d1"])), _day(year, m2, int(g["d2"]))
         precision = "day"
     elif kind == "month":
         year, month = int(g["y"]), _month(g["m"])

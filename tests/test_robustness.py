@@ -29,7 +29,6 @@ import pytest
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from reportlab.pdfgen import canvas
 
 from assistant import loaders
 from assistant.config import Settings
@@ -41,6 +40,7 @@ from assistant.loaders import CorpusFile, decode_text, load_document
 from assistant.pipeline import Assistant
 from assistant.query import understand
 from assistant.store import CURRENT, load_index
+from test_loaders import pdf_bytes as loaders_pdf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -643,16 +643,7 @@ def test_fuzz_testset_bytes(fuzz_dir, raw, suffix):
 # =================================================================================================
 
 def pdf_bytes(lines: list[str], encrypt: str | None = None) -> bytes:
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, encrypt=encrypt)
-    text = pdf.beginText(72, 760)
-    text.setFont("Helvetica", 11)
-    for line in lines:
-        text.textLine(line)
-    pdf.drawText(text)
-    pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
+    return loaders_pdf_bytes([lines], encrypt=encrypt)
 
 
 def docx_bytes(paragraphs: list[str]) -> bytes:
