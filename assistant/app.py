@@ -47,7 +47,7 @@ from .errors import AssistantError
 from .indexing import BuildReport, build_index
 from .loaders import SUPPORTED_SUFFIXES
 from .pipeline import staleness
-from .store import current_generation
+from .store import current_generation, read_manifest
 from .types import SearchFilters
 
 log = logging.getLogger(__name__)
@@ -547,9 +547,7 @@ def ensure_index(settings: Settings, out: Any = None) -> BuildReport | None:
         reason = f"Noch kein Index in {settings.index_dir}; er wird jetzt gebaut."
     else:
         try:
-            from .store import load_index
-
-            reason = staleness(settings, load_index(settings.index_dir))
+            reason = staleness(settings, read_manifest(settings.index_dir))
         except AssistantError as exc:
             reason = f"Index nicht nutzbar ({exc}); er wird neu gebaut."
     if reason is None:

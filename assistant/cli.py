@@ -27,6 +27,13 @@ def _common(parser: argparse.ArgumentParser, corpus: bool = True) -> None:
     parser.add_argument("--config", type=Path, help="Konfigurationsdatei (TOML)")
 
 
+def _filter_and_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--doc", action="append", dest="docs", help="nur in diesem Dokument (mehrfach möglich)")
+    parser.add_argument("--from", dest="date_from", type=_date, help="Datum ab (JJJJ-MM-TT)")
+    parser.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
+    parser.add_argument("--json", action="store_true", help="Ergebnis als JSON")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assistant", description="Deutscher Dokumenten-Assistent für Cluster und Netzwerke")
@@ -45,10 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(search)
     search.add_argument("-k", type=int, dest="top_k", help="Anzahl der Treffer (Standard: 5)")
     search.add_argument("--retrieval", choices=RETRIEVAL_MODES)
-    search.add_argument("--doc", action="append", dest="docs", help="nur in diesem Dokument (mehrfach möglich)")
-    search.add_argument("--from", dest="date_from", type=_date, help="Datum ab (JJJJ-MM-TT)")
-    search.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
-    search.add_argument("--json", action="store_true", help="Ergebnis als JSON")
+    _filter_and_json(search)
     search.set_defaults(func=cmd_search)
 
     ask = sub.add_parser("ask", help="Frage beantworten (ohne Frage: Dialog im Terminal)")
@@ -56,10 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(ask)
     ask.add_argument("--retrieval", choices=RETRIEVAL_MODES)
     ask.add_argument("--answer-mode", dest="answer_mode", choices=ANSWER_MODES)
-    ask.add_argument("--doc", action="append", dest="docs", help="nur in diesem Dokument (mehrfach möglich)")
-    ask.add_argument("--from", dest="date_from", type=_date, help="Datum ab (JJJJ-MM-TT)")
-    ask.add_argument("--to", dest="date_to", type=_date, help="Datum bis (JJJJ-MM-TT)")
-    ask.add_argument("--json", action="store_true", help="Ergebnis als JSON")
+    _filter_and_json(ask)
     ask.set_defaults(func=cmd_ask)
 
     chat = sub.add_parser("chat", help="Chat im Browser starten (baut den Index, falls nötig)")

@@ -28,7 +28,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable, Iterable, Sequence
 
 from .config import Settings, _read_toml
@@ -486,7 +485,7 @@ def index_needs_build(settings: Settings, embedder: Any | None = None) -> str | 
         return f"Index gehört zu einem anderen Korpus ({recorded})"
     if manifest.get("fingerprint") is None:
         return "Index ohne Fingerabdruck des Korpus"
-    stale = staleness(settings, SimpleNamespace(manifest={**manifest, "corpus_path": str(corpus)}))  # type: ignore[arg-type]
+    stale = staleness(settings, {**manifest, "corpus_path": str(corpus)})
     if stale:
         return "Korpus geändert"
     if embedder is not None and not (manifest.get("dense") and same_model(manifest.get("model"), settings.model)):

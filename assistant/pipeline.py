@@ -68,7 +68,7 @@ class Assistant:
                 warnings.append(str(exc))
         if not wants_dense:
             embedder = None
-        stale = staleness(settings, index)
+        stale = staleness(settings, index.manifest)
         if stale:
             warnings.append(stale)
         retriever = Retriever(index, embedder, settings.retrieval, settings.candidates, settings.rrf_k)
@@ -169,16 +169,16 @@ def same_model(a: str | None, b: str | None) -> bool:
     return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
 
 
-def staleness(settings: Settings, index: IndexData) -> str | None:
+def staleness(settings: Settings, manifest: dict[str, Any]) -> str | None:
     """A German note when the corpus folder (or the text analysis) changed since the index was
     built, else None."""
-    if index.manifest.get("analyzer_version") != ANALYZER_VERSION:
+    if manifest.get("analyzer_version") != ANALYZER_VERSION:
         return ("Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
                 "auf (bis dahin können Suchergebnisse leicht abweichen).")
-    recorded = index.manifest.get("fingerprint")
+    recorded = manifest.get("fingerprint")
     if recorded is None or not settings.corpus_dir.is_dir():
         return None
-    recorded_path = index.manifest.get("corpus_path")
+    recorded_path = manifest.get("corpus_path")
     if recorded_path is None or Path(recorded_path) != settings.corpus_dir.resolve():
         return None
     current = corpus_fingerprint(settings.corpus_dir)

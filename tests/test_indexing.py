@@ -301,23 +301,23 @@ def test_staleness_after_corpus_changes(tmp_path, corpus_copy):
     assert [s.path for s in report.skipped] == ["riesig.txt"]
     index = load_index(settings.index_dir)
     # A file the build skips (too large) does not make the index look stale forever.
-    assert staleness(settings, index) is None
+    assert staleness(settings, index.manifest) is None
     assert Assistant.open(settings).warnings == []
 
     path = corpus_copy / NIRO
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
-    note = staleness(settings, index)
+    note = staleness(settings, index.manifest)
     assert note is not None and "veraltet" in note and "1 geändert" in note
     assert any("veraltet" in w for w in Assistant.open(settings).warnings)
 
     (corpus_copy / "neu.md").write_text("# Neu\n\nEin neues Dokument.\n", encoding="utf-8")
     (corpus_copy / SOMMER).unlink()
-    note = staleness(settings, index)
+    note = staleness(settings, index.manifest)
     assert "1 neu" in note and "1 geändert" in note and "1 gelöscht" in note
 
     build_index(settings)
-    assert staleness(settings, load_index(settings.index_dir)) is None
+    assert staleness(settings, load_index(settings.index_dir).manifest) is None
 
 
 def test_generations_pointer_and_cleanup(tmp_path, corpus_copy):
