@@ -479,13 +479,12 @@ def index_needs_build(settings: Settings, embedder: Any | None = None) -> str | 
     if (manifest.get("chunk_size"), manifest.get("chunk_overlap")) != (settings.chunk_size, settings.chunk_overlap):
         return "andere Chunk-Einstellungen"
     corpus = settings.corpus_dir.resolve()
-    # Older indexes record only the folder as given ("corpus"), relative to where it was built.
-    recorded = manifest.get("corpus_path") or manifest.get("corpus_dir")
-    if recorded is None or Path(recorded).resolve() != corpus:
+    recorded = manifest.get("corpus_path")
+    if recorded is None or Path(recorded) != corpus:
         return f"Index gehört zu einem anderen Korpus ({recorded})"
     if manifest.get("fingerprint") is None:
         return "Index ohne Fingerabdruck des Korpus"
-    stale = staleness(settings, {**manifest, "corpus_path": str(corpus)})
+    stale = staleness(settings, manifest)
     if stale:
         return "Korpus geändert"
     if embedder is not None and not (manifest.get("dense") and same_model(manifest.get("model"), settings.model)):

@@ -154,7 +154,6 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
             "chunks": len(all_chunks),
             "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
             "faiss_index": type(dense).__name__ if dense is not None else None,
-            "corpus_dir": str(settings.corpus_dir),
             # Absolute, so a reader in another working directory can tell whether it is the same folder.
             "corpus_path": str(settings.corpus_dir.resolve()),
             "fingerprint": {**fingerprint, **{f.doc_id: [f.size, f.mtime_ns] for f in files}},

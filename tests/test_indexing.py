@@ -241,7 +241,6 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     index = load_index(settings.index_dir)
     assert manifest["next_vid"] == 1 + max(c.vid for c in index.chunks)
     assert set(manifest["fingerprint"]) == {p.name for p in files}
-    assert manifest["corpus_dir"] == str(corpus_copy)
     assert manifest["corpus_path"] == str(corpus_copy.resolve())
 
     lexical = read_manifest(build_index(lexical_settings(corpus_copy, tmp_path / "lex")) and tmp_path / "lex")
