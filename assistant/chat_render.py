@@ -187,7 +187,7 @@ def index_status(service: Service) -> str:
     mode = ("hybrid (BM25 + Vektoren)" if assistant.retriever.effective_mode == "hybrid"
             else "nur lexikalisch (BM25)" if assistant.retriever.effective_mode == "lexical"
             else assistant.retriever.effective_mode)
-    text = f"{len(assistant.index.documents)} Dokumente · {len(assistant.index.chunks)} Abschnitte · Suche: {mode}"
+    text = f"{len(assistant.index.documents)} Dokumente · {assistant.index.live_chunks} Abschnitte · Suche: {mode}"
     for warning in assistant.warnings:
         text += f"\n\n*Hinweis: {md_escape(warning)}*"
     return text

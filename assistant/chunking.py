@@ -10,6 +10,8 @@ separators and lengths) and each piece can be found at exactly one place.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .types import Chunk, Document
@@ -22,13 +24,19 @@ _PRIVATE = 0xF0000  # Supplementary Private Use Area-A: 65,534 code points
 _PRIVATE_SIZE = 65534
 
 
+@lru_cache(maxsize=1)
+def _whitespace() -> np.ndarray:
+    """The code points ``str.isspace`` accepts (all below U+3001)."""
+    return np.asarray([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+
+
 def _masked(text: str) -> str:
     """``text`` with every character replaced by a code point unique to its position, except
     whitespace and the characters of separator occurrences (what the splitter looks at)."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
     if codes.size == 0:
         return text
-    keep = np.fromiter((ch.isspace() for ch in text), dtype=bool, count=len(text))
+    keep = np.isin(codes, _whitespace())
     for separator in GERMAN_SEPARATORS:
         if not separator.strip():
             continue

@@ -40,7 +40,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # 17.05.2017
     # (not inside a longer dotted number or after "Version": "Version 2.10.12", "1.2.10.5")
     ("num_day", re.compile(
-        r"(?<![\d.])(?<![Vv]ersion )\b(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>(?:19|20)\d\d|\d\d)\b"
+        r"(?=\d)(?<![\d.])(?<![Vv]ersion )\b(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>(?:19|20)\d\d|\d\d)\b"
         r"(?![.,]\d)")),
     # 2017-05-17
     ("iso_day", re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b")),
@@ -54,9 +54,9 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         r"\b(?P<d>\d{1,2})\.\s*" + _MONTH.format(name="m") + r"(?:\s+" + _YEAR.format(name="y") + r")?\b",
         re.IGNORECASE)),
     # Januar 2019
-    ("month", re.compile(r"\b" + _MONTH.format(name="m") + r"\s+" + _YEAR.format(name="y") + r"\b", re.IGNORECASE)),
+    ("month", re.compile(r"\b(?=[jfmasond])" + _MONTH.format(name="m") + r"\s+" + _YEAR.format(name="y") + r"\b", re.IGNORECASE)),
     # 2020
-    ("year", re.compile(r"(?<![\d.,/-])" + _YEAR.format(name="y") + r"(?![\d.,]\d)")),
+    ("year", re.compile(r"(?=[12])(?<![\d.,/-])" + _YEAR.format(name="y") + r"(?![\d.,]\d)")),
 ]
 
 
@@ -124,14 +124,14 @@ def extract_dates(text: str, default_year: int | None = None) -> list[DateMentio
     A day or range written without a year ("20. Oktober") takes the year of the closest full
     date before it, else ``default_year``; without either it is left out.
     """
-    taken: list[tuple[int, int]] = []
+    taken = bytearray(len(text))  # 1 where an earlier (more specific) pattern matched
     found: list[tuple[str, re.Match[str]]] = []
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(text):
-            span = match.span()
-            if any(span[0] < end and start < span[1] for start, end in taken):
+            start, end = match.span()
+            if taken.find(1, start, end) >= 0:
                 continue
-            taken.append(span)
+            taken[start:end] = b"\x01" * (end - start)
             found.append((kind, match))
     found.sort(key=lambda item: item[1].start())
     mentions: list[DateMention] = []

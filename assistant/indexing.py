@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -14,10 +15,9 @@ from .chunking import Chunker
 from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import AssistantError, CorpusError, EmbedderUnavailableError
-from .lexical import ANALYZER_VERSION, GermanAnalyzer, LexicalIndex, TokenTable
-from .loaders import Skipped, corpus_fingerprint, load_document, scan_corpus
-from .store import IndexData, build_lock, current_generation, load_index, write_generation
-from .types import Chunk, Document
+from .lexical import ANALYZER_VERSION, GermanAnalyzer, Postings
+from .loaders import CorpusFile, Skipped, corpus_fingerprint, load_document, scan_corpus
+from .store import GenerationBuilder, IndexData, VectorFile, build_lock, current_generation, load_index
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,12 @@ def _compatible(manifest: dict[str, Any], settings: Settings, decompound: bool) 
     return None
 
 
+MERGE_SHARE = 0.2
+# An update adds small delta structures for its new rows; once they hold more than this share of
+# the rows of the base structures, the base is rebuilt from the stored term ids and vectors (no
+# text is analysed or embedded again).
+
+
 def build_index(settings: Settings, embedder: Embedder | None = None, progress: Progress | None = None,
                 decompound: bool = True, full: bool = False) -> BuildReport:
     """Bring ``settings.index_dir`` up to date with ``settings.corpus_dir``.
@@ -67,109 +73,211 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     started = time.perf_counter()
     report = BuildReport()
     with build_lock(settings.index_dir):
+        scanned_at_ns = time.time_ns()
         # Taken before the scan, so a file changed during the build shows up as stale later. It
         # covers the files the scan skips (too large, links) too: else they would look new forever.
         fingerprint = corpus_fingerprint(settings.corpus_dir) if settings.corpus_dir.is_dir() else {}
-        files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes)
-        report.skipped.extend(skipped)
-        previous = None if full else _previous(settings, decompound, report)
+        embedder = _embedder(settings, embedder, report)
+        previous = None if full else _previous(settings, decompound, embedder, report)
         if full:
             report.full_rebuild_reason = "auf Wunsch (--full)"
-
-        kept_docs: list[Document] = []
-        new_docs: list[Document] = []
-        for i, file in enumerate(files):
-            if progress:
-                progress("Dokumente lesen", i, len(files))
-            old = previous.documents.get(file.doc_id) if previous else None
-            if old is not None and old.content_hash == file.content_hash:
-                kept_docs.append(old)
-                report.unchanged += 1
-                continue
-            try:
-                doc = load_document(file)
-            except AssistantError as exc:
-                reason = getattr(exc, "reason", str(exc))
-                if old is not None:
-                    kept_docs.append(old)
-                    reason += " (bisherige Fassung bleibt im Index)"
-                report.skipped.append(Skipped(file.doc_id, reason))
-                continue
-            new_docs.append(doc)
-            (report.changed if old is not None else report.added).append(doc.id)
-        current_ids = {f.doc_id for f in files}
-        if previous:
-            report.removed = sorted(d for d in previous.documents if d not in current_ids)
-        if not kept_docs and not new_docs:
-            raise CorpusError(
-                f"Keine Datei in {settings.corpus_dir} konnte indexiert werden"
-                + (f" ({len(report.skipped)} übersprungen)" if report.skipped else "")
-                + "; der bisherige Index bleibt unverändert.")
-
-        kept_ids = {d.id for d in kept_docs}
-        kept_rows = [i for i, c in enumerate(previous.chunks) if c.doc_id in kept_ids] if previous else []
-        next_vid = int(previous.manifest.get("next_vid", 0)) if previous else 0
-        chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
-        new_chunks: list[Chunk] = []
-        for doc in new_docs:
-            pieces = chunker.split(doc, next_vid)
-            next_vid += len(pieces)
-            new_chunks.extend(pieces)
-
-        # The vocabulary only grows: unchanged chunks keep the tokens they were given, so an
-        # update analyses only new text (`assistant index --full` re-analyses everything).
-        analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
-        new_words = [w for doc in new_docs for w in analyzer.words_of(doc.text)]
-        analyzer.add_vocabulary(new_words)
-        old_tokens = previous.load_tokens() if previous and kept_rows else None
-        rows_of: dict[int, tuple[str, int] | list[str]] = (
-            {previous.chunks[r].vid: ("keep", r) for r in kept_rows} if previous else {})
-        for i, chunk in enumerate(new_chunks):
-            if progress and i % 200 == 0:
-                progress("Abschnitte analysieren", i, len(new_chunks))
-            rows_of[chunk.vid] = analyzer.analyze(chunk.text)
-
-        all_chunks = [previous.chunks[r] for r in kept_rows] + new_chunks if previous else list(new_chunks)
-        all_chunks.sort(key=lambda c: (c.doc_id, c.start, c.vid))
-        tokens = TokenTable.assemble(old_tokens, [rows_of[c.vid] for c in all_chunks])
-        doc_number = {d: i for i, d in enumerate(sorted({c.doc_id for c in all_chunks}))}
-        lexical = LexicalIndex.build(analyzer, tokens, [doc_number[c.doc_id] for c in all_chunks],
-                                     settings.doc_weight)
-
-        dense, used = _dense_part(settings, embedder, previous, all_chunks, new_chunks, report, progress)
-
-        documents = sorted(kept_docs + new_docs, key=lambda d: d.id)
-        manifest = {
-            "model": used.name if used is not None else None,
-            "dimension": int(dense.d) if dense is not None else None,
-            "passage_prefix": used.passage_prefix if used is not None else None,
-            "query_prefix": used.query_prefix if used is not None else None,
-            "chunk_size": settings.chunk_size,
-            "chunk_overlap": settings.chunk_overlap,
-            "decompound": decompound,
-            "analyzer_version": ANALYZER_VERSION,
-            "next_vid": next_vid,
-            "documents": {d.id: {"content_hash": d.content_hash, "title": d.title,
-                                 "chunks": 0} for d in documents},
-            "chunks": len(all_chunks),
-            "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
-            "faiss_index": type(dense).__name__ if dense is not None else None,
-            # Absolute, so a reader in another working directory can tell whether it is the same folder.
-            "corpus_path": str(settings.corpus_dir.resolve()),
-            "fingerprint": {**fingerprint, **{f.doc_id: [f.size, f.mtime_ns] for f in files}},
-        }
-        for chunk in all_chunks:
-            manifest["documents"][chunk.doc_id]["chunks"] += 1
-        generation = write_generation(settings.index_dir, manifest, documents, all_chunks, tokens, lexical, dense)
-    report.documents = len(documents)
-    report.chunks = len(all_chunks)
-    report.dense = dense is not None
+        files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous))
+        report.skipped.extend(skipped)
+        builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
+        try:
+            generation, documents, chunks = _build(settings, embedder, progress, decompound, previous, builder,
+                                                   files, report, fingerprint, scanned_at_ns)
+        except BaseException:
+            builder.abort()
+            raise
+    report.documents = documents
+    report.chunks = chunks
+    report.dense = embedder is not None
     report.generation = generation.name
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _previous(settings: Settings, decompound: bool, report: BuildReport) -> IndexData | None:
+def _build(settings: Settings, embedder: Embedder | None, progress: Progress | None, decompound: bool,
+           previous: IndexData | None, builder: GenerationBuilder, files: list[CorpusFile], report: BuildReport,
+           fingerprint: dict[str, list[int]], scanned_at_ns: int) -> tuple[Path, int, int]:
+    recorded: dict[str, Any] = previous.manifest["documents"] if previous else {}
+    analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
+    entries: dict[str, dict[str, Any]] = {}
+    added: list[int] = []
+    words: set[str] = set()
+    for i, file in enumerate(files):
+        if progress and i % 500 == 0:
+            progress("Dokumente lesen", i, len(files))
+        old = recorded.get(file.doc_id)
+        if old is not None and old["content_hash"] == file.content_hash:
+            entries[file.doc_id] = old
+            report.unchanged += 1
+            continue
+        try:
+            doc = load_document(file)
+        except AssistantError as exc:
+            reason = getattr(exc, "reason", str(exc))
+            if old is not None:
+                entries[file.doc_id] = old
+                reason += " (bisherige Fassung bleibt im Index)"
+            report.skipped.append(Skipped(file.doc_id, reason))
+            continue
+        if old is not None:
+            builder.drop(previous.documents.number[doc.id])  # type: ignore[union-attr]
+        added.append(builder.add_document(doc))
+        words.update(analyzer.words_of(doc.text))
+        entries[doc.id] = {"content_hash": doc.content_hash, "title": doc.title, "chunks": 0}
+        (report.changed if old is not None else report.added).append(doc.id)
+    current_ids = {f.doc_id for f in files}
+    if previous:
+        report.removed = sorted(d for d in recorded if d not in current_ids)
+        for doc_id in report.removed:
+            builder.drop(previous.documents.number[doc_id])
+    if not entries:
+        raise CorpusError(
+            f"Keine Datei in {settings.corpus_dir} konnte indexiert werden"
+            + (f" ({len(report.skipped)} übersprungen)" if report.skipped else "")
+            + "; der bisherige Index bleibt unverändert.")
+
+    # The vocabulary only grows: unchanged chunks keep the terms they were given, so an update
+    # analyses only new text (`assistant index --full` re-analyses everything).
+    analyzer.add_vocabulary(words)
+    del words
+    term_number: dict[str, int] = dict(previous.lexical.vocab) if previous else {}
+    chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+    ids_of_word: dict[str, tuple[int, ...]] = {}
+
+    def encode(text: str) -> np.ndarray:
+        """Term ids of a chunk (each distinct word analysed once per build)."""
+        ids: list[int] = []
+        for word in analyzer.words_of(text):
+            found = ids_of_word.get(word)
+            if found is None:
+                found = ids_of_word[word] = tuple(
+                    term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word))
+            ids.extend(found)
+        return np.asarray(ids, dtype=np.int32)
+
+    pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]] = []
+    pending_chunks = 0
+    done = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_chunks
+        texts = [t for _, _, _, part in pending for t in part]
+        vectors = embedder.encode_passages(texts) if embedder is not None and texts else None
+        at = 0
+        for number, spans, ids, part in pending:
+            builder.add_rows(number, spans, ids, None if vectors is None else vectors[at:at + len(part)])
+            at += len(part)
+        report.embedded_chunks += len(texts) if embedder is not None else 0
+        pending, pending_chunks = [], 0
+
+    for i, number in enumerate(added):
+        text = builder.text_of(number)
+        spans = chunker.spans(text)
+        texts = [text[a:b] for a, b in spans]
+        ids = [encode(t) for t in texts]
+        entries[builder.doc_ids[number]]["chunks"] = len(spans)
+        pending.append((number, spans, ids, texts))
+        pending_chunks += len(spans)
+        done += len(spans)
+        if pending_chunks >= settings.embed_batch_size * 8:
+            if progress:
+                progress("Abschnitte analysieren und einbetten", i, len(added))
+            flush()
+    flush()
+
+    terms = list(term_number)
+    tables = builder.tables()
+    rows = tables.rows
+    live = tables.live
+    manifest_prev = previous.manifest if previous else {}
+    lexical_base = int(manifest_prev.get("lexical_base_rows", 0))
+    if progress:
+        progress("Suchindex aufbauen", 0, 1)
+    tokens = builder.token_file()
+    if previous is None or rows - lexical_base > MERGE_SHARE * max(lexical_base, 1):
+        base, delta, lexical_base = Postings.build(tokens, tables.row_tok, 0, rows, len(terms), live), None, rows
+    else:
+        base = None
+        delta = Postings.build(tokens, tables.row_tok, lexical_base, rows, len(terms), live) if rows > lexical_base else None
+
+    dense_base, dense_info = None, dict(manifest_prev.get("dense_index") or {})
+    dense_base_rows = int(manifest_prev.get("dense_base_rows", 0))
+    if embedder is not None and (previous is None or rows - dense_base_rows > MERGE_SHARE * max(dense_base_rows, 1)):
+        dense_base, dense_info = _dense_base(builder.vector_file(), rows, embedder.dimension, progress)
+        dense_base_rows = rows
+
+    documents = sorted(entries)
+    manifest = {
+        "model": embedder.name if embedder is not None else None,
+        "dimension": embedder.dimension if embedder is not None else None,
+        "passage_prefix": embedder.passage_prefix if embedder is not None else None,
+        "query_prefix": embedder.query_prefix if embedder is not None else None,
+        "chunk_size": settings.chunk_size,
+        "chunk_overlap": settings.chunk_overlap,
+        "decompound": decompound,
+        "analyzer_version": ANALYZER_VERSION,
+        "doc_weight": settings.doc_weight,
+        "documents": {d: entries[d] for d in documents},
+        "chunks": int(live.sum()),
+        "rows": rows,
+        "lexical_base_rows": lexical_base,
+        "dense_base_rows": dense_base_rows if embedder is not None else 0,
+        "dense_index": dense_info if embedder is not None else None,
+        "faiss_index": dense_info.get("describe") if embedder is not None else None,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in report.skipped],
+        # Absolute, so a reader in another working directory can tell whether it is the same folder.
+        "corpus_path": str(settings.corpus_dir.resolve()),
+        "fingerprint": {**fingerprint, **{f.doc_id: [f.size, f.mtime_ns] for f in files}},
+        "scanned_at_ns": scanned_at_ns,
+    }
+    generation = builder.commit(manifest, terms, analyzer, base, delta, dense_base)
+    return generation, len(documents), int(live.sum())
+
+
+def _dense_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | None) -> tuple[Any, dict[str, Any]]:
+    """The FAISS index of all rows, of the kind their number calls for, with its measured recall."""
+    from .dense_index import build, plan_for, tune_nprobe
+
+    plan = plan_for(rows, dim)
+    index = build(plan, dim, rows, vectors.read, progress=progress)
+    info: dict[str, Any] = {"kind": plan.kind, "nlist": plan.nlist}
+    if plan.kind != "flat":
+        tuning = tune_nprobe(index, vectors.read, rows)
+        info.update(nprobe=tuning["nprobe"], recall_at_10=tuning["recall_at_10"])
+    info["describe"] = plan.describe() if plan.kind == "flat" else f"{plan.describe()} (nprobe {info['nprobe']})"
+    return index, info
+
+
+def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
+    """Files whose size and modification time still match need not be hashed again (as git and
+    rsync do); a file modified around the time of the last scan is hashed anyway."""
+    if previous is None:
+        return {}
+    manifest = previous.manifest
+    recorded, documents = manifest.get("fingerprint") or {}, manifest.get("documents") or {}
+    racy = int(manifest.get("scanned_at_ns", 0)) - 2_000_000_000
+    return {d: (int(size), int(mtime), documents[d]["content_hash"]) for d, (size, mtime) in recorded.items()
+            if d in documents and int(mtime) < racy}
+
+
+def _embedder(settings: Settings, embedder: Embedder | None, report: BuildReport) -> Embedder | None:
+    if not settings.dense_enabled:
+        return None
+    if embedder is not None:
+        return embedder
+    try:
+        return load_embedder(settings.model, settings.query_prefix, settings.passage_prefix,
+                             settings.embed_batch_size, settings.hub_timeout, settings.progress)
+    except EmbedderUnavailableError as exc:
+        report.warnings.append(str(exc))
+        return None
+
+
+def _previous(settings: Settings, decompound: bool, embedder: Embedder | None, report: BuildReport) -> IndexData | None:
     if current_generation(settings.index_dir) is None:
         return None
     try:
@@ -177,48 +285,20 @@ def _previous(settings: Settings, decompound: bool, report: BuildReport) -> Inde
     except AssistantError as exc:
         report.full_rebuild_reason = f"bisheriger Index nicht nutzbar: {exc}"
         return None
-    reason = _compatible(previous.manifest, settings, decompound)
+    reason = _compatible(previous.manifest, settings, decompound) or _vectors_compatible(previous.manifest, embedder)
     if reason:
         report.full_rebuild_reason = reason
         return None
     return previous
 
 
-def _dense_part(settings: Settings, embedder: Embedder | None, previous: IndexData | None,
-                all_chunks: list[Chunk], new_chunks: list[Chunk], report: BuildReport,
-                progress: Progress | None) -> tuple[Any | None, Embedder | None]:
-    """The FAISS index for ``all_chunks`` and the embedder that made it (both None without one)."""
-    if not settings.dense_enabled:
-        return None, None
+def _vectors_compatible(manifest: dict[str, Any], embedder: Embedder | None) -> str | None:
+    """Vectors can be kept only when they came from the same model with the same passage prefix."""
     if embedder is None:
-        try:
-            embedder = load_embedder(settings.model, settings.query_prefix, settings.passage_prefix,
-                                     settings.embed_batch_size, settings.hub_timeout, settings.progress)
-        except EmbedderUnavailableError as exc:
-            report.warnings.append(str(exc))
-            return None, None
-    import faiss
-
-    # Vectors can be kept only when they came from the same model with the same passage prefix.
-    reuse = (previous is not None and previous.dense is not None
-             and previous.manifest.get("model") == embedder.name
-             and previous.manifest.get("passage_prefix", embedder.passage_prefix) == embedder.passage_prefix
-             and previous.dense.d == embedder.dimension)
-    if reuse:
-        assert previous is not None
-        index = faiss.clone_index(previous.dense)
-        keep = {c.vid for c in all_chunks}
-        gone = np.asarray([c.vid for c in previous.chunks if c.vid not in keep], dtype=np.int64)
-        if gone.size:
-            index.remove_ids(faiss.IDSelectorBatch(gone))
-        to_embed = new_chunks
-    else:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(embedder.dimension))
-        to_embed = all_chunks
-    if progress:
-        progress("Abschnitte einbetten", 0, len(to_embed))
-    vectors = embedder.encode_passages([c.text for c in to_embed])
-    if len(to_embed):
-        index.add_with_ids(vectors, np.asarray([c.vid for c in to_embed], dtype=np.int64))
-    report.embedded_chunks = len(to_embed)
-    return index, embedder
+        return "Vektoren entfallen (kein Einbettungsmodell)" if manifest.get("dense") else None
+    if not manifest.get("dense"):
+        return "Vektoren werden für alle Abschnitte berechnet (bisher ohne Modell gebaut)"
+    if (manifest.get("model") != embedder.name or manifest.get("dimension") != embedder.dimension
+            or manifest.get("passage_prefix", embedder.passage_prefix) != embedder.passage_prefix):
+        return f"Einbettungsmodell geändert ({manifest.get('model')} → {embedder.name})"
+    return None

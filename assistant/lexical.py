@@ -62,6 +62,8 @@ class GermanAnalyzer:
         self.words: set[str] = set()
         self.stems: set[str] = set()
         self._split = lru_cache(maxsize=200_000)(self._split_uncached)
+        # word -> its index terms; a corpus repeats its words, so indexing looks each one up once.
+        self._terms_of_word: dict[str, tuple[str, ...]] = {}
         self.add_vocabulary(vocabulary)
 
     def words_of(self, text: str) -> list[str]:
@@ -77,23 +79,32 @@ class GermanAnalyzer:
         self.words |= new
         self.stems |= set(self._stemmer.stemWords(sorted(new)))
         self._split.cache_clear()
+        self._terms_of_word.clear()
 
     def stem(self, word: str) -> str:
         return self._stemmer.stemWord(word)
 
     def analyze(self, text: str) -> list[str]:
-        words = self.words_of(text)
-        stems = self._stemmer.stemWords(words)
-        if not self.decompound:
-            return stems
         terms: list[str] = []
-        for word, stem in zip(words, stems):
-            terms.append(stem)
-            if len(word) >= MIN_COMPOUND and not word.isdigit():
-                parts = self._split(word)
-                if parts:
-                    terms.extend(p for p in parts if p != stem)
+        for word in self.words_of(text):
+            terms.extend(self.terms_of_word(word))
         return terms
+
+    def terms_of_word(self, word: str) -> tuple[str, ...]:
+        """The index terms of one (lower-case, non-stop) word: its stem, then its compound parts."""
+        found = self._terms_of_word.get(word)
+        if found is None:
+            if len(self._terms_of_word) > 2_000_000:
+                self._terms_of_word.clear()
+            found = self._terms_of_word[word] = self._word_terms(word)
+        return found
+
+    def _word_terms(self, word: str) -> tuple[str, ...]:
+        stem = self._stemmer.stemWord(word)
+        if not self.decompound or len(word) < MIN_COMPOUND or word.isdigit():
+            return (stem,)
+        parts = self._split(word)
+        return (stem, *(p for p in parts if p != stem)) if parts else (stem,)
 
     def query_terms(self, text: str, known: Callable[[str], bool]) -> list[str]:
         """Index terms for a query: those of :meth:`analyze`, plus
@@ -147,9 +158,6 @@ class GermanAnalyzer:
             result.append((word, stem, tuple(p for p in parts or () if p != stem), alternatives))
         return result
 
-    def analyze_many(self, texts: Sequence[str]) -> list[list[str]]:
-        return [self.analyze(t) for t in texts]
-
     def _key(self, part: str) -> str | None:
         if part in self.words:
             return self.stem(part)
@@ -199,172 +207,184 @@ def _split_word(word: str, key: Callable[[str], str | None],
     return None
 
 
-class LexicalIndex:
-    """BM25 over analyzed chunk texts (row ``i`` is the ``i``-th chunk of the chunk table), plus
-    BM25 over whole documents. A chunk's score mixes both: passages of a document that matches
-    the question as a whole rank higher (on GermanQuAD this lifts hit@1 from 85 % to 89 %)."""
-
-    def __init__(self, analyzer: GermanAnalyzer, chunk_bm25: object, doc_bm25: object,
-                 doc_of_row: np.ndarray, doc_weight: float = 1.0) -> None:
-        self.analyzer = analyzer
-        self._chunks = chunk_bm25
-        self._docs = doc_bm25
-        self.doc_of_row = doc_of_row
-        self.doc_weight = doc_weight
-        self.size = int(doc_of_row.shape[0])
-
-    @classmethod
-    def build(cls, analyzer: GermanAnalyzer, tokens: "TokenTable", doc_of_row: np.ndarray,
-              doc_weight: float = 1.0) -> "LexicalIndex":
-        """BM25 over the rows of ``tokens`` and over whole documents (rows grouped by
-        ``doc_of_row``, which must be sorted), built with array operations."""
-        doc_of_row = np.asarray(doc_of_row, dtype=np.int64)
-        vocab = {term: i for i, term in enumerate(tokens.terms)}
-        row_of_token = np.repeat(np.arange(len(tokens), dtype=np.int64), np.diff(tokens.offsets))
-        chunks = _bm25_from_ids(tokens.ids, row_of_token, len(tokens), vocab)
-        n_docs = int(doc_of_row.max()) + 1 if doc_of_row.size else 0
-        docs = _bm25_from_ids(tokens.ids, doc_of_row[row_of_token], n_docs, vocab)
-        return cls(analyzer, chunks, docs, doc_of_row, doc_weight)
-
-    def scores(self, query: str) -> np.ndarray:
-        """Score of every chunk for ``query`` (zero where no term matches)."""
-        result = np.zeros(self.size, dtype=np.float32)
-        terms = self.analyzer.query_terms(query, self._chunks.vocab_dict.__contains__)  # type: ignore[attr-defined]
-        chunk = _scores(self._chunks, terms)
-        if chunk is None or not chunk.any():
-            return result
-        result += chunk / chunk.max()
-        if self.doc_weight:
-            docs = _scores(self._docs, terms)
-            if docs is not None and docs.any():
-                result += (self.doc_weight / docs.max()) * docs[self.doc_of_row] * (chunk > 0)
-        return result
-
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of an index term over the chunks; a term the index has
-        never seen gets the highest possible value (it is as rare as it gets)."""
-        n = max(self.size, 1)
-        term_id = self._chunks.vocab_dict.get(term)  # type: ignore[attr-defined]
-        indptr = self._chunks.scores["indptr"]  # type: ignore[attr-defined]
-        df = 0 if term_id is None or term_id + 1 >= len(indptr) else int(indptr[term_id + 1] - indptr[term_id])
-        return float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self._chunks.save(str(folder / "bm25-chunks"), show_progress=False)
-        self._docs.save(str(folder / "bm25-documents"), show_progress=False)
-        np.save(folder / "doc_of_row.npy", self.doc_of_row)
-        self.analyzer.save_vocabulary(folder / "vocabulary.json")
-        (folder / "params.json").write_text(json.dumps({
-            "size": self.size, "decompound": self.analyzer.decompound, "doc_weight": self.doc_weight,
-        }), encoding="utf-8")
-
-    @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex":
-        import bm25s
-
-        _quiet_bm25s()
-        params = json.loads((folder / "params.json").read_text(encoding="utf-8"))
-        analyzer = GermanAnalyzer.load(folder / "vocabulary.json", decompound=params["decompound"])
-        chunks = bm25s.BM25.load(str(folder / "bm25-chunks"), mmap=True, show_progress=False, verbosity=0)
-        docs = bm25s.BM25.load(str(folder / "bm25-documents"), mmap=True, show_progress=False, verbosity=0)
-        doc_of_row = np.load(folder / "doc_of_row.npy")
-        return cls(analyzer, chunks, docs, doc_of_row, float(params["doc_weight"]))
-
-
 BM25_K1 = 1.2
 BM25_B = 0.75
+_POSTINGS_BATCH_ROWS = 20_000
 
 
-def _bm25_from_ids(ids: np.ndarray, row_of_token: np.ndarray, rows: int, vocab: dict[str, int]) -> object:
-    """A ``bm25s.BM25`` (Lucene variant) whose score matrix is computed here with NumPy from
-    term ids, instead of by ``BM25.index`` from Python lists (~10x faster on 100k chunks).
-    Querying, saving and loading are bm25s' own; tests compare the scores with ``BM25.index``."""
-    import bm25s
+class Postings:
+    """Inverted lists, term-major: the rows holding term ``t`` are ``rows[indptr[t]:indptr[t + 1]]``
+    (ascending) with their term frequencies ``tf``. Term ids beyond ``indptr`` occur nowhere here.
 
-    _quiet_bm25s()
-    bm25 = bm25s.BM25(method="lucene", k1=BM25_K1, b=BM25_B)
-    n_terms = len(vocab)
-    if ids.size:
-        keys = row_of_token.astype(np.int64) * max(n_terms, 1) + ids.astype(np.int64)
-        pairs, tf = np.unique(keys, return_counts=True)
-        row, term = pairs // max(n_terms, 1), pairs % max(n_terms, 1)
-    else:
-        row = term = np.zeros(0, dtype=np.int64)
-        tf = np.zeros(0, dtype=np.int64)
-    lengths = np.bincount(row_of_token, minlength=rows).astype(np.float64)
-    mean_length = float(lengths.mean()) if rows else 0.0
-    df = np.bincount(term, minlength=n_terms).astype(np.float64)
-    idf = np.log1p((rows - df + 0.5) / (df + 0.5))
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[row] / (mean_length or 1.0))
-    data = (idf[term] * tf / (tf + norm)).astype(np.float32)
-    order = np.lexsort((row, term))  # column-major: by term, then by row
-    bm25.scores = {
-        "data": data[order],
-        "indices": row[order].astype(np.int32),
-        "indptr": np.concatenate(([0], np.cumsum(np.bincount(term, minlength=n_terms)))).astype(np.int32),
-        "num_docs": rows,
-    }
-    bm25.vocab_dict = dict(vocab)
-    bm25.nonoccurrence_array = None  # only the BM25L/BM25+ variants use it
-    return bm25
+    Kept as term frequencies, not as precomputed BM25 values: the document frequencies and the
+    mean length change with every update, the stored lists do not (an update only adds a small
+    list for the new rows, see :class:`LexicalIndex`)."""
 
+    def __init__(self, indptr: np.ndarray, rows: np.ndarray, tf: np.ndarray) -> None:
+        self.indptr = indptr
+        self.rows = rows
+        self.tf = tf
 
-class TokenTable:
-    """The index terms of every chunk, as term ids: ``ids[offsets[i]:offsets[i + 1]]`` are the
-    terms of row ``i``; ``terms[id]`` is the term. Kept with the index so that an update can
-    rebuild BM25 without analysing unchanged text again."""
+    @property
+    def terms(self) -> int:
+        return int(self.indptr.shape[0]) - 1
 
-    def __init__(self, terms: list[str], ids: np.ndarray, offsets: np.ndarray) -> None:
-        self.terms = terms
-        self.ids = ids
-        self.offsets = offsets
-
-    def __len__(self) -> int:
-        return int(self.offsets.shape[0]) - 1
-
-    def row(self, i: int) -> list[str]:
-        return [self.terms[t] for t in self.ids[self.offsets[i]:self.offsets[i + 1]]]
+    def get(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        if term >= self.terms:
+            return _EMPTY_ROWS, _EMPTY_TF
+        a, b = int(self.indptr[term]), int(self.indptr[term + 1])
+        return self.rows[a:b], self.tf[a:b]
 
     @classmethod
-    def assemble(cls, base: "TokenTable | None", rows: list[tuple[str, int] | list[str]]) -> "TokenTable":
-        """Rows in order, each either ``("keep", row in base)`` or a new list of terms; the
-        term ids of ``base`` stay valid (new terms are appended)."""
-        terms = list(base.terms) if base else []
-        number = {t: i for i, t in enumerate(terms)}
-        pieces: list[np.ndarray] = []
-        lengths = np.zeros(len(rows), dtype=np.int64)
-        for i, row in enumerate(rows):
-            if isinstance(row, tuple):
-                assert base is not None
-                piece = base.ids[base.offsets[row[1]]:base.offsets[row[1] + 1]]
-            else:
-                for term in row:
-                    if term not in number:
-                        number[term] = len(terms)
-                        terms.append(term)
-                piece = np.fromiter((number[t] for t in row), dtype=np.int32, count=len(row))
-            pieces.append(piece)
-            lengths[i] = piece.shape[0]
-        ids = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
-        offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-        return cls(terms, ids, offsets)
+    def build(cls, ids: np.ndarray, offsets: np.ndarray, first: int, stop: int, n_terms: int,
+              live: np.ndarray | None = None) -> "Postings":
+        """Lists for rows ``first..stop-1``; ``ids[offsets[r]:offsets[r + 1]]`` are the term ids of
+        row ``r``; rows with ``live[r] == False`` are left out. Memory: the result plus ~10 bytes
+        per (term, row) pair, built batch by batch (a counting sort by term)."""
+        batches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        df = np.zeros(n_terms, dtype=np.int64)
+        for a in range(first, stop, _POSTINGS_BATCH_ROWS):
+            b = min(stop, a + _POSTINGS_BATCH_ROWS)
+            tokens = np.asarray(ids[offsets[a]:offsets[b]], dtype=np.int64)
+            lengths = np.diff(np.asarray(offsets[a:b + 1], dtype=np.int64))
+            row = np.repeat(np.arange(a, b, dtype=np.int64), lengths)
+            if live is not None:
+                keep = live[row]
+                tokens, row = tokens[keep], row[keep]
+            if not tokens.size:
+                continue
+            span = b - a
+            pairs, counts = np.unique(tokens * span + (row - a), return_counts=True)  # by term, then row
+            term = (pairs // span).astype(np.int32)
+            batches.append((term, (pairs % span + a).astype(np.int32), np.minimum(counts, 65535).astype(np.uint16)))
+            df += np.bincount(term, minlength=n_terms)
+        indptr = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        rows = np.empty(int(indptr[-1]), dtype=np.int32)
+        tf = np.empty(int(indptr[-1]), dtype=np.uint16)
+        cursor = indptr[:-1].copy()
+        while batches:
+            term, row, count = batches.pop(0)
+            starts = np.flatnonzero(np.r_[True, term[1:] != term[:-1]])
+            sizes = np.diff(np.r_[starts, term.size])
+            rank = np.arange(term.size) - np.repeat(starts, sizes)
+            at = cursor[term] + rank
+            rows[at] = row
+            tf[at] = count
+            cursor[term[starts]] += sizes
+        return cls(indptr, rows, tf)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "terms.json").write_text(json.dumps(self.terms, ensure_ascii=False), encoding="utf-8")
-        np.save(folder / "ids.npy", self.ids)
-        np.save(folder / "offsets.npy", self.offsets)
+        np.save(folder / "indptr.npy", self.indptr)
+        np.save(folder / "rows.npy", self.rows)
+        np.save(folder / "tf.npy", self.tf)
 
     @classmethod
-    def load(cls, folder: Path) -> "TokenTable":
-        return cls(json.loads((folder / "terms.json").read_text(encoding="utf-8")),
-                   np.load(folder / "ids.npy", mmap_mode="r"), np.load(folder / "offsets.npy"))
+    def load(cls, folder: Path) -> "Postings":
+        return cls(np.load(folder / "indptr.npy", mmap_mode="r"), np.load(folder / "rows.npy", mmap_mode="r"),
+                   np.load(folder / "tf.npy", mmap_mode="r"))
 
 
-def _scores(bm25: object, terms: list[str]) -> np.ndarray | None:
-    vocab = bm25.vocab_dict  # type: ignore[attr-defined]
-    known = [t for t in terms if t in vocab]
-    if not known:
-        return None
-    return np.asarray(bm25.get_scores(known), dtype=np.float32)  # type: ignore[attr-defined]
+_EMPTY_ROWS = np.zeros(0, dtype=np.int32)
+_EMPTY_TF = np.zeros(0, dtype=np.uint16)
+
+
+class LexicalIndex:
+    """BM25 (Lucene variant, k1 1.2, b 0.75) over analyzed chunk texts, plus BM25 over whole
+    documents; a chunk's score mixes both: passages of a document that matches the question as a
+    whole rank higher (on GermanQuAD this lifts hit@1 from 85 % to 89 %).
+
+    Row ``r`` is row ``r`` of the index's chunk table; ``row_doc[r]`` its document number,
+    ``row_len[r]`` its number of terms, ``live[r]`` False once its document changed or left.
+    The inverted lists come in segments (a large one from the last full build, a small one for
+    the rows added since); scores are computed at query time from term frequencies with the
+    statistics of the live rows, so an update never rewrites the large segment and the scores
+    equal those of a full rebuild."""
+
+    def __init__(self, analyzer: GermanAnalyzer, terms: list[str], segments: Sequence[Postings],
+                 row_len: np.ndarray, row_doc: np.ndarray, live: np.ndarray, doc_weight: float = 1.0) -> None:
+        self.analyzer = analyzer
+        self.terms = terms
+        self.vocab = {term: i for i, term in enumerate(terms)}
+        self.segments = list(segments)
+        self.doc_weight = doc_weight
+        self.size = int(row_len.shape[0])
+        self.row_doc = np.asarray(row_doc, dtype=np.int64)
+        self.live = np.asarray(live, dtype=bool)
+        self._all_live = bool(self.live.all())
+        lengths = np.asarray(row_len, dtype=np.float32)
+        self.n_live = int(self.live.sum())
+        mean = float(lengths[self.live].mean()) if self.n_live else 1.0
+        self._norm = (BM25_K1 * (1 - BM25_B + BM25_B * lengths / (mean or 1.0))).astype(np.float32)
+        self.n_docs = int(self.row_doc.max()) + 1 if self.size else 0
+        live_f = self.live.astype(np.float64)
+        doc_len = np.bincount(self.row_doc, weights=lengths * live_f, minlength=self.n_docs)
+        doc_live = np.bincount(self.row_doc, weights=live_f, minlength=self.n_docs) > 0
+        self.n_live_docs = int(doc_live.sum())
+        doc_mean = float(doc_len[doc_live].mean()) if self.n_live_docs else 1.0
+        self._doc_norm = (BM25_K1 * (1 - BM25_B + BM25_B * doc_len / (doc_mean or 1.0))).astype(np.float32)
+
+    @classmethod
+    def build(cls, analyzer: GermanAnalyzer, rows: Sequence[Sequence[str]], doc_of_row: Sequence[int],
+              doc_weight: float = 1.0) -> "LexicalIndex":
+        """An index over ``rows`` (the terms of each chunk), all live, in one segment."""
+        vocab: dict[str, int] = {}
+        ids = np.fromiter((vocab.setdefault(t, len(vocab)) for row in rows for t in row), dtype=np.int32)
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum([len(r) for r in rows], out=offsets[1:])
+        postings = Postings.build(ids, offsets, 0, len(rows), len(vocab))
+        return cls(analyzer, list(vocab), [postings], np.diff(offsets), np.asarray(doc_of_row),
+                   np.ones(len(rows), dtype=bool), doc_weight)
+
+    def term_ids(self, query: str) -> list[int]:
+        terms = self.analyzer.query_terms(query, self.vocab.__contains__)
+        return [self.vocab[t] for t in terms if t in self.vocab]
+
+    def _lists(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        found = [segment.get(term) for segment in self.segments]
+        found = [(r, f) for r, f in found if r.size]
+        if not found:
+            return _EMPTY_ROWS, _EMPTY_TF
+        rows, tf = found[0] if len(found) == 1 else (
+            np.concatenate([r for r, _ in found]), np.concatenate([f for _, f in found]))
+        if not self._all_live:
+            keep = self.live[rows]
+            rows, tf = rows[keep], tf[keep]
+        return rows, tf
+
+    def scores(self, query: str) -> np.ndarray:
+        """Score of every chunk row for ``query`` (zero where no term matches and for dead rows)."""
+        chunk = np.zeros(self.size, dtype=np.float32)
+        ids = self.term_ids(query)
+        if not ids:
+            return chunk
+        docs = np.zeros(self.n_docs, dtype=np.float32) if self.doc_weight else None
+        for term in ids:
+            rows, tf = self._lists(term)
+            if not rows.size:
+                continue
+            freq = tf.astype(np.float32)
+            chunk[rows] += _idf(self.n_live, rows.size) * freq / (freq + self._norm[rows])
+            if docs is not None:
+                per_doc = np.bincount(self.row_doc[rows], weights=freq, minlength=self.n_docs)
+                hit = np.flatnonzero(per_doc)
+                dfreq = per_doc[hit].astype(np.float32)
+                docs[hit] += _idf(self.n_live_docs, hit.size) * dfreq / (dfreq + self._doc_norm[hit])
+        top = chunk.max()
+        if top <= 0:
+            return chunk
+        if docs is None or not docs.any():
+            return chunk / top
+        return chunk / top + (self.doc_weight / docs.max()) * docs[self.row_doc] * (chunk > 0)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an index term over the live chunks; a term the index
+        has never seen gets the highest possible value (it is as rare as it gets)."""
+        term_id = self.vocab.get(term)
+        df = 0 if term_id is None else int(self._lists(term_id)[0].size)
+        return _idf(max(self.n_live, 1), df)
+
+
+def _idf(n: int, df: int) -> float:
+    return float(np.log1p((n - df + 0.5) / (df + 0.5)))

@@ -57,12 +57,15 @@ class CorpusFile:
     mtime_ns: int = 0
 
 
-def scan_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[CorpusFile], list[Skipped]]:
+def scan_corpus(corpus_dir: Path, max_file_bytes: int,
+                known: dict[str, tuple[int, int, str]] | None = None) -> tuple[list[CorpusFile], list[Skipped]]:
     """List the corpus files with their content hashes, without parsing them.
 
     Hidden files and folders are ignored; symlinks that leave the corpus, unsupported formats
-    and files over ``max_file_bytes`` are returned as skipped.
+    and files over ``max_file_bytes`` are returned as skipped. ``known`` maps doc ids to
+    ``(size, mtime_ns, content hash)``: a file with that size and time keeps that hash unread.
     """
+    known = known or {}
     if not corpus_dir.is_dir():
         raise CorpusError(f"Korpus-Ordner {corpus_dir} existiert nicht oder ist kein Ordner")
     files: list[CorpusFile] = []
@@ -70,6 +73,10 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int) -> tuple[list[CorpusFile]
     for rel, path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes):
         if isinstance(found, str):
             skipped.append(Skipped(rel, found))
+            continue
+        seen = known.get(rel)
+        if seen is not None and seen[0] == found.st_size and seen[1] == found.st_mtime_ns:
+            files.append(CorpusFile(rel, path, seen[2], found.st_size, found.st_mtime_ns))
             continue
         try:
             digest = _hash_file(path)
@@ -261,11 +268,15 @@ def _utf16_without_bom(raw: bytes) -> str | None:
         return None
 
 
+# Unicode category Cc except tab, line feed, form feed and carriage return.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+
+
 def _check_text(text: str, doc_id: str) -> str:
     sample = text[:20000]
     if not sample:
         return text
-    controls = sum(1 for ch in sample if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    controls = len(_CONTROL.findall(sample))
     replacement = sample.count("\ufffd")
     if (controls + replacement) / len(sample) > 0.01:
         raise DocumentError(doc_id, "Binärdatei oder defekte Kodierung, kein lesbarer Text")

@@ -47,8 +47,7 @@ class Assistant:
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> "Assistant":
         """Load the index in ``settings.index_dir`` and the embedder it was built with."""
-        index = load_index(settings.index_dir)
-        index.lexical.doc_weight = settings.doc_weight
+        index = load_index(settings.index_dir, doc_weight=settings.doc_weight)
         warnings: list[str] = []
         built_with = index.manifest.get("model")
         wants_dense = settings.retrieval != "lexical" and settings.dense_enabled

@@ -60,23 +60,18 @@ class Retriever:
     def allowed_rows(self, filters: SearchFilters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
             return None
-        mask = np.ones(len(self.index.chunks), dtype=bool)
+        index = self.index
+        mask = index.live.copy()
         if filters.doc_ids is not None:
-            mask[:] = False
+            wanted = np.zeros_like(mask)
             for doc_id in filters.doc_ids:
-                rows = self.index.doc_rows.get(doc_id)
+                rows = index.doc_rows.get(doc_id)
                 if rows is not None:
-                    mask[rows] = True
+                    wanted[rows] = True
+            mask &= wanted
         if filters.date_from is not None or filters.date_to is not None:
-            low = filters.date_from or date.min
-            high = filters.date_to or date.max
-            in_range = np.zeros_like(mask)
-            for doc_id, doc in self.index.documents.items():
-                if any(m.start <= high and low <= m.end for m in doc.dates):
-                    rows = self.index.doc_rows.get(doc_id)
-                    if rows is not None:
-                        in_range[rows] = True
-            mask &= in_range
+            in_range = index.doc_ids_in_dates(filters.date_from or date.min, filters.date_to or date.max)
+            mask &= in_range[index.tables.row_doc]
         return mask
 
     def _lexical(self, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -87,18 +82,8 @@ class Retriever:
 
     def _dense(self, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         assert self.embedder is not None and self.index.dense is not None
-        import faiss
-
         vector = self.embedder.encode_queries([query])
-        params = None
-        if allowed is not None:
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(self.index.vids[allowed]))
-        n = min(n, self.index.dense.ntotal)
-        if n == 0:
-            return []
-        scores, ids = self.index.dense.search(vector, n, params=params)
-        row_of = self.index.row_of_vid
-        return [(row_of[int(v)], float(s)) for s, v in zip(scores[0], ids[0]) if v >= 0]
+        return self.index.dense.search(vector, n, allowed)
 
 
 def _top(scores: np.ndarray, n: int) -> list[tuple[int, float]]:

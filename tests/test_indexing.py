@@ -6,8 +6,10 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import assistant
@@ -49,8 +51,8 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
     assert sorted(first.added) == sorted(p.name for p in corpus_copy.iterdir())
     assert first.embedded_chunks == first.chunks == 22
     before = load_index(settings.index_dir)
-    next_vid_before = before.manifest["next_vid"]
-    assert next_vid_before == 1 + max(c.vid for c in before.chunks)
+    rows_before = len(before.chunks)
+    assert [c.vid for c in before.chunks] == list(range(rows_before))
 
     (corpus_copy / "2024-neu-wasserstoff.txt").write_text(
         "Wasserstoffkongress 2024\n\nDas Netzwerk lädt zum Wasserstoffkongress nach Bochum ein. "
@@ -71,20 +73,24 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
     per_doc = after.manifest["documents"]
     assert second.embedded_chunks == per_doc["2024-neu-wasserstoff.txt"]["chunks"] + per_doc[CAMP]["chunks"]
     assert second.embedded_chunks < second.chunks  # unchanged documents were not embedded again
-    assert after.dense.ntotal == len(after.chunks) == second.chunks
+    assert after.dense.ntotal == len(after.chunks) == after.lexical.size
+    assert after.live_chunks == second.chunks
     assert SOMMER not in after.documents and SOMMER not in per_doc
+    live = [after.chunks[int(r)] for r in np.flatnonzero(after.live)]
+    assert {c.doc_id for c in live} == set(per_doc)
 
-    # Unchanged documents keep their chunks and vector ids; new chunks get fresh ids.
+    # Unchanged documents keep their rows (vector ids); new chunks are appended, the old
+    # versions' rows are dead until a full build.
     old = {c.id: c for c in before.chunks}
-    for chunk in after.chunks:
+    for chunk in live:
         if chunk.doc_id in (BALTIC, NIRO, ECCP):
             assert (chunk.vid, chunk.start, chunk.end) == (old[chunk.id].vid, old[chunk.id].start, old[chunk.id].end)
         else:
-            assert chunk.vid >= next_vid_before
-    assert len({c.vid for c in after.chunks}) == len(after.chunks)
+            assert chunk.vid >= rows_before
+    assert not after.live[[c.vid for c in before.chunks if c.doc_id in (SOMMER, CAMP)]].any()
     # Every chunk has its own vector under its vid, equal to the embedding of its text.
     embedder = Assistant.open(settings).retriever.embedder
-    for row, chunk in enumerate(after.chunks):
+    for chunk in live:
         vector = after.dense.reconstruct(int(chunk.vid))
         expected = embedder.encode_passages([chunk.text])[0]
         assert abs(float(vector @ expected) - 1.0) < 1e-4, chunk.id
@@ -128,7 +134,7 @@ def test_incremental_update_finds_what_a_full_build_finds(tmp_path):
     build_index(full)
 
     inc, ref = load_index(incremental.index_dir), load_index(full.index_dir)
-    assert [c.id for c in inc.chunks] == [c.id for c in ref.chunks]
+    assert sorted(c.id for c in inc.chunks) == sorted(c.id for c in ref.chunks)
     assert inc.lexical.analyzer.words == ref.lexical.analyzer.words
     for query in ("Nachhaltigkeitsbericht", "Bericht zur Nachhaltigkeit"):
         found_inc = set(doc_ids(Assistant.open(incremental).search(query, k=5)))
@@ -138,10 +144,12 @@ def test_incremental_update_finds_what_a_full_build_finds(tmp_path):
     # --full analyses every chunk again with the current vocabulary: then the tokens agree too.
     report = build_index(incremental, full=True)
     assert report.full_rebuild_reason and "--full" in report.full_rebuild_reason
-    def rows(tokens):
-        return [tokens.row(i) for i in range(len(tokens))]
+    def rows(index):
+        ids = index.token_file()[0:int(index.tables.row_tok[-1])]
+        return sorted((c.id, [index.lexical.terms[t] for t in ids[index.tables.row_tok[c.vid]:index.tables.row_tok[c.vid + 1]]])
+                      for c in index.chunks)
 
-    assert rows(load_index(incremental.index_dir).load_tokens()) == rows(load_index(full.index_dir).load_tokens())
+    assert rows(load_index(incremental.index_dir)) == rows(load_index(full.index_dir))
 
 
 def test_failed_build_keeps_previous_index(tmp_path, corpus_copy):
@@ -220,12 +228,13 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     manifest = read_manifest(settings.index_dir)
     on_disk = json.loads((settings.index_dir / report.generation / "manifest.json").read_text("utf-8"))
     assert manifest == on_disk
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["package_version"] == assistant.__version__
     assert manifest["model"] == str(tiny_model_dir)
     assert manifest["dimension"] == 32
     assert manifest["dense"] is True
-    assert manifest["faiss_index"] == "IndexIDMap2"
+    assert manifest["faiss_index"] == "exakt (IndexFlatIP)"
+    assert manifest["dense_index"]["kind"] == "flat" and manifest["dense_base_rows"] == report.chunks
     assert (manifest["chunk_size"], manifest["chunk_overlap"]) == (600, 60)
     assert manifest["decompound"] is True
     assert manifest["passage_prefix"] == "passage: " and manifest["query_prefix"] == "query: "
@@ -239,7 +248,7 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
         assert entry["chunks"] >= 1
     assert sum(d["chunks"] for d in manifest["documents"].values()) == report.chunks
     index = load_index(settings.index_dir)
-    assert manifest["next_vid"] == 1 + max(c.vid for c in index.chunks)
+    assert manifest["rows"] == len(index.chunks) and manifest["lexical_base_rows"] == manifest["rows"]
     assert set(manifest["fingerprint"]) == {p.name for p in files}
     assert manifest["corpus_path"] == str(corpus_copy.resolve())
 
@@ -353,7 +362,7 @@ def test_generations_pointer_and_cleanup(tmp_path, corpus_copy):
 def test_unusable_previous_index_is_rebuilt(tmp_path, corpus_copy):
     settings = lexical_settings(corpus_copy, tmp_path / "index")
     first = build_index(settings)
-    (settings.index_dir / first.generation / "chunks.jsonl").unlink()
+    (settings.index_dir / first.generation / "tables.npz").unlink()
     report = build_index(settings)
     assert report.full_rebuild_reason and "nicht nutzbar" in report.full_rebuild_reason
     assert report.documents == 5
@@ -368,3 +377,35 @@ def test_missing_index(tmp_path):
     (tmp_path / "kaputt" / CURRENT).write_text("gen-000042\n")  # points to nothing
     with pytest.raises(IndexNotFoundError):
         load_index(tmp_path / "kaputt")
+
+
+def test_same_size_edit_right_after_a_build_is_found(tmp_path, corpus_copy):
+    """Unchanged size and time skip the hash (as in git), except for files modified around the
+    last scan: an edit keeping the size within the same clock tick must still be indexed."""
+    settings = lexical_settings(corpus_copy, tmp_path / "index")
+    path = corpus_copy / NIRO
+    path.write_bytes(path.read_bytes())  # modified just now
+    stat = path.stat()
+    build_index(settings)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("NIRO", "ORIN", 1), encoding="utf-8")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same time
+    report = build_index(settings)
+    assert report.changed == [NIRO]
+
+
+def test_old_files_with_unchanged_stat_are_not_read_again(tmp_path, corpus_copy, monkeypatch):
+    settings = lexical_settings(corpus_copy, tmp_path / "index")
+    hour_ago = time.time_ns() - 3600 * 10**9
+    for path in corpus_copy.iterdir():
+        os.utime(path, ns=(hour_ago, hour_ago))
+    build_index(settings)
+    import assistant.loaders as loaders
+
+    hashed: list[Path] = []
+    original = loaders._hash_file
+    monkeypatch.setattr(loaders, "_hash_file", lambda p: hashed.append(p) or original(p))
+    (corpus_copy / "neu.txt").write_text("Ein neues Dokument über Wasserstoff.", encoding="utf-8")
+    report = build_index(settings)
+    assert report.added == ["neu.txt"] and report.unchanged == 5
+    assert [p.name for p in hashed] == ["neu.txt"]

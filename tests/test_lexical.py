@@ -10,7 +10,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.indexing import build_index
-from assistant.lexical import GermanAnalyzer, LexicalIndex, TokenTable
+from assistant.lexical import GermanAnalyzer, LexicalIndex, Postings
 from assistant.pipeline import Assistant
 
 # Distractors share no word (and no part of a word) with the compounds under test.
@@ -130,43 +130,78 @@ def test_umlauts_in_decomposed_form_match(tmp_path):
 def test_scores_are_zero_without_match_and_positive_with_match():
     analyzer = GermanAnalyzer(["förderung", "programm"])
     texts = ["Das Förderprogramm läuft.", "Der Vorstand tagt.", "Ein Programm für alle."]
-    tokens = TokenTable.assemble(None, [analyzer.analyze(t) for t in texts])
-    index = LexicalIndex.build(analyzer, tokens, np.array([0, 1, 2]))
+    index = LexicalIndex.build(analyzer, [analyzer.analyze(t) for t in texts], [0, 1, 2])
     scores = index.scores("Programm")
     assert scores.shape == (3,)
     assert scores[0] > 0 and scores[2] > 0 and scores[1] == 0
     assert not index.scores("Mitgliederversammlung").any()
 
 
-def test_save_and_load_keep_scores(tmp_path):
-    analyzer = GermanAnalyzer(["nachhaltigkeit", "bericht", "vorstand"])
-    texts = ["Der Nachhaltigkeitsbericht erscheint.", "Der Vorstand tagt.", "", "Bericht des Vorstands."]
-    tokens = TokenTable.assemble(None, [analyzer.analyze(t) for t in texts])
-    index = LexicalIndex.build(analyzer, tokens, np.array([0, 1, 1, 2]), doc_weight=0.5)
-    index.save(tmp_path / "lex")
-    loaded = LexicalIndex.load(tmp_path / "lex")
-    assert loaded.size == 4  # the empty chunk keeps its row
-    assert loaded.doc_weight == 0.5
-    assert loaded.analyzer.words == analyzer.words
-    for query in ("Bericht", "Nachhaltigkeitsbericht", "Vorstand Bericht", "nichts davon"):
-        np.testing.assert_allclose(loaded.scores(query), index.scores(query), rtol=1e-6)
-
-
-def test_bm25_matrix_equals_what_bm25s_builds():
-    """The score matrix is computed with NumPy; it must equal bm25s' own index."""
+def _random_rows(seed: int, count: int) -> list[list[str]]:
     import random
 
+    rng = random.Random(seed)
+    return [[rng.choice("abcdefghij") for _ in range(rng.randint(1, 12))] for _ in range(count)]
+
+
+def test_bm25_equals_what_bm25s_computes():
+    """Scores are computed from term frequencies at query time; they must equal bm25s' own
+    (Lucene variant, k1 1.2, b 0.75) when only chunks count."""
     import bm25s
 
-    from assistant.lexical import _bm25_from_ids
-
-    rng = random.Random(3)
-    rows = [[rng.choice("abcdefghij") for _ in range(rng.randint(1, 12))] for _ in range(200)]
-    table = TokenTable.assemble(None, rows)
-    vocab = {term: i for i, term in enumerate(table.terms)}
-    row_of_token = np.repeat(np.arange(len(table)), np.diff(table.offsets))
-    ours = _bm25_from_ids(table.ids, row_of_token, len(table), vocab)
+    rows = _random_rows(3, 200)
+    ours = LexicalIndex.build(GermanAnalyzer(decompound=False), rows, list(range(len(rows))), doc_weight=0)
     reference = bm25s.BM25(method="lucene", k1=1.2, b=0.75)
     reference.index(rows, show_progress=False)
     for query in (["a"], ["b", "c"], ["e", "j", "a"], ["d", "a", "a"]):
-        assert np.allclose(ours.get_scores(query), reference.get_scores(query), atol=1e-6)
+        ids = [ours.vocab[t] for t in query]
+        raw = np.zeros(len(rows), dtype=np.float32)
+        for term in ids:
+            found, tf = ours._lists(term)
+            freq = tf.astype(np.float32)
+            raw[found] += np.log1p((len(rows) - found.size + 0.5) / (found.size + 0.5)) * freq / (freq + ours._norm[found])
+        assert np.allclose(raw, reference.get_scores(query), atol=1e-5)
+
+
+def test_postings_in_batches_equal_one_pass(monkeypatch):
+    """The counting sort over row batches gives the same lists as a single batch."""
+    import assistant.lexical as lexical
+
+    rows = _random_rows(5, 300)
+    vocab = {t: i for i, t in enumerate("abcdefghij")}
+    ids = np.asarray([vocab[t] for row in rows for t in row], dtype=np.int32)
+    offsets = np.concatenate(([0], np.cumsum([len(r) for r in rows])))
+    live = np.ones(len(rows), dtype=bool)
+    live[::7] = False
+    whole = Postings.build(ids, offsets, 10, 300, len(vocab), live)
+    monkeypatch.setattr(lexical, "_POSTINGS_BATCH_ROWS", 13)
+    batched = Postings.build(ids, offsets, 10, 300, len(vocab), live)
+    for term in range(len(vocab)):
+        rows_a, tf_a = whole.get(term)
+        rows_b, tf_b = batched.get(term)
+        assert rows_a.tolist() == rows_b.tolist() and tf_a.tolist() == tf_b.tolist()
+        expected = [r for r in range(10, 300) if live[r] and "abcdefghij"[term] in rows[r]]
+        assert rows_a.tolist() == expected
+        assert tf_a.tolist() == [rows[r].count("abcdefghij"[term]) for r in expected]
+
+
+def test_segments_with_dead_rows_score_like_a_fresh_index():
+    """An index whose rows come in two segments, with some rows dead, scores the live rows
+    exactly as an index built from the live rows alone."""
+    rows = _random_rows(9, 120)
+    docs = [i // 3 for i in range(len(rows))]
+    analyzer = GermanAnalyzer(decompound=False)
+    vocab = {t: i for i, t in enumerate("abcdefghij")}
+    ids = np.asarray([vocab[t] for row in rows for t in row], dtype=np.int32)
+    offsets = np.concatenate(([0], np.cumsum([len(r) for r in rows])))
+    live = np.ones(len(rows), dtype=bool)
+    live[30:36] = False  # two documents changed
+    segments = [Postings.build(ids, offsets, 0, 90, len(vocab)), Postings.build(ids, offsets, 90, 120, len(vocab), live)]
+    split = LexicalIndex(analyzer, list(vocab), segments, np.diff(offsets), np.asarray(docs), live, doc_weight=2.0)
+    keep = np.flatnonzero(live)
+    fresh = LexicalIndex.build(analyzer, [rows[i] for i in keep], [docs[i] for i in keep], doc_weight=2.0)
+    for query in ("a", "b c", "e j a", "d a a"):
+        got = split.scores(query)
+        assert not got[~live].any()
+        np.testing.assert_allclose(got[keep], fresh.scores(query), rtol=1e-5, atol=1e-6)
+    assert split.idf("a") == fresh.idf("a")
