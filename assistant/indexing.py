@@ -4,6 +4,7 @@ tokens and vectors; only new or changed documents are parsed, chunked and embedd
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,8 +241,11 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
 
 def _dense_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | None) -> tuple[Any, dict[str, Any]]:
     """The FAISS index of all rows, of the kind their number calls for, with its measured recall."""
+    import faiss
+
     from .dense_index import build, plan_for, tune_nprobe
 
+    faiss.omp_set_num_threads(os.cpu_count() or 1)  # searches set 1 (see DenseIndex.search)
     plan = plan_for(rows, dim)
     index = build(plan, dim, rows, vectors.read, progress=progress)
     info: dict[str, Any] = {"kind": plan.kind, "nlist": plan.nlist}
