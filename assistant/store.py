@@ -375,7 +375,8 @@ def _load_dense(generation: Path, manifest: dict[str, Any], tables: Tables) -> D
 
     dim = int(manifest["dimension"])
     base_rows = int(manifest.get("dense_base_rows", 0))
-    base = load(generation / DENSE_BASE) if base_rows else None
+    # Memory-mapped: an IVF search touches only the lists it probes; several processes share the pages.
+    base = load(generation / DENSE_BASE, mmap=True) if base_rows else None
     if base is not None and (base.ntotal != base_rows or base.d != dim):
         raise ValueError(f"{DENSE_BASE} hat {base.ntotal} Vektoren der Dimension {base.d}, erwartet {base_rows}/{dim}")
     delta = None
