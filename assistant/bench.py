@@ -186,13 +186,18 @@ FULL_REBUILD_MAX_CHUNKS = 300_000  # beyond, the first build (also a full one) i
 def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, queries: int = 200,
         work: Path | None = None, langchain: bool = True, langchain_queries: int = 100) -> dict[str, Any]:
     """Grow (or take) a corpus, index it and measure; see the module docstring."""
+    def log(step: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True)
+
     own_work = work is None
     work = work or Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     settings = Settings(corpus_dir=corpus or work / "corpus", index_dir=work / "index", model=SyntheticEmbedder.name,
                         progress=False)
+    log(f"Korpus mit etwa {chunks} Abschnitten erzeugen" if corpus is None else "Korpus indexieren")
     if corpus is None:
         grow_corpus(settings.corpus_dir, chunks, data, settings.chunk_size)
     embedder = SyntheticEmbedder()
+    log("indexieren")
     started = time.perf_counter()
     report = build_index(settings, embedder=embedder)  # type: ignore[arg-type]
     index_seconds = time.perf_counter() - started
@@ -208,6 +213,7 @@ def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, quer
     assistant = Assistant.open(settings, embedder=embedder)  # type: ignore[arg-type]
     retriever = assistant.retriever
     latency: dict[str, Any] = {}
+    log("Latenzen messen")
     for mode in ("lexical", "dense", "hybrid"):
         retriever.mode = mode
         latency[mode] = percentiles(timed(lambda q: retriever.search(q, 10), questions))
@@ -216,11 +222,13 @@ def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, quer
     result["latency_ms"] = latency
     result["query_embedding_ms"] = None  # synthetic vectors: no model on the query path
     if langchain and report.chunks <= LANGCHAIN_MAX_CHUNKS:
+        log("LangChain daneben")
         result["langchain"] = langchain_side_by_side(assistant.index, embedder, qa[:langchain_queries], retriever)
     elif langchain:
         result["langchain"] = {"skipped": f"über {LANGCHAIN_MAX_CHUNKS} Abschnitte nicht gemessen"}
     assistant = retriever = None  # type: ignore[assignment]  # free the loaded index before the rebuilds
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    log("Kaltstart, Update, Neubau")
     env = dict(os.environ, ASSISTANT_MODEL="none", ASSISTANT_RETRIEVAL="lexical")
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "assistant.cli", "ask", questions[0], "--index", str(settings.index_dir),

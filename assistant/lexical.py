@@ -171,11 +171,17 @@ class GermanAnalyzer:
         return _split_word(word, self._key, self._split, self.stem)
 
     def save_vocabulary(self, path: Path) -> None:
-        path.write_text(json.dumps(sorted(self.words), ensure_ascii=False), encoding="utf-8")
+        # The stems too: stemming a large vocabulary again would cost every start ~1 s per 1M words.
+        path.write_text(json.dumps({"words": sorted(self.words), "stems": sorted(self.stems)}, ensure_ascii=False),
+                        encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path, decompound: bool = True) -> "GermanAnalyzer":
-        return cls(json.loads(path.read_text(encoding="utf-8")), decompound=decompound)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        analyzer = cls(decompound=decompound)
+        analyzer.words = set(data["words"])
+        analyzer.stems = set(data["stems"])
+        return analyzer
 
 
 def _split_word(word: str, key: Callable[[str], str | None],
