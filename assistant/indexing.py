@@ -17,7 +17,7 @@ from .config import Settings
 from .embedder import Embedder, load_embedder
 from .errors import AssistantError, CorpusError, EmbedderUnavailableError
 from .lexical import ANALYZER_VERSION, GermanAnalyzer, Postings
-from .loaders import CorpusFile, Skipped, corpus_fingerprint, load_document, scan_corpus
+from .loaders import CorpusFile, Skipped, load_document, scan_corpus
 from .store import GenerationBuilder, IndexData, VectorFile, build_lock, current_generation, load_index
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,14 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
     report = BuildReport()
     with build_lock(settings.index_dir):
         scanned_at_ns = time.time_ns()
-        # Taken before the scan, so a file changed during the build shows up as stale later. It
-        # covers the files the scan skips (too large, links) too: else they would look new forever.
-        fingerprint = corpus_fingerprint(settings.corpus_dir) if settings.corpus_dir.is_dir() else {}
         embedder = _embedder(settings, embedder, report)
         previous = None if full else _previous(settings, decompound, embedder, report)
         if full:
             report.full_rebuild_reason = "auf Wunsch (--full)"
-        files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous))
+        # Taken before each file is read, so a file changed during the build shows up as stale
+        # later. It covers the files the scan skips for size too: else they would look new forever.
+        fingerprint: dict[str, list[int]] = {}
+        files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous), fingerprint)
         report.skipped.extend(skipped)
         builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
         try:
@@ -263,7 +263,7 @@ def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
         return {}
     manifest = previous.manifest
     recorded, documents = manifest.get("fingerprint") or {}, manifest.get("documents") or {}
-    racy = int(manifest.get("scanned_at_ns", 0)) - 2_000_000_000
+    racy = int(manifest.get("scanned_at_ns", 0)) - 1_000_000_000
     return {d: (int(size), int(mtime), documents[d]["content_hash"]) for d, (size, mtime) in recorded.items()
             if d in documents and int(mtime) < racy}
 

@@ -58,19 +58,21 @@ class CorpusFile:
 
 
 def scan_corpus(corpus_dir: Path, max_file_bytes: int,
-                known: dict[str, tuple[int, int, str]] | None = None) -> tuple[list[CorpusFile], list[Skipped]]:
+                known: dict[str, tuple[int, int, str]] | None = None,
+                fingerprint: dict[str, list[int]] | None = None) -> tuple[list[CorpusFile], list[Skipped]]:
     """List the corpus files with their content hashes, without parsing them.
 
     Hidden files and folders are ignored; symlinks that leave the corpus, unsupported formats
     and files over ``max_file_bytes`` are returned as skipped. ``known`` maps doc ids to
     ``(size, mtime_ns, content hash)``: a file with that size and time keeps that hash unread.
+    ``fingerprint``, when given, receives what :func:`corpus_fingerprint` returns (same walk).
     """
-    known = known or {}
     if not corpus_dir.is_dir():
         raise CorpusError(f"Korpus-Ordner {corpus_dir} existiert nicht oder ist kein Ordner")
+    known = known or {}
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
-    for rel, path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes):
+    for rel, path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes, fingerprint):
         if isinstance(found, str):
             skipped.append(Skipped(rel, found))
             continue
@@ -98,27 +100,34 @@ def corpus_fingerprint(corpus_dir: Path, max_file_bytes: int | None = None) -> d
     return result
 
 
-def _walk_corpus(root: Path, max_file_bytes: int | None) -> Iterator[tuple[str, Path, os.stat_result | str]]:
+def _walk_corpus(root: Path, max_file_bytes: int | None, fingerprint: dict[str, list[int]] | None = None,
+                 ) -> Iterator[tuple[str, Path, os.stat_result | str]]:
     """``(doc id, path, stat)`` for each acceptable corpus file and ``(doc id, path, reason)``
-    for each one to skip, in a stable order. Hidden files and folders are left out."""
-    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+    for each one to skip, in a stable order. Hidden files and folders are left out. Plain
+    strings and os functions, not pathlib: this runs for every file at every start and update.
+    ``fingerprint`` receives size and time of every supported regular file, also too large ones."""
+    top = str(root)
+    for folder, dirnames, filenames in os.walk(top, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        prefix = os.path.relpath(folder, top)
+        prefix = "" if prefix == "." else prefix.replace(os.sep, "/") + "/"
         for dirname in dirnames:
-            link = Path(folder, dirname)
-            if link.is_symlink():
-                yield (_shown(link.relative_to(root).as_posix()), link,
+            link = os.path.join(folder, dirname)
+            if os.path.islink(link):
+                yield (_shown(prefix + dirname), Path(link),
                        "symbolischer Link auf einen Ordner wird nicht verfolgt")
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
-            path = Path(folder, name)
-            rel = path.relative_to(root).as_posix()
+            full = os.path.join(folder, name)
+            path = Path(full)
+            rel = prefix + name
             if _shown(rel) != rel:
                 # Bytes that are no UTF-8 come back as lone surrogates, which the index files
                 # (UTF-8 JSON) cannot hold: one such name would fail the whole build.
                 yield _shown(rel), path, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
                 continue
-            if path.is_symlink():
+            if os.path.islink(full):
                 target = path.resolve()
                 if not target.is_relative_to(root):
                     yield rel, path, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"
@@ -126,12 +135,12 @@ def _walk_corpus(root: Path, max_file_bytes: int | None) -> Iterator[tuple[str, 
                 if not target.is_file():
                     yield rel, path, "symbolischer Link zeigt auf keine Datei"
                     continue
-            suffix = path.suffix.lower()
+            suffix = os.path.splitext(name)[1].lower()
             if suffix not in SUPPORTED_SUFFIXES:
                 yield rel, path, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
                 continue
             try:
-                info = path.stat()
+                info = os.stat(full)
             except OSError as exc:
                 yield rel, path, f"nicht lesbar: {exc.strerror or exc}"
                 continue
@@ -139,6 +148,8 @@ def _walk_corpus(root: Path, max_file_bytes: int | None) -> Iterator[tuple[str, 
                 # Opening a named pipe would block the whole scan.
                 yield rel, path, "keine gewöhnliche Datei (z. B. Pipe oder Gerät)"
                 continue
+            if fingerprint is not None:
+                fingerprint[rel] = [info.st_size, info.st_mtime_ns]
             if max_file_bytes is not None and info.st_size > max_file_bytes:
                 yield rel, path, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, "
                                   f"Grenze {max_file_bytes / 1e6:.1f} MB)")

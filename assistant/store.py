@@ -541,7 +541,7 @@ class GenerationBuilder:
                 os.link(self.previous.path / DENSE_BASE, staging / DENSE_BASE)
         manifest = dict(manifest, format_version=FORMAT_VERSION, package_version=__version__,
                         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), dense=bool(self.dim))
-        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         _fsync_tree(staging)
         previous = current_generation(self.index_dir)
         final = self.index_dir / f"gen-{self.number:06d}"
