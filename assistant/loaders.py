@@ -72,10 +72,11 @@ def scan_corpus(corpus_dir: Path, max_file_bytes: int,
     known = known or {}
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
-    for rel, path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes, fingerprint):
+    for rel, full, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes, fingerprint):
         if isinstance(found, str):
             skipped.append(Skipped(rel, found))
             continue
+        path = Path(full)
         seen = known.get(rel)
         if seen is not None and seen[0] == found.st_size and seen[1] == found.st_mtime_ns:
             files.append(CorpusFile(rel, path, seen[2], found.st_size, found.st_mtime_ns))
@@ -101,60 +102,76 @@ def corpus_fingerprint(corpus_dir: Path, max_file_bytes: int | None = None) -> d
 
 
 def _walk_corpus(root: Path, max_file_bytes: int | None, fingerprint: dict[str, list[int]] | None = None,
-                 ) -> Iterator[tuple[str, Path, os.stat_result | str]]:
+                 ) -> Iterator[tuple[str, str, os.stat_result | str]]:
     """``(doc id, path, stat)`` for each acceptable corpus file and ``(doc id, path, reason)``
-    for each one to skip, in a stable order. Hidden files and folders are left out. Plain
-    strings and os functions, not pathlib: this runs for every file at every start and update.
-    ``fingerprint`` receives size and time of every supported regular file, also too large ones."""
-    top = str(root)
-    for folder, dirnames, filenames in os.walk(top, followlinks=False):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        prefix = os.path.relpath(folder, top)
-        prefix = "" if prefix == "." else prefix.replace(os.sep, "/") + "/"
-        for dirname in dirnames:
-            link = os.path.join(folder, dirname)
-            if os.path.islink(link):
-                yield (_shown(prefix + dirname), Path(link),
-                       "symbolischer Link auf einen Ordner wird nicht verfolgt")
-        for name in sorted(filenames):
-            if name.startswith("."):
+    for each one to skip, folder by folder in name order. Hidden files and folders are left
+    out. ``os.scandir`` and plain strings, one ``stat`` per file: this runs over every file at
+    every start (staleness check) and update. ``fingerprint`` receives size and time of every
+    supported regular file, also of too large ones."""
+    yield from _walk_folder(root, str(root), "", max_file_bytes, fingerprint)
+
+
+def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | None,
+                 fingerprint: dict[str, list[int]] | None) -> Iterator[tuple[str, str, os.stat_result | str]]:
+    try:
+        with os.scandir(folder) as found:
+            entries = sorted((e for e in found if not e.name.startswith(".")), key=lambda e: e.name)
+    except OSError:
+        return  # as os.walk: a folder that cannot be listed is left out
+    folders = []
+    folder_names = set()
+    for entry in entries:
+        try:
+            is_folder = entry.is_dir()  # follows links, as os.walk does
+        except OSError:
+            is_folder = False
+        if not is_folder:
+            continue
+        folder_names.add(entry.name)
+        if entry.is_symlink():
+            yield _shown(prefix + entry.name), entry.path, "symbolischer Link auf einen Ordner wird nicht verfolgt"
+        else:
+            folders.append(entry)
+    for entry in entries:
+        if entry.name in folder_names:
+            continue
+        name, full = entry.name, entry.path
+        rel = prefix + name
+        if _shown(rel) != rel:
+            # Bytes that are no UTF-8 come back as lone surrogates, which the index files
+            # (UTF-8 JSON) cannot hold: one such name would fail the whole build.
+            yield _shown(rel), full, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
+            continue
+        if entry.is_symlink():
+            target = Path(full).resolve()
+            if not target.is_relative_to(root):
+                yield rel, full, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"
                 continue
-            full = os.path.join(folder, name)
-            path = Path(full)
-            rel = prefix + name
-            if _shown(rel) != rel:
-                # Bytes that are no UTF-8 come back as lone surrogates, which the index files
-                # (UTF-8 JSON) cannot hold: one such name would fail the whole build.
-                yield _shown(rel), path, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
+            if not target.is_file():
+                yield rel, full, "symbolischer Link zeigt auf keine Datei"
                 continue
-            if os.path.islink(full):
-                target = path.resolve()
-                if not target.is_relative_to(root):
-                    yield rel, path, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"
-                    continue
-                if not target.is_file():
-                    yield rel, path, "symbolischer Link zeigt auf keine Datei"
-                    continue
-            suffix = os.path.splitext(name)[1].lower()
-            if suffix not in SUPPORTED_SUFFIXES:
-                yield rel, path, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
-                continue
-            try:
-                info = os.stat(full)
-            except OSError as exc:
-                yield rel, path, f"nicht lesbar: {exc.strerror or exc}"
-                continue
-            if not stat.S_ISREG(info.st_mode):
-                # Opening a named pipe would block the whole scan.
-                yield rel, path, "keine gewöhnliche Datei (z. B. Pipe oder Gerät)"
-                continue
-            if fingerprint is not None:
-                fingerprint[rel] = [info.st_size, info.st_mtime_ns]
-            if max_file_bytes is not None and info.st_size > max_file_bytes:
-                yield rel, path, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, "
-                                  f"Grenze {max_file_bytes / 1e6:.1f} MB)")
-                continue
-            yield rel, path, info
+        suffix = os.path.splitext(name)[1].lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            yield rel, full, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
+            continue
+        try:
+            info = entry.stat()
+        except OSError as exc:
+            yield rel, full, f"nicht lesbar: {exc.strerror or exc}"
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            # Opening a named pipe would block the whole scan.
+            yield rel, full, "keine gewöhnliche Datei (z. B. Pipe oder Gerät)"
+            continue
+        if fingerprint is not None:
+            fingerprint[rel] = [info.st_size, info.st_mtime_ns]
+        if max_file_bytes is not None and info.st_size > max_file_bytes:
+            yield rel, full, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, "
+                              f"Grenze {max_file_bytes / 1e6:.1f} MB)")
+            continue
+        yield rel, full, info
+    for entry in folders:
+        yield from _walk_folder(root, entry.path, prefix + entry.name + "/", max_file_bytes, fingerprint)
 
 
 def _shown(rel: str) -> str:
