@@ -102,7 +102,7 @@ def build_index(settings: Settings, embedder: Embedder | None = None, progress: 
 def _build(settings: Settings, embedder: Embedder | None, progress: Progress | None, decompound: bool,
            previous: IndexData | None, builder: GenerationBuilder, files: list[CorpusFile], report: BuildReport,
            fingerprint: dict[str, list[int]], scanned_at_ns: int) -> tuple[Path, int, int]:
-    recorded: dict[str, Any] = previous.manifest["documents"] if previous else {}
+    recorded: dict[str, Any] = previous.corpus_record()["documents"] if previous else {}
     analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
     entries: dict[str, dict[str, Any]] = {}
     added: list[int] = []
@@ -261,9 +261,9 @@ def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
     rsync do); a file modified around the time of the last scan is hashed anyway."""
     if previous is None:
         return {}
-    manifest = previous.manifest
-    recorded, documents = manifest.get("fingerprint") or {}, manifest.get("documents") or {}
-    racy = int(manifest.get("scanned_at_ns", 0)) - 1_000_000_000
+    record = previous.corpus_record()
+    recorded, documents = record.get("fingerprint") or {}, record.get("documents") or {}
+    racy = int(previous.manifest.get("scanned_at_ns", 0)) - 1_000_000_000
     return {d: (int(size), int(mtime), documents[d]["content_hash"]) for d, (size, mtime) in recorded.items()
             if d in documents and int(mtime) < racy}
 
@@ -286,6 +286,7 @@ def _previous(settings: Settings, decompound: bool, embedder: Embedder | None, r
         return None
     try:
         previous = load_index(settings.index_dir)
+        previous.corpus_record()
     except AssistantError as exc:
         report.full_rebuild_reason = f"bisheriger Index nicht nutzbar: {exc}"
         return None

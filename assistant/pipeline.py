@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from .lexical import ANALYZER_VERSION
 from .llm import LLMConfig, LLMError, build_messages, compose_checked, stream_chat
 from .loaders import corpus_fingerprint
 from .retrieval import Retriever
-from .store import IndexData, load_index
+from .store import IndexData, fingerprint_digest, load_index
 from .query import Intent, understand
 from .types import Hit, SearchFilters
 
@@ -67,7 +67,7 @@ class Assistant:
                 warnings.append(str(exc))
         if not wants_dense:
             embedder = None
-        stale = staleness(settings, index.manifest)
+        stale = staleness(settings, index.manifest, lambda: index.corpus_record()["fingerprint"])
         if stale:
             warnings.append(stale)
         retriever = Retriever(index, embedder, settings.retrieval, settings.candidates, settings.rrf_k)
@@ -168,19 +168,29 @@ def same_model(a: str | None, b: str | None) -> bool:
     return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
 
 
-def staleness(settings: Settings, manifest: dict[str, Any]) -> str | None:
+def staleness(settings: Settings, manifest: dict[str, Any],
+              recorded_fingerprint: Callable[[], dict[str, list[int]]] | None = None) -> str | None:
     """A German note when the corpus folder (or the text analysis) changed since the index was
-    built, else None."""
+    built, else None. ``manifest`` as :func:`~assistant.store.read_manifest` returns it, or the
+    lean one of a loaded index with ``recorded_fingerprint`` giving the per-file record (read only
+    when the corpus digest differs)."""
     if manifest.get("analyzer_version") != ANALYZER_VERSION:
         return ("Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
                 "auf (bis dahin können Suchergebnisse leicht abweichen).")
-    recorded = manifest.get("fingerprint")
-    if recorded is None or not settings.corpus_dir.is_dir():
+    if not settings.corpus_dir.is_dir():
         return None
     recorded_path = manifest.get("corpus_path")
     if recorded_path is None or Path(recorded_path) != settings.corpus_dir.resolve():
         return None
     current = corpus_fingerprint(settings.corpus_dir)
+    if manifest.get("corpus_digest") == fingerprint_digest(current):
+        return None
+    recorded = manifest.get("fingerprint")
+    if recorded is None and recorded_fingerprint is not None:
+        recorded = recorded_fingerprint()
+    if recorded is None:
+        return ("Der Index ist veraltet: der Korpus hat sich seit dem Bau geändert. "
+                "`assistant index` aktualisiert ihn (nur die geänderten Dokumente).")
     added = [d for d in current if d not in recorded]
     removed = [d for d in recorded if d not in current]
     changed = [d for d in current if d in recorded and list(current[d]) != list(recorded[d])]

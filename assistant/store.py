@@ -8,6 +8,7 @@ either the old or the new generation in use, never a half-written one.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +41,7 @@ VECTORS = "vectors.f32"  # one float32 vector per chunk row (when the index has 
 APPEND_ONLY = (TEXTS, DOC_LINES, TOKENS, VECTORS)
 # Small files rewritten by every generation.
 TABLES = "tables.npz"
+CORPUS_RECORD = "corpus.json"  # per-document hashes and titles, and the corpus fingerprint
 DOC_IDS = "doc_ids.json"
 TERMS = "terms.json"
 VOCABULARY = "vocabulary.json"
@@ -276,6 +278,7 @@ class IndexData:
     dense: DenseIndex | None = None
     chunks: ChunkTable = field(init=False)
     doc_rows: DocumentRows = field(init=False)
+    _record: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.chunks = ChunkTable(self.tables, self.documents)
@@ -304,6 +307,12 @@ class IndexData:
     def token_file(self) -> TokenFile:
         return TokenFile(self.path / TOKENS)
 
+    def corpus_record(self) -> dict[str, Any]:
+        """Per-document entries and the corpus fingerprint (read on first use)."""
+        if self._record is None:
+            self._record = read_corpus_record(self.path)
+        return self._record
+
 
 def current_generation(index_dir: Path) -> Path | None:
     pointer = index_dir / CURRENT
@@ -323,7 +332,28 @@ def _require_generation(index_dir: Path) -> Path:
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any]:
-    return _read_manifest_at(index_dir, _require_generation(index_dir))
+    """The whole manifest, with the per-document entries and the corpus fingerprint."""
+    generation = _require_generation(index_dir)
+    manifest = _read_manifest_at(index_dir, generation)
+    manifest.update(read_corpus_record(generation))
+    return manifest
+
+
+def read_corpus_record(generation: Path) -> dict[str, Any]:
+    """``{"documents": {id: {content_hash, title, chunks}}, "fingerprint": {id: [size, mtime_ns]}}``:
+    kept apart from manifest.json, which every start reads (at 125k documents this is 20 MB)."""
+    try:
+        record = json.loads((generation / CORPUS_RECORD).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"{CORPUS_RECORD} in {generation} nicht lesbar: {exc}") from None
+    if not isinstance(record, dict):
+        raise IndexCorruptError(f"{CORPUS_RECORD} in {generation} ist beschädigt (kein JSON-Objekt)")
+    return record
+
+
+def fingerprint_digest(fingerprint: dict[str, list[int]]) -> str:
+    """One value for the whole corpus state (file names, sizes, modification times)."""
+    return hashlib.sha256(json.dumps(sorted(fingerprint.items())).encode("utf-8")).hexdigest()
 
 
 def _read_manifest_at(index_dir: Path, generation: Path) -> dict[str, Any]:
@@ -541,6 +571,10 @@ class GenerationBuilder:
                 os.link(self.previous.path / DENSE_BASE, staging / DENSE_BASE)
         manifest = dict(manifest, format_version=FORMAT_VERSION, package_version=__version__,
                         created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), dense=bool(self.dim))
+        record = {"documents": manifest.pop("documents"), "fingerprint": manifest.pop("fingerprint")}
+        manifest["document_count"] = len(record["documents"])
+        manifest["corpus_digest"] = fingerprint_digest(record["fingerprint"])
+        (staging / CORPUS_RECORD).write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
         (staging / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
         _fsync_tree(staging)
         previous = current_generation(self.index_dir)

@@ -70,7 +70,7 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
     assert not second.up_to_date
 
     after = load_index(settings.index_dir)
-    per_doc = after.manifest["documents"]
+    per_doc = after.corpus_record()["documents"]
     assert second.embedded_chunks == per_doc["2024-neu-wasserstoff.txt"]["chunks"] + per_doc[CAMP]["chunks"]
     assert second.embedded_chunks < second.chunks  # unchanged documents were not embedded again
     assert after.dense.ntotal == len(after.chunks) == after.lexical.size
@@ -227,7 +227,9 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     report = build_index(settings)
     manifest = read_manifest(settings.index_dir)
     on_disk = json.loads((settings.index_dir / report.generation / "manifest.json").read_text("utf-8"))
-    assert manifest == on_disk
+    record = json.loads((settings.index_dir / report.generation / "corpus.json").read_text("utf-8"))
+    assert manifest == {**on_disk, **record}
+    assert "documents" not in on_disk and on_disk["document_count"] == len(record["documents"])
     assert manifest["format_version"] == 3
     assert manifest["package_version"] == assistant.__version__
     assert manifest["model"] == str(tiny_model_dir)
@@ -310,6 +312,7 @@ def test_staleness_after_corpus_changes(tmp_path, corpus_copy):
     index = load_index(settings.index_dir)
     # A file the build skips (too large) does not make the index look stale forever.
     assert staleness(settings, index.manifest) is None
+    index.manifest = read_manifest(settings.index_dir)  # with the per-file record: counts in the note
     assert Assistant.open(settings).warnings == []
 
     path = corpus_copy / NIRO
