@@ -53,11 +53,14 @@ def _stopwords() -> frozenset[str]:
 class GermanAnalyzer:
     """Text -> index terms. ``vocabulary`` holds the words that may appear as compound parts."""
 
-    def __init__(self, vocabulary: Iterable[str] = (), decompound: bool = True) -> None:
+    def __init__(self, vocabulary: Iterable[str] = (), decompound: bool = True,
+                 stopwords: Iterable[str] | None = None) -> None:
         import Stemmer
 
         self._stemmer = Stemmer.Stemmer("german")
-        self._stop = _stopwords()
+        # An index keeps the stop words it was built with: queries drop the same words, and
+        # a start does not import bm25s (and with it scipy, 0.5 s) just for this list.
+        self._stop = frozenset(stopwords) if stopwords is not None else _stopwords()
         self.decompound = decompound
         self.words: set[str] = set()
         self.stems: set[str] = set()
@@ -172,13 +175,13 @@ class GermanAnalyzer:
 
     def save_vocabulary(self, path: Path) -> None:
         # The stems too: stemming a large vocabulary again would cost every start ~1 s per 1M words.
-        path.write_text(json.dumps({"words": sorted(self.words), "stems": sorted(self.stems)}, ensure_ascii=False),
-                        encoding="utf-8")
+        path.write_text(json.dumps({"words": sorted(self.words), "stems": sorted(self.stems),
+                                    "stopwords": sorted(self._stop)}, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, path: Path, decompound: bool = True) -> "GermanAnalyzer":
         data = json.loads(path.read_text(encoding="utf-8"))
-        analyzer = cls(decompound=decompound)
+        analyzer = cls(decompound=decompound, stopwords=data["stopwords"])
         analyzer.words = set(data["words"])
         analyzer.stems = set(data["stems"])
         return analyzer

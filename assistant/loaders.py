@@ -137,7 +137,7 @@ def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | Non
             continue
         name, full = entry.name, entry.path
         rel = prefix + name
-        if _shown(rel) != rel:
+        if not rel.isascii() and _shown(rel) != rel:
             # Bytes that are no UTF-8 come back as lone surrogates, which the index files
             # (UTF-8 JSON) cannot hold: one such name would fail the whole build.
             yield _shown(rel), full, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
@@ -150,7 +150,7 @@ def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | Non
             if not target.is_file():
                 yield rel, full, "symbolischer Link zeigt auf keine Datei"
                 continue
-        suffix = os.path.splitext(name)[1].lower()
+        suffix = name[name.rfind("."):].lower() if name.rfind(".") > 0 else ""  # as os.path.splitext
         if suffix not in SUPPORTED_SUFFIXES:
             yield rel, full, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
             continue
