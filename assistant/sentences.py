@@ -34,10 +34,19 @@ _ABBREVIATION_END = re.compile(
 _MONTH_START = re.compile(r"^(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b\.?", re.I)
 
 
+# pysbd builds its regular expressions as strings on each call (one per abbreviation of its
+# German list) and relies on the re module's cache, whose 512 entries its patterns overflow:
+# every call then compiled ~200 patterns again (0.1 s for a long passage, the p95 of an answer).
+_RE_CACHE = 4096
+
+
 def _segmenter():  # one per thread: pysbd segmenters keep state while segmenting
     segmenter = getattr(_local, "segmenter", None)
     if segmenter is None:
         import pysbd
+
+        if getattr(re, "_MAXCACHE", _RE_CACHE) < _RE_CACHE:
+            re._MAXCACHE = _RE_CACHE  # type: ignore[attr-defined]
 
         segmenter = _local.segmenter = pysbd.Segmenter(language="de", clean=False)
     return segmenter
