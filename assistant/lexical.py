@@ -125,7 +125,9 @@ class GermanAnalyzer:
             base = self._participle(word) if len(word) >= 6 else None
             if base and base not in terms:
                 terms.append(base)
-        forms = [(w, {w.translate(_FOLD), self.stem(w)}) for w in words if len(w) >= MIN_PART]
+        # A tuple, not a set: the order decides which form of a compound is found first (and so
+        # whether it counts twice); set order changes with every process (hash randomization).
+        forms = [(w, tuple(dict.fromkeys((w.translate(_FOLD), self.stem(w))))) for w in words if len(w) >= MIN_PART]
         for i, (first, first_forms) in enumerate(forms):
             # Compound parts stand close together in a query: "Programm zur Förderung".
             for second, second_forms in forms[max(0, i - 2):i] + forms[i + 1:i + 3]:
