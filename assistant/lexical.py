@@ -1,4 +1,4 @@
-"""German keyword search: BM25 (bm25s) over Snowball-stemmed tokens without stop words, with
+"""German keyword search: BM25 (Lucene variant, computed from inverted lists at query time) over Snowball-stemmed tokens without stop words, with
 compound words indexed under their parts as well.
 
 Compounds are split against the corpus' own vocabulary: ``Nachhaltigkeitsbericht`` becomes
