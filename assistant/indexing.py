@@ -162,7 +162,6 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
 
     pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]] = []
     pending_chunks = 0
-    done = 0
 
     def flush() -> None:
         nonlocal pending, pending_chunks
@@ -183,7 +182,6 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
         entries[builder.doc_ids[number]]["chunks"] = len(spans)
         pending.append((number, spans, ids, texts))
         pending_chunks += len(spans)
-        done += len(spans)
         if pending_chunks >= settings.embed_batch_size * 8:
             if progress:
                 progress("Abschnitte analysieren und einbetten", i, len(added))
@@ -199,7 +197,7 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
     if progress:
         progress("Suchindex aufbauen", 0, 1)
     tokens = builder.token_file()
-    if previous is None or rows - lexical_base > MERGE_SHARE * max(lexical_base, 1):
+    if _new_base(previous, rows, lexical_base):
         base, delta, lexical_base = Postings.build(tokens, tables.row_tok, 0, rows, len(terms), live), None, rows
     else:
         base = None
@@ -207,7 +205,7 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
 
     dense_base, dense_info = None, dict(manifest_prev.get("dense_index") or {})
     dense_base_rows = int(manifest_prev.get("dense_base_rows", 0))
-    if embedder is not None and (previous is None or rows - dense_base_rows > MERGE_SHARE * max(dense_base_rows, 1)):
+    if embedder is not None and _new_base(previous, rows, dense_base_rows):
         dense_base, dense_info = _dense_base(builder.vector_file(), rows, embedder.dimension, progress)
         dense_base_rows = rows
 
@@ -237,6 +235,11 @@ def _build(settings: Settings, embedder: Embedder | None, progress: Progress | N
     }
     generation = builder.commit(manifest, terms, analyzer, base, delta, dense_base)
     return generation, len(documents), int(live.sum())
+
+
+def _new_base(previous: IndexData | None, rows: int, base_rows: int) -> bool:
+    """Whether to rebuild a base structure over all rows (see MERGE_SHARE)."""
+    return previous is None or rows - base_rows > MERGE_SHARE * max(base_rows, 1)
 
 
 def _dense_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | None) -> tuple[Any, dict[str, Any]]:

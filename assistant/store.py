@@ -64,9 +64,6 @@ class Tables:
     - ``date_doc``, ``date_start``, ``date_end``: every date mentioned (day ordinals), for filters.
     """
 
-    ROW = ("row_doc", "row_start", "row_end", "live")
-    DOC = ("doc_first", "doc_count", "doc_live")
-    DATE = ("date_doc", "date_start", "date_end")
     OFFSETS = ("row_tok", "doc_text", "doc_line")
     DTYPES = {"row_doc": np.int32, "row_start": np.int32, "row_end": np.int32, "live": bool,
               "doc_first": np.int64, "doc_count": np.int32, "doc_live": bool, "date_doc": np.int32,
@@ -261,9 +258,6 @@ class DenseIndex:
             faiss.extract_index_ivf(self.base).make_direct_map()
         return self.base.reconstruct(row)
 
-    def live_rows(self) -> np.ndarray:
-        return np.flatnonzero(self.live)
-
 
 @dataclass
 class IndexData:
@@ -342,13 +336,17 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
 def read_corpus_record(generation: Path) -> dict[str, Any]:
     """``{"documents": {id: {content_hash, title, chunks}}, "fingerprint": {id: [size, mtime_ns]}}``:
     kept apart from manifest.json, which every start reads (at 125k documents this is 20 MB)."""
+    return _read_json_object(generation / CORPUS_RECORD, CORPUS_RECORD)
+
+
+def _read_json_object(path: Path, what: str) -> dict[str, Any]:
     try:
-        record = json.loads((generation / CORPUS_RECORD).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(f"{CORPUS_RECORD} in {generation} nicht lesbar: {exc}") from None
-    if not isinstance(record, dict):
-        raise IndexCorruptError(f"{CORPUS_RECORD} in {generation} ist beschädigt (kein JSON-Objekt)")
-    return record
+        raise IndexCorruptError(f"{what} in {path.parent} nicht lesbar: {exc}") from None
+    if not isinstance(data, dict):
+        raise IndexCorruptError(f"{what} in {path.parent} ist beschädigt (kein JSON-Objekt)")
+    return data
 
 
 def fingerprint_digest(fingerprint: dict[str, list[int]]) -> str:
@@ -359,12 +357,7 @@ def fingerprint_digest(fingerprint: dict[str, list[int]]) -> str:
 
 
 def _read_manifest_at(index_dir: Path, generation: Path) -> dict[str, Any]:
-    try:
-        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(f"Manifest in {generation} nicht lesbar: {exc}") from None
-    if not isinstance(manifest, dict):
-        raise IndexCorruptError(f"Manifest in {generation} ist beschädigt (kein JSON-Objekt)")
+    manifest = _read_json_object(generation / MANIFEST, "Manifest")
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
             f"Index in {index_dir} hat Format {manifest.get('format_version')}, erwartet {FORMAT_VERSION}; "
@@ -467,7 +460,7 @@ class GenerationBuilder:
             column.frombytes(np.ascontiguousarray(values, dtype=_ARRAY_DTYPE[name]).tobytes())
             self.columns[name] = column
         self.doc_ids: list[str] = list(previous.documents.ids) if previous is not None else []
-        self._texts_read: int | None = None
+        self._texts: _Blob | None = None  # reads back what add_document wrote
 
     @property
     def rows(self) -> int:
@@ -495,12 +488,10 @@ class GenerationBuilder:
 
     def text_of(self, number: int) -> str:
         """The text of a document added by this builder."""
-        handle = self._files[TEXTS]
-        handle.flush()
-        start, end = self.columns["doc_text"][number], self.columns["doc_text"][number + 1]
-        with open(self.staging / TEXTS, "rb") as reader:
-            reader.seek(start)
-            return reader.read(end - start).decode("utf-8")
+        self._files[TEXTS].flush()
+        if self._texts is None:
+            self._texts = _Blob(self.staging / TEXTS)
+        return self._texts.read(self.columns["doc_text"][number], self.columns["doc_text"][number + 1]).decode("utf-8")
 
     def add_rows(self, number: int, spans: Sequence[tuple[int, int]], terms: Sequence[np.ndarray],
                  vectors: np.ndarray | None) -> None:
