@@ -1,5 +1,6 @@
-"""Command line: ``assistant index | search | ask | eval | chat | bench``. Turns the project's errors into German messages
-and exit codes; everything else lives in the library."""
+"""Command line: ``assistant index | search | ask | eval | chat | bench``. The only place that
+prints and picks exit codes: the project's errors become German messages here; everything else
+lives in the library."""
 
 from __future__ import annotations
 
@@ -9,11 +10,16 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import ANSWER_MODES, RETRIEVAL_MODES, Settings
 from .errors import AssistantError, ConfigError
-from .types import SearchFilters
+from .types import Answer, Progress, SearchFilters
+
+if TYPE_CHECKING:
+    from .index.build import BuildReport
+    from .index.reader import IndexData
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -117,7 +123,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return Settings.load(config_file=getattr(args, "config", None), **overrides)
 
 
-def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
+def _progress_bar(enabled: bool) -> Progress | None:
     if not enabled or not sys.stderr.isatty():
         return None
     from tqdm import tqdm
@@ -135,7 +141,7 @@ def _progress_bar(enabled: bool) -> Callable[[str, int, int], None] | None:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from .indexing import build_index
+    from .index.build import build_index
 
     settings = settings_from(args)
     report = build_index(settings, progress=_progress_bar(settings.progress), full=args.full)
@@ -185,7 +191,7 @@ def _filters(args: argparse.Namespace) -> SearchFilters:
                          date_from=args.date_from, date_to=args.date_to)
 
 
-def print_answer(answer: Any, index: Any, stream: Any = None) -> None:
+def print_answer(answer: Answer, index: IndexData, stream: TextIO | None = None) -> None:
     """The answer, then its numbered sources (or, when it abstains, the closest passages)."""
     out = stream or sys.stdout
     print(answer.text, file=out)
@@ -249,13 +255,61 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from .app import serve  # Gradio loads slowly; only `chat` needs it
-
     return serve(settings_from(args), host=args.host, port=args.port)
 
 
+def ensure_index(settings: Settings, out: TextIO | None = None) -> BuildReport | None:
+    """Build or update the index when :func:`~assistant.index.freshness.needs_rebuild` says so;
+    progress on ``out``."""
+    from .index.build import build_index
+    from .index.freshness import needs_rebuild
+
+    out = out or sys.stderr
+    reason = needs_rebuild(settings)
+    if reason is None:
+        return None
+    print(f"Index wird gebaut ({reason}) …", file=out)
+    report = build_index(settings, progress=_print_progress(out) if settings.progress else None)
+    print(f"Index fertig: {report.documents} Dokumente, {report.chunks} Abschnitte ({report.seconds:.1f} s).",
+          file=out)
+    for item in report.skipped:
+        print(f"  übersprungen: {item.path}: {item.reason}", file=out)
+    return report
+
+
+def _print_progress(out: TextIO) -> Progress:
+    last: dict[str, int] = {}
+
+    def show(stage: str, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        step = percent // 25 * 25
+        if last.get(stage) == step:
+            return
+        last[stage] = step
+        print(f"  {stage}: {done}/{total} ({percent} %)", file=out, flush=True)
+
+    return show
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
+    """``assistant chat``: index if needed, then serve until interrupted."""
+    from .ui.app import build_app, launch  # Gradio loads slowly; only `chat` needs it
+    from .ui.service import PASSWORD_ENV
+
+    ensure_index(settings)
+    demo = build_app(settings)
+    service = demo.service  # type: ignore[attr-defined]
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Achtung: Der Chat ist unter {host} auch von anderen Rechnern erreichbar.", file=sys.stderr)
+    if not service.staff_enabled:
+        print(f"Mitarbeiterbereich aus ({PASSWORD_ENV} nicht gesetzt).", file=sys.stderr)
+    print(f"Rückmeldungen werden gespeichert in {service.feedback.path}", file=sys.stderr)
+    launch(demo, host, port)
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import DEFAULT_DATA, run, table
+    from .bench.scale import DEFAULT_DATA, run, table
 
     result = run(args.chunks, args.corpus_dir, args.data or DEFAULT_DATA, queries=args.queries,
                  langchain=not args.no_langchain, langchain_queries=args.langchain_queries)
@@ -267,7 +321,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, make_variants
+    from .eval.run import evaluate
+    from .eval.variants import make_variants
 
     variants = make_variants(args.sets, args.configs, args.k, corpus_dir=args.corpus_dir,
                              index_dir=args.index_dir, model=args.model)

@@ -95,7 +95,7 @@ class Settings:
         values: dict[str, Any] = {}
         path = config_file or (Path(env["ASSISTANT_CONFIG"]) if env.get("ASSISTANT_CONFIG") else None)
         if path is not None:
-            values.update(_coerce_all(_read_toml(path), source=str(path)))
+            values.update(_coerce_all(read_toml(path), source=str(path)))
         env_values = {
             f.name: env[f"ASSISTANT_{f.name.upper()}"]
             for f in fields(cls)
@@ -106,7 +106,7 @@ class Settings:
         return cls(**values)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

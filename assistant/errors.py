@@ -44,3 +44,19 @@ class TestSetError(AssistantError):
     """An evaluation test set cannot be read: a malformed line, a missing field, a duplicate id."""
 
     __test__ = False  # not a pytest test class, despite the name
+
+
+class ResumeError(AssistantError):
+    """Earlier evaluation results in the output folder were made with other settings."""
+
+
+class LLMError(AssistantError):
+    """The language model endpoint answered with an error or an unreadable reply."""
+
+
+class LLMUnavailableError(LLMError):
+    """The language model endpoint could not be reached or did not answer in time."""
+
+
+class InputError(AssistantError):
+    """What a user typed or sent (a date, a question, a file) cannot be used; the message says why."""

@@ -1,10 +1,14 @@
-"""Plain data passed between the stages: documents, chunks, search hits."""
+"""Plain data passed between the stages: documents, chunks, search hits, answers."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+# A long job reports its steps: (German step name, done, total).
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -90,40 +94,25 @@ class Document:
         )
 
 
+def chunk_id(doc_id: str, number: int) -> str:
+    """The readable id of a document's ``number``-th chunk: ``"bericht.pdf#3"``."""
+    return f"{doc_id}#{number}"
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a document: ``text == document.text[start:end]``.
 
-    ``vid`` is the stable integer id of the chunk in the FAISS index; ``id`` is its readable id.
+    ``row`` is the chunk's row in the index tables (also its vector id in FAISS); ``id`` is its
+    readable id (:func:`chunk_id`).
     """
 
     id: str
-    vid: int
+    row: int
     doc_id: str
     text: str
     start: int
     end: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "vid": self.vid,
-            "doc_id": self.doc_id,
-            "start": self.start,
-            "end": self.end,
-            "text": self.text,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Chunk":
-        return cls(
-            id=data["id"],
-            vid=int(data["vid"]),
-            doc_id=data["doc_id"],
-            text=data["text"],
-            start=int(data["start"]),
-            end=int(data["end"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -157,3 +146,54 @@ class SearchFilters:
 
     def is_empty(self) -> bool:
         return self.doc_ids is None and self.date_from is None and self.date_to is None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted sentence behind an answer: ``quote == document.text[start:end]``."""
+
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    date: str | None
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
+                                "date": self.date, "start": self.start, "end": self.end, "quote": self.quote}
+        if self.page is not None:
+            data["page"] = self.page
+        return data
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A German answer with its citations (``[n]`` in ``text``), or an abstention."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    hits: tuple[Hit, ...]
+    mode: str = "extractive"
+    note: str | None = None
+    flagged: tuple[str, ...] = ()  # sentences whose claims the cited passages do not support
+    confidence: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_json() for c in self.citations],
+            "hits": [h.to_json() for h in self.hits],
+            "mode": self.mode,
+            "confidence": round(self.confidence, 4),
+        }
+        if self.note:
+            data["note"] = self.note
+        if self.flagged:
+            data["flagged"] = list(self.flagged)
+        return data

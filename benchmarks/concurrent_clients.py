@@ -44,7 +44,7 @@ def percentile(values: list[float], share: float) -> float:
 SERVER = """
 import sys
 from pathlib import Path
-from assistant.app import build_app, launch
+from assistant.ui.app import build_app, launch
 from assistant.config import Settings
 root, port, concurrency = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model="none", progress=False)
@@ -57,7 +57,7 @@ def start_server(concurrency: int) -> tuple[subprocess.Popen, str, Path]:
     """The app in its own process (a server sharing the clients' interpreter would share their
     GIL too), over a lexical-only index of a copy of corpus/."""
     from assistant.config import Settings
-    from assistant.indexing import build_index
+    from assistant.index.build import build_index
 
     root = Path(tempfile.mkdtemp(prefix="assistant-bench-"))
     shutil.copytree(ROOT / "corpus", root / "corpus")
@@ -104,7 +104,7 @@ def main() -> int:
     server = root = None
     url = args.url
     if url is None:
-        from assistant.chat_service import DEFAULT_CONCURRENCY
+        from assistant.ui.service import DEFAULT_CONCURRENCY
 
         server, url, root = start_server(args.concurrency or DEFAULT_CONCURRENCY)
     latencies: list[float] = []

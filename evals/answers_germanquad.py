@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.evaluate import normalize  # noqa: E402  (shared with `assistant eval`)
-from assistant.indexing import build_index  # noqa: E402
+from assistant.eval.metrics import normalize  # noqa: E402  (shared with `assistant eval`)
+from assistant.index.build import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
 

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.errors import AssistantError  # noqa: E402
-from assistant.evaluate import evaluate, make_variants  # noqa: E402
+from assistant.eval.run import evaluate  # noqa: E402
+from assistant.eval.variants import make_variants  # noqa: E402
 
 # Measured (evals/README.md): hit@1 0.952, hit@5 0.976, MRR@10 0.964, nDCG@10 0.967,
 # containment 0.738, citation precision 1.0, abstention precision 0.643 / recall 0.9, correct 0.769.

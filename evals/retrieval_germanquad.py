@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings  # noqa: E402
-from assistant.indexing import build_index  # noqa: E402
+from assistant.index.build import build_index  # noqa: E402
 from assistant.pipeline import Assistant  # noqa: E402
 
 

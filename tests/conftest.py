@@ -42,7 +42,7 @@ def _isolated_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
-    from assistant import embedder
+    from assistant.index import embedder
 
     embedder._failures.clear()  # remembered hub failures must not leak from one test to the next
     yield
@@ -60,7 +60,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_embedder(tiny_model_dir: Path):
     """The tiny model loaded once, as the assistant loads it."""
-    from assistant.embedder import load_embedder
+    from assistant.index.embedder import load_embedder
 
     return load_embedder(str(tiny_model_dir), "query: ", "passage: ", batch_size=16, hub_timeout=1.0)
 
@@ -84,7 +84,7 @@ def index_settings(tmp_path_factory: pytest.TempPathFactory):
     """Lexical-only settings with an index over a copy of the shipped corpus, built once per module."""
 
     from assistant.config import Settings
-    from assistant.indexing import build_index
+    from assistant.index.build import build_index
 
     root = tmp_path_factory.mktemp("shipped")
     corpus = root / "corpus"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.answer import ABSTAIN_TEXT, Answer
+from assistant.answer.compose import ABSTAIN_TEXT
 from assistant.cli import main
 from assistant.config import Settings
 from assistant.pipeline import Assistant

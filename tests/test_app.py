@@ -17,13 +17,16 @@ import gradio as gr
 import pytest
 from conftest import copy_corpus
 
-from assistant.app import (STAFF_DISABLED, THINKING, build_app, ensure_index, launch, respond, send_feedback,
-                           staff_delete, staff_login)
-from assistant.chat_render import md_escape, render_document
-from assistant.chat_service import Service, inside, make_filters, safe_filename
+from assistant.cli import ensure_index
+from assistant.ui.app import build_app, launch
+from assistant.ui.events import THINKING, respond, send_feedback, staff_delete, staff_login
+from assistant.ui.layout import STAFF_DISABLED
+from assistant.ui.render import md_escape, render_document
+from assistant.ui.service import Service, inside, make_filters, safe_filename
 from assistant.cli import build_parser
 from assistant.config import Settings
-from assistant.indexing import build_index
+from assistant.errors import InputError
+from assistant.index.build import build_index
 from assistant.types import Document
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,10 +151,19 @@ def test_filters_from_the_form():
     filters = make_filters("2022-01-01", "31.12.2022", ["a.txt"])
     assert (filters.date_from.isoformat(), filters.date_to.isoformat(), filters.doc_ids) == (
         "2022-01-01", "2022-12-31", frozenset({"a.txt"}))
-    with pytest.raises(gr.Error):
+    with pytest.raises(InputError, match="liegt nach"):
         make_filters("2023-01-01", "2022-01-01", None)
-    with pytest.raises(gr.Error):
+    with pytest.raises(InputError, match="Ungültiges Datum „gestern“"):
         make_filters("gestern", None, None)
+
+
+def test_bad_input_becomes_a_german_message_in_the_chat(service):
+    """The service raises the project's InputError; only the UI turns it into Gradio's message."""
+    with pytest.raises(gr.Error) as info:
+        list(respond(service, QUESTION, [], "gestern", None, None))
+    assert "Ungültiges Datum" in info.value.message and info.value.title == "Hinweis"
+    with pytest.raises(gr.Error, match="Bitte eine Frage eingeben"):
+        list(respond(service, "   ", [], None, None, None))
 
 
 # --- handlers in-process ---------------------------------------------------------------------
@@ -251,10 +263,14 @@ def test_ensure_index_builds_when_missing_or_stale(tmp_path, capsys):
     settings = Settings(corpus_dir=copy_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index", model="none")
     assert ensure_index(settings).documents == 5
     err = capsys.readouterr().err
-    assert "Noch kein Index" in err and "Dokumente lesen" in err and "Index fertig: 5 Dokumente" in err
+    assert "noch kein Index in" in err and "Dokumente lesen" in err and "Index fertig: 5 Dokumente" in err
     assert ensure_index(settings) is None
     (settings.corpus_dir / "neu.txt").write_text("Ein neues Dokument über Cluster in Köln.", encoding="utf-8")
     assert ensure_index(settings).added == ["neu.txt"]
+    assert "Korpus geändert (1 neu)" in capsys.readouterr().err
+    # The same rule as `assistant eval`: other chunk settings rebuild the index in full.
+    report = ensure_index(settings.replace(chunk_size=400, chunk_overlap=40))
+    assert report is not None and "Chunk-Einstellungen geändert" in (report.full_rebuild_reason or "")
 
 
 def test_chat_command_line():

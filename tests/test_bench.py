@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bench import DEFAULT_DATA, SyntheticEmbedder, grow_corpus
+from assistant.bench.scale import DEFAULT_DATA, SyntheticEmbedder, grow_corpus
 from assistant.cli import main
 
 pytestmark = pytest.mark.skipif(not (DEFAULT_DATA / "germanquad" / "qa.jsonl").is_file(),

@@ -1,4 +1,4 @@
-"""Chunker: exact offsets, full coverage, size limit, ids and vector ids."""
+"""Chunker: exact offsets, full coverage, size limit; chunk ids."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from assistant.chunking import GERMAN_SEPARATORS, Chunker
-from assistant.loaders import load_document, scan_corpus
-from assistant.types import Chunk, Document
+from assistant.ingest.chunking import GERMAN_SEPARATORS, Chunker
+from assistant.ingest.corpus import scan_corpus
+from assistant.ingest.parsers import load_document
+from assistant.types import Document, chunk_id
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 
@@ -19,15 +20,23 @@ def make_doc(text: str, doc_id: str = "sub/datei.txt") -> Document:
     return Document(id=doc_id, text=text, title="T", content_hash="h", source_path=doc_id)
 
 
-def check_chunks(doc: Document, chunks: list[Chunk], chunk_size: int, first_vid: int) -> None:
+class Piece:
+    """A chunk span with its text, as the index stores it."""
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self.text, self.start, self.end = text[start:end], start, end
+
+
+def split(chunker: Chunker, doc: Document) -> list[Piece]:
+    return [Piece(doc.text, a, b) for a, b in chunker.spans(doc.text)]
+
+
+def check_chunks(doc: Document, chunks: list[Piece], chunk_size: int) -> None:
     text = doc.text
-    for number, chunk in enumerate(chunks):
+    for chunk in chunks:
         assert chunk.text == text[chunk.start:chunk.end]
         assert chunk.text and chunk.text == chunk.text.strip()
         assert len(chunk.text) <= chunk_size
-        assert chunk.id == f"{doc.id}#{number}"
-        assert chunk.vid == first_vid + number
-        assert chunk.doc_id == doc.id
     # Every non-whitespace character lies in some chunk: no gaps, nothing lost at either end.
     covered_to = 0
     for chunk in chunks:
@@ -54,18 +63,16 @@ def corpus_docs() -> list[Document]:
 @pytest.mark.parametrize("chunk_size, overlap", [(1000, 150), (300, 60), (120, 0), (80, 79)])
 def test_corpus_chunks_are_exact_slices(corpus_docs, chunk_size, overlap):
     chunker = Chunker(chunk_size, overlap)
-    vid = 7
     for doc in corpus_docs:
-        chunks = chunker.split(doc, vid)
-        check_chunks(doc, chunks, chunk_size, vid)
+        chunks = split(chunker, doc)
+        check_chunks(doc, chunks, chunk_size)
         if len(doc.text) > chunk_size:
             assert len(chunks) >= 2
-        vid += len(chunks)
 
 
 def test_corpus_chunks_with_default_settings_overlap(corpus_docs):
     doc = max(corpus_docs, key=lambda d: len(d.text))
-    chunks = Chunker(1000, 150).split(doc, 0)
+    chunks = split(Chunker(1000, 150), doc)
     assert len(chunks) >= 4
     overlaps = [before.end - after.start for before, after in zip(chunks, chunks[1:])]
     assert all(o <= 150 for o in overlaps)
@@ -75,14 +82,14 @@ def test_corpus_chunks_with_default_settings_overlap(corpus_docs):
 def test_paragraphs_are_preferred_split_points():
     paragraphs = [f"Absatz {i}: " + "Die Förderung der Cluster wächst. " * 4 for i in range(6)]
     text = "\n\n".join(p.strip() for p in paragraphs)
-    chunks = Chunker(200, 0).split(make_doc(text), 0)
+    chunks = split(Chunker(200, 0), make_doc(text))
     assert [c.text for c in chunks] == [p.strip() for p in paragraphs]
 
 
 def test_sentence_split_inside_long_paragraph():
     text = "Erster Satz über Förderung. Zweiter Satz über Größe! Dritter Satz über Straßen? Vierter Satz."
-    chunks = Chunker(60, 0).split(make_doc(text), 0)
-    check_chunks(make_doc(text), chunks, 60, 0)
+    chunks = split(Chunker(60, 0), make_doc(text))
+    check_chunks(make_doc(text), chunks, 60)
     # Split at ". " first; the "! " / "? " sentences stay together while they fit.
     assert [c.text for c in chunks] == [
         "Erster Satz über Förderung.", "Zweiter Satz über Größe!", "Dritter Satz über Straßen? Vierter Satz."]
@@ -93,25 +100,24 @@ def test_repeated_text_keeps_true_positions():
     text = ("Cluster x: – Größe. " * 3 + "\n\n x: – \n\n " + "Förderung a, Straße; " * 12).strip()
     doc = make_doc(text)
     for size, overlap in [(40, 20), (60, 9), (25, 24), (90, 45)]:
-        check_chunks(doc, Chunker(size, overlap).split(doc, 3), size, 3)
+        check_chunks(doc, split(Chunker(size, overlap), doc), size)
 
 
 def test_empty_and_whitespace_text():
-    assert Chunker(100, 10).split(make_doc(""), 0) == []
-    assert Chunker(100, 10).split(make_doc(" \n\n \t "), 0) == []
+    assert split(Chunker(100, 10), make_doc("")) == []
+    assert split(Chunker(100, 10), make_doc(" \n\n \t ")) == []
 
 
 def test_one_long_word_is_cut_to_size():
     text = "Donaudampfschifffahrtsgesellschaftskapitänsmützenabzeichen" * 3
-    chunks = Chunker(50, 10).split(make_doc(text), 0)
-    check_chunks(make_doc(text), chunks, 50, 0)
+    chunks = split(Chunker(50, 10), make_doc(text))
+    check_chunks(make_doc(text), chunks, 50)
 
 
-def test_ids_and_vids():
+def test_chunk_ids_name_document_and_number():
     text = "\n\n".join(f"Abschnitt Nummer {i} mit etwas Text über Netzwerke." for i in range(10))
-    chunks = Chunker(60, 0).split(make_doc(text, "ordner/bericht.pdf"), 100)
-    assert [c.id for c in chunks] == [f"ordner/bericht.pdf#{i}" for i in range(10)]
-    assert [c.vid for c in chunks] == list(range(100, 110))
+    assert len(split(Chunker(60, 0), make_doc(text, "ordner/bericht.pdf"))) == 10
+    assert [chunk_id("ordner/bericht.pdf", i) for i in (0, 9)] == ["ordner/bericht.pdf#0", "ordner/bericht.pdf#9"]
 
 
 def test_invalid_settings():
@@ -133,12 +139,11 @@ german_text = st.lists(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=german_text, chunk_size=st.integers(20, 250), overlap_ratio=st.floats(0, 0.95),
-       first_vid=st.integers(0, 10_000))
-def test_property_chunks_are_exact_and_cover(text, chunk_size, overlap_ratio, first_vid):
+@given(text=german_text, chunk_size=st.integers(20, 250), overlap_ratio=st.floats(0, 0.95))
+def test_property_chunks_are_exact_and_cover(text, chunk_size, overlap_ratio):
     overlap = int(chunk_size * overlap_ratio)
     doc = make_doc(text)
-    check_chunks(doc, Chunker(chunk_size, overlap).split(doc, first_vid), chunk_size, first_vid)
+    check_chunks(doc, split(Chunker(chunk_size, overlap), doc), chunk_size)
 
 
 @settings(max_examples=60, deadline=None)
@@ -151,7 +156,7 @@ def test_property_same_pieces_as_recursive_splitter(text, chunk_size, overlap_ra
         separators=GERMAN_SEPARATORS, keep_separator="end", chunk_size=chunk_size,
         chunk_overlap=overlap, strip_whitespace=True,
     ).split_text(text)
-    chunks = Chunker(chunk_size, overlap).split(make_doc(text), 0)
+    chunks = split(Chunker(chunk_size, overlap), make_doc(text))
     kept = iter(reference)
     for chunk in chunks:
         for piece in kept:
@@ -169,4 +174,4 @@ def test_property_same_pieces_as_recursive_splitter(text, chunk_size, overlap_ra
 def test_property_arbitrary_characters(text, chunk_size, overlap_ratio):
     overlap = min(chunk_size - 1, int(chunk_size * overlap_ratio)) if chunk_size > 1 else 0
     doc = make_doc(text)
-    check_chunks(doc, Chunker(chunk_size, overlap).split(doc, 0), chunk_size, 0)
+    check_chunks(doc, split(Chunker(chunk_size, overlap), doc), chunk_size)

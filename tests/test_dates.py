@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.dates import extract_dates, month_span
-from assistant.loaders import load_document, scan_corpus
+from assistant.ingest.dates import extract_dates, month_span
+from assistant.ingest.corpus import scan_corpus
+from assistant.ingest.parsers import load_document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 

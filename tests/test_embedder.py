@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.embedder import Embedder, load_embedder, resolve_model
+from assistant.index.embedder import Embedder, load_embedder, resolve_model
 from assistant.errors import EmbedderUnavailableError
-from assistant.indexing import build_index
+from assistant.index.build import build_index
 from assistant.pipeline import Assistant
-from assistant.store import load_index
+from assistant.index.reader import load_index
 
 HUB_MODEL = "intfloat/multilingual-e5-small"  # not cached in the tests' empty cache
 # "How to provide the model": every fallback message must tell the user these ways out.
@@ -146,7 +146,7 @@ def test_build_falls_back_to_lexical_with_one_warning(tmp_path, monkeypatch, off
         assert "HF_HUB_OFFLINE" in report.warnings[0]
     index = load_index(settings.index_dir)
     assert not index.has_dense
-    assert index.manifest["model"] is None and index.manifest["dimension"] is None
+    assert index.manifest.model is None and index.manifest.dimension is None
 
     assistant = Assistant.open(settings)
     assert assistant.retriever.effective_mode == "lexical"

@@ -11,24 +11,11 @@ from pathlib import Path
 import pytest
 
 from assistant.cli import main
-from assistant.errors import AssistantError, ConfigError, TestSetError
-from assistant.evaluate import (
-    Question,
-    ResumeError,
-    aggregate,
-    contains_any,
-    doc_ranking,
-    evaluate,
-    group_fields,
-    load_testset,
-    make_variants,
-    ndcg,
-    normalize,
-    parse_set,
-    percentile,
-    token_f1,
-    worst_misses,
-)
+from assistant.errors import AssistantError, ConfigError, ResumeError, TestSetError
+from assistant.eval.metrics import aggregate, contains_any, doc_ranking, group_fields, ndcg, normalize, percentile, token_f1, worst_misses
+from assistant.eval.run import evaluate
+from assistant.eval.testset import Question, load_testset
+from assistant.eval.variants import make_variants, parse_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -394,30 +381,30 @@ def test_threshold_check():
 def test_stale_index_is_rebuilt_and_old_results_refused(tiny: Path, tmp_path: Path):
     import shutil
 
-    from assistant.evaluate import index_needs_build
+    from assistant.index.freshness import needs_rebuild
 
     shutil.copytree(tiny / "corpus", tmp_path / "corpus")
     write_jsonl(tmp_path / "qa.jsonl", QUESTIONS)
     out = tmp_path / "out"
     first = run(tmp_path, out)
-    assert first.metrics["variants"][0]["index"]["built"] == "noch kein Index"
-    assert index_needs_build(variants(tmp_path)[0].settings) is None
+    assert first.metrics["variants"][0]["index"]["built"].startswith("noch kein Index in ")
+    assert needs_rebuild(variants(tmp_path)[0].settings) is None
     assert run(tmp_path, out).metrics["variants"][0]["index"]["built"] is None  # fresh: not rebuilt
     with open(tmp_path / "corpus" / "foerderung.txt", "a", encoding="utf-8") as handle:
         handle.write("Neu: Die Laufzeit beträgt drei Jahre.\n")
-    assert index_needs_build(variants(tmp_path)[0].settings) == "Korpus geändert"
+    assert needs_rebuild(variants(tmp_path)[0].settings) == "Korpus geändert (1 geändert)"
     with pytest.raises(ResumeError, match="corpus"):  # the index was rebuilt; old answers do not count
         run(tmp_path, out)
-    assert index_needs_build(variants(tmp_path)[0].settings) is None
+    assert needs_rebuild(variants(tmp_path)[0].settings) is None
     again = run(tmp_path, out, fresh=True)
     assert again.metrics["variants"][0]["overall"]["questions"] == 5
 
 
 def test_shipped_index_is_not_rebuilt_when_fresh(index_settings):
-    from assistant.evaluate import index_needs_build
+    from assistant.index.freshness import needs_rebuild
 
-    assert index_needs_build(index_settings) is None
-    assert index_needs_build(index_settings.replace(chunk_size=400)) == "andere Chunk-Einstellungen"
+    assert needs_rebuild(index_settings) is None
+    assert needs_rebuild(index_settings.replace(chunk_size=400)) == "Chunk-Einstellungen geändert (1000/150 → 400/150)"
 
 
 
@@ -438,8 +425,9 @@ class HashingModel:
 
 
 def test_hybrid_variant_with_a_model_gets_its_own_dense_index(tiny: Path, tmp_path: Path, monkeypatch):
-    from assistant import embedder as embedder_module
-    from assistant.store import read_manifest
+    from assistant.eval import variants as variants_module
+    from assistant.index import embedder as embedder_module
+    from assistant.index.format import read_manifest
 
     loaded: list[str] = []
 
@@ -447,7 +435,7 @@ def test_hybrid_variant_with_a_model_gets_its_own_dense_index(tiny: Path, tmp_pa
         loaded.append(name)
         return embedder_module.Embedder(HashingModel(), name, query_prefix, passage_prefix, batch_size)
 
-    monkeypatch.setattr(embedder_module, "load_embedder", fake_load)
+    monkeypatch.setattr(variants_module, "load_embedder", fake_load)
     out = tmp_path / "dense"
     result = run(tiny, out, "retrieval=lexical", "retrieval=hybrid,model=hash-model",
                  "retrieval=dense,model=hash-model")
@@ -458,5 +446,5 @@ def test_hybrid_variant_with_a_model_gets_its_own_dense_index(tiny: Path, tmp_pa
     assert dense["effective_mode"] == "dense" and dense["index"]["dir"] == hybrid["index"]["dir"]
     assert Path(hybrid["index"]["dir"]).parent == out
     manifest = read_manifest(Path(hybrid["index"]["dir"]))
-    assert manifest["dense"] and manifest["model"] == "hash-model"
+    assert manifest.dense and manifest.model == "hash-model"
     assert hybrid["overall"]["questions"] == dense["overall"]["questions"] == 5

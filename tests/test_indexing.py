@@ -15,9 +15,11 @@ import pytest
 import assistant
 from assistant.config import Settings
 from assistant.errors import CorpusError, IndexMismatchError, IndexNotFoundError
-from assistant.indexing import build_index
-from assistant.pipeline import Assistant, staleness
-from assistant.store import CURRENT, current_generation, load_index, read_manifest
+from assistant.index.build import build_index
+from assistant.index.format import CURRENT, current_generation, read_corpus_record, read_manifest
+from assistant.index.freshness import staleness
+from assistant.index.reader import load_index
+from assistant.pipeline import Assistant
 
 CAMP = "2020-cross-cluster-camp-ifii.txt"
 NIRO = "2022-10-niro-clustererfolg.txt"
@@ -36,7 +38,7 @@ def generations(index_dir: Path) -> list[str]:
 
 
 def chunk_table(index_dir: Path) -> dict[str, tuple[int, str, int, int]]:
-    return {c.id: (c.vid, c.doc_id, c.start, c.end) for c in load_index(index_dir).chunks}
+    return {c.id: (c.row, c.doc_id, c.start, c.end) for c in load_index(index_dir).chunks}
 
 
 def doc_ids(hits) -> list[str]:
@@ -52,7 +54,7 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
     assert first.embedded_chunks == first.chunks == 22
     before = load_index(settings.index_dir)
     rows_before = len(before.chunks)
-    assert [c.vid for c in before.chunks] == list(range(rows_before))
+    assert [c.row for c in before.chunks] == list(range(rows_before))
 
     (corpus_copy / "2024-neu-wasserstoff.txt").write_text(
         "Wasserstoffkongress 2024\n\nDas Netzwerk lädt zum Wasserstoffkongress nach Bochum ein. "
@@ -70,7 +72,7 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
     assert not second.up_to_date
 
     after = load_index(settings.index_dir)
-    per_doc = after.corpus_record()["documents"]
+    per_doc = after.corpus_record().documents
     assert second.embedded_chunks == per_doc["2024-neu-wasserstoff.txt"]["chunks"] + per_doc[CAMP]["chunks"]
     assert second.embedded_chunks < second.chunks  # unchanged documents were not embedded again
     assert after.dense.ntotal == len(after.chunks) == after.lexical.size
@@ -84,14 +86,14 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
     old = {c.id: c for c in before.chunks}
     for chunk in live:
         if chunk.doc_id in (BALTIC, NIRO, ECCP):
-            assert (chunk.vid, chunk.start, chunk.end) == (old[chunk.id].vid, old[chunk.id].start, old[chunk.id].end)
+            assert (chunk.row, chunk.start, chunk.end) == (old[chunk.id].row, old[chunk.id].start, old[chunk.id].end)
         else:
-            assert chunk.vid >= rows_before
-    assert not after.live[[c.vid for c in before.chunks if c.doc_id in (SOMMER, CAMP)]].any()
-    # Every chunk has its own vector under its vid, equal to the embedding of its text.
+            assert chunk.row >= rows_before
+    assert not after.live[[c.row for c in before.chunks if c.doc_id in (SOMMER, CAMP)]].any()
+    # Every chunk has its own vector under its row, equal to the embedding of its text.
     embedder = Assistant.open(settings).retriever.embedder
     for chunk in live:
-        vector = after.dense.reconstruct(int(chunk.vid))
+        vector = after.dense.reconstruct(int(chunk.row))
         expected = embedder.encode_passages([chunk.text])[0]
         assert abs(float(vector @ expected) - 1.0) < 1e-4, chunk.id
 
@@ -146,7 +148,7 @@ def test_incremental_update_finds_what_a_full_build_finds(tmp_path):
     assert report.full_rebuild_reason and "--full" in report.full_rebuild_reason
     def rows(index):
         ids = index.token_file()[0:int(index.tables.row_tok[-1])]
-        return sorted((c.id, [index.lexical.terms[t] for t in ids[index.tables.row_tok[c.vid]:index.tables.row_tok[c.vid + 1]]])
+        return sorted((c.id, [index.lexical.terms[t] for t in ids[index.tables.row_tok[c.row]:index.tables.row_tok[c.row + 1]]])
                       for c in index.chunks)
 
     assert rows(load_index(incremental.index_dir)) == rows(load_index(full.index_dir))
@@ -210,7 +212,7 @@ def test_corrupt_new_version_keeps_the_old_one(tmp_path, corpus_copy):
     index = load_index(settings.index_dir)
     assert index.documents[NIRO].text == old_text
     assert [c for c in index.chunks if c.doc_id == NIRO] == old_chunks
-    assert index.manifest["skipped"] == [{"path": NIRO, "reason": skipped[NIRO]}]
+    assert list(index.manifest.skipped) == [{"path": NIRO, "reason": skipped[NIRO]}]
     assert doc_ids(Assistant.open(settings).search("ClusterERFOLG Buddy-Bär"))[0] == NIRO
 
     # A corrupt file that was never indexed is simply skipped.
@@ -227,35 +229,36 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     report = build_index(settings)
     manifest = read_manifest(settings.index_dir)
     on_disk = json.loads((settings.index_dir / report.generation / "manifest.json").read_text("utf-8"))
-    record = json.loads((settings.index_dir / report.generation / "corpus.json").read_text("utf-8"))
-    assert manifest == {**on_disk, **record}
-    assert "documents" not in on_disk and on_disk["document_count"] == len(record["documents"])
-    assert manifest["format_version"] == 3
-    assert manifest["package_version"] == assistant.__version__
-    assert manifest["model"] == str(tiny_model_dir)
-    assert manifest["dimension"] == 32
-    assert manifest["dense"] is True
-    assert manifest["faiss_index"] == "exakt (IndexFlatIP)"
-    assert manifest["dense_index"]["kind"] == "flat" and manifest["dense_base_rows"] == report.chunks
-    assert (manifest["chunk_size"], manifest["chunk_overlap"]) == (600, 60)
-    assert manifest["decompound"] is True
-    assert manifest["passage_prefix"] == "passage: " and manifest["query_prefix"] == "query: "
-    assert manifest["chunks"] == report.chunks
+    record = read_corpus_record(settings.index_dir / report.generation)
+    assert manifest.to_json() == on_disk
+    assert "documents" not in on_disk and on_disk["document_count"] == len(record.documents)
+    assert manifest.format_version == 4
+    assert manifest.package_version == assistant.__version__
+    assert manifest.model == str(tiny_model_dir)
+    assert manifest.dimension == 32
+    assert manifest.dense is True and on_disk["dense"] is True
+    assert manifest.dense_index is not None and manifest.dense_index.describe == "exakt (IndexFlatIP)"
+    assert manifest.dense_index.kind == "flat" and manifest.dense_base_rows == report.chunks
+    assert (manifest.chunk_size, manifest.chunk_overlap) == (600, 60)
+    assert manifest.decompound is True
+    assert manifest.passage_prefix == "passage: " and manifest.query_prefix == "query: "
+    assert manifest.chunks == report.chunks
     files = sorted(corpus_copy.iterdir())
-    assert sorted(manifest["documents"]) == [p.name for p in files]
+    assert sorted(record.documents) == [p.name for p in files]
     for path in files:
-        entry = manifest["documents"][path.name]
+        entry = record.documents[path.name]
         assert entry["content_hash"] == hashlib.sha256(path.read_bytes()).hexdigest()
         assert entry["title"]
         assert entry["chunks"] >= 1
-    assert sum(d["chunks"] for d in manifest["documents"].values()) == report.chunks
+    assert sum(d["chunks"] for d in record.documents.values()) == report.chunks
     index = load_index(settings.index_dir)
-    assert manifest["rows"] == len(index.chunks) and manifest["lexical_base_rows"] == manifest["rows"]
-    assert set(manifest["fingerprint"]) == {p.name for p in files}
-    assert manifest["corpus_path"] == str(corpus_copy.resolve())
+    assert manifest.rows == len(index.chunks) and manifest.lexical_base_rows == manifest.rows
+    assert set(record.files) == {p.name for p in files}
+    assert record.files[NIRO] == [(corpus_copy / NIRO).stat().st_size, (corpus_copy / NIRO).stat().st_mtime_ns]
+    assert manifest.corpus_path == str(corpus_copy.resolve())
 
     lexical = read_manifest(build_index(lexical_settings(corpus_copy, tmp_path / "lex")) and tmp_path / "lex")
-    assert lexical["dense"] is False and lexical["model"] is None and lexical["dimension"] is None
+    assert lexical.dense is False and lexical.model is None and lexical.dimension is None
 
 
 def test_opening_with_another_model_is_a_clear_mismatch(tmp_path, corpus_copy, tiny_model_dir):
@@ -274,7 +277,7 @@ def test_opening_with_another_model_is_a_clear_mismatch(tmp_path, corpus_copy, t
     # Building with the other model embeds everything again under the new name.
     report = build_index(settings.replace(model=str(other)))
     assert report.embedded_chunks == report.chunks
-    assert read_manifest(settings.index_dir)["model"] == str(other)
+    assert read_manifest(settings.index_dir).model == str(other)
     assert Assistant.open(settings.replace(model=str(other))).retriever.effective_mode == "hybrid"
 
 
@@ -297,7 +300,7 @@ def test_chunk_size_change_rebuilds_everything(tmp_path, corpus_copy):
     assert report.chunks > first.chunks
     assert report.unchanged == 0
     index = load_index(settings.index_dir)
-    assert index.manifest["chunk_size"] == 400
+    assert index.manifest.chunk_size == 400
     assert max(c.end - c.start for c in index.chunks) <= 400
     # Same settings again: incremental, nothing to do.
     again = build_index(smaller)
@@ -311,24 +314,24 @@ def test_staleness_after_corpus_changes(tmp_path, corpus_copy):
     assert [s.path for s in report.skipped] == ["riesig.txt"]
     index = load_index(settings.index_dir)
     # A file the build skips (too large) does not make the index look stale forever.
-    assert staleness(settings, index.manifest) is None
-    index.manifest = read_manifest(settings.index_dir)  # with the per-file record: counts in the note
+    assert staleness(settings, index.manifest, index.corpus_record) is None
     assert Assistant.open(settings).warnings == []
 
     path = corpus_copy / NIRO
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
-    note = staleness(settings, index.manifest)
+    note = staleness(settings, index.manifest, index.corpus_record)
     assert note is not None and "veraltet" in note and "1 geändert" in note
     assert any("veraltet" in w for w in Assistant.open(settings).warnings)
 
     (corpus_copy / "neu.md").write_text("# Neu\n\nEin neues Dokument.\n", encoding="utf-8")
     (corpus_copy / SOMMER).unlink()
-    note = staleness(settings, index.manifest)
-    assert "1 neu" in note and "1 geändert" in note and "1 gelöscht" in note
+    note = staleness(settings, index.manifest, index.corpus_record)
+    assert note is not None and "1 neu" in note and "1 geändert" in note and "1 gelöscht" in note
 
     build_index(settings)
-    assert staleness(settings, load_index(settings.index_dir).manifest) is None
+    fresh = load_index(settings.index_dir)
+    assert staleness(settings, fresh.manifest, fresh.corpus_record) is None
 
 
 def test_generations_pointer_and_cleanup(tmp_path, corpus_copy):
@@ -403,11 +406,11 @@ def test_old_files_with_unchanged_stat_are_not_read_again(tmp_path, corpus_copy,
     for path in corpus_copy.iterdir():
         os.utime(path, ns=(hour_ago, hour_ago))
     build_index(settings)
-    import assistant.loaders as loaders
+    import assistant.ingest.corpus as corpus_module
 
     hashed: list[Path] = []
-    original = loaders._hash_file
-    monkeypatch.setattr(loaders, "_hash_file", lambda p: hashed.append(p) or original(p))
+    original = corpus_module._hash_file
+    monkeypatch.setattr(corpus_module, "_hash_file", lambda p: hashed.append(p) or original(p))
     (corpus_copy / "neu.txt").write_text("Ein neues Dokument über Wasserstoff.", encoding="utf-8")
     report = build_index(settings)
     assert report.added == ["neu.txt"] and report.unchanged == 5

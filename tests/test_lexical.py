@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.indexing import build_index
-from assistant.lexical import GermanAnalyzer, LexicalIndex, Postings
+from assistant.index.build import build_index
+from assistant.index import bm25
+from assistant.index.bm25 import LexicalIndex, Postings
+from assistant.text.german import GermanAnalyzer
 from assistant.pipeline import Assistant
 
 # Distractors share no word (and no part of a word) with the compounds under test.
@@ -165,7 +167,6 @@ def test_bm25_equals_what_bm25s_computes():
 
 def test_postings_in_batches_equal_one_pass(monkeypatch):
     """The counting sort over row batches gives the same lists as a single batch."""
-    import assistant.lexical as lexical
 
     rows = _random_rows(5, 300)
     vocab = {t: i for i, t in enumerate("abcdefghij")}
@@ -174,7 +175,7 @@ def test_postings_in_batches_equal_one_pass(monkeypatch):
     live = np.ones(len(rows), dtype=bool)
     live[::7] = False
     whole = Postings.build(ids, offsets, 10, 300, len(vocab), live)
-    monkeypatch.setattr(lexical, "_POSTINGS_BATCH_ROWS", 13)
+    monkeypatch.setattr(bm25, "_POSTINGS_BATCH_ROWS", 13)
     batched = Postings.build(ids, offsets, 10, 300, len(vocab), live)
     for term in range(len(vocab)):
         rows_a, tf_a = whole.get(term)
@@ -214,7 +215,7 @@ def test_query_terms_do_not_depend_on_the_hash_seed():
     import subprocess
     import sys
 
-    code = ("from assistant.lexical import GermanAnalyzer;"
+    code = ("from assistant.text.german import GermanAnalyzer;"
             "a = GermanAnalyzer(['förderung', 'programm', 'bericht', 'nachhaltigkeit']);"
             "print(a.query_terms('Programm zur Förderung und Bericht über Nachhaltigkeit', lambda t: True))")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,

@@ -16,14 +16,15 @@ from typing import Any
 
 import pytest
 
-from assistant.answer import ABSTAIN_TEXT, Answer
+from assistant.answer.compose import ABSTAIN_TEXT
 from assistant.config import Settings
-from assistant.indexing import build_index
-from assistant.llm import (SYSTEM_PROMPT, LLMConfig, LLMError, LLMUnavailableError, build_messages,
-                           check_sentence, facts, split_generated, stream_chat)
+from assistant.index.build import build_index
+from assistant.answer.grounding import check_sentence, facts, split_generated
+from assistant.answer.llm import SYSTEM_PROMPT, LLMConfig, build_messages, stream_chat
+from assistant.errors import LLMError, LLMUnavailableError
 from assistant.pipeline import Assistant
-from assistant.query import understand
-from assistant.types import Chunk, Hit
+from assistant.search.query import understand
+from assistant.types import Answer, Chunk, Hit
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 NIRO = "2022-10-niro-clustererfolg.txt"
@@ -561,7 +562,7 @@ def test_split_generated(reply, expected):
 @pytest.mark.parametrize("question", [GEWAEHLT, MITARBEITER])
 def test_reply_built_from_the_passages_is_fully_supported(assistant, model, question):
     """Any sentence copied from passage n and cited [n] passes the check (no false flags)."""
-    from assistant.sentences import split_sentences
+    from assistant.text.sentences import split_sentences
 
     hits = passages_for(assistant, question)
     sentences = [(s, n) for n, hit in enumerate(hits[:2], start=1) for s in split_sentences(hit.chunk.text)

@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from conftest import copy_corpus
 
-from assistant.app import build_app, launch, staff_reindex
+from assistant.ui.app import build_app, launch
+from assistant.ui.events import staff_reindex
 from assistant.config import Settings
-from assistant.indexing import build_index
+from assistant.index.build import build_index
 from assistant.pipeline import Assistant
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,17 +16,10 @@ import pytest
 from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
-from assistant import loaders
 from assistant.errors import CorpusError, DocumentError
-from assistant.loaders import (
-    CorpusFile,
-    Skipped,
-    corpus_fingerprint,
-    decode_text,
-    guess_title,
-    load_document,
-    scan_corpus,
-)
+from assistant.ingest import parsers
+from assistant.ingest.corpus import CorpusFile, Skipped, file_stats, scan_corpus
+from assistant.ingest.parsers import decode_text, guess_title, load_document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 GERMAN = "Förderung für Größe: Die Straße zum Erfolg führt über Kooperation und Austausch."
@@ -356,7 +349,7 @@ def _plain_zip() -> bytes:
 
 @pytest.fixture
 def small_zip_limit(monkeypatch):
-    monkeypatch.setattr(loaders, "MAX_UNPACKED_BYTES", 1_000_000)
+    monkeypatch.setattr(parsers, "MAX_UNPACKED_BYTES", 1_000_000)
 
 
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
@@ -423,17 +416,17 @@ def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
 
     # The fingerprint names exactly the files the scan accepted, so an index built from them
     # is not reported as stale.
-    fingerprint = corpus_fingerprint(root, max_file_bytes=100_000)
+    fingerprint = file_stats(root, max_file_bytes=100_000)
     assert fingerprint == {f.doc_id: [f.size, f.mtime_ns] for f in files}
 
 
 def test_fingerprint_changes_with_content(tmp_path):
     path = write(tmp_path / "a.txt", "Erster Stand des Textes.")
-    before = corpus_fingerprint(tmp_path)
+    before = file_stats(tmp_path)
     write(tmp_path / "b.md", "# Neu")
     write(tmp_path / "c.xlsx", b"ignoriert")
     path.write_text("Zweiter, längerer Stand des Textes.", encoding="utf-8")
-    after = corpus_fingerprint(tmp_path)
+    after = file_stats(tmp_path)
     assert set(before) == {"a.txt"} and set(after) == {"a.txt", "b.md"}
     assert after["a.txt"][0] == path.stat().st_size != before["a.txt"][0]
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from assistant.query import content_words, is_follow_up, previous_questions, understand
+from assistant.search.query import content_words, is_follow_up, previous_questions, understand
 
 TODAY = date(2024, 6, 15)
 FIRST = "Wann fand das Jahrestreffen von go-cluster 2022 statt?"

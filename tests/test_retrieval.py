@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.indexing import build_index
+from assistant.index.build import build_index
 from assistant.pipeline import Assistant
-from assistant.retrieval import Retriever
-from assistant.store import load_index
+from assistant.search.retrieval import Retriever
+from assistant.index.reader import load_index
 from assistant.types import SearchFilters
 
 from conftest import copy_corpus
@@ -51,7 +51,7 @@ def test_index_has_vectors_for_every_chunk(app):
     assert index.dense.d == 32
     assert app.retriever.effective_mode == "hybrid"
     assert app.warnings == []
-    assert [c.vid for c in index.chunks] == list(range(len(index.chunks)))
+    assert [c.row for c in index.chunks] == list(range(len(index.chunks)))
 
 
 def test_hybrid_hits_carry_ranks_from_both_retrievers(app):

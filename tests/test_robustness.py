@@ -30,16 +30,19 @@ from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from assistant import loaders
+from assistant.answer.grounding import check_sentence, compose_checked
+from assistant.answer.llm import SYSTEM_PROMPT, build_messages
 from assistant.config import Settings
 from assistant.errors import DocumentError, IndexNotFoundError, TestSetError
-from assistant.evaluate import Question, load_testset
-from assistant.indexing import build_index
-from assistant.llm import SYSTEM_PROMPT, build_messages, check_sentence, compose_checked
-from assistant.loaders import CorpusFile, decode_text, load_document
+from assistant.eval.testset import Question, load_testset
+from assistant.index.build import build_index
+from assistant.index.format import CURRENT
+from assistant.index.reader import load_index
+from assistant.ingest import parsers
+from assistant.ingest.corpus import CorpusFile
+from assistant.ingest.parsers import decode_text, load_document
 from assistant.pipeline import Assistant
-from assistant.query import understand
-from assistant.store import CURRENT, load_index
+from assistant.search.query import understand
 from test_loaders import pdf_bytes as loaders_pdf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -739,7 +742,7 @@ def make_hostile_corpus(root: Path, big_file_bytes: int) -> Path:
     put("binaer.txt", bytes(random.Random(5).randrange(256) for _ in range(5000)) + b"\x00" * 8)
     put("abgeschnitten.pdf", pdf_bytes(["Abgeschnittener Bericht", _sentence("Kieselgurtreppe")])[:700])
     put("verschluesselt.pdf", pdf_bytes(["Geheimer Bericht", _sentence("Kieselgurtreppe")], encrypt="geheim"))
-    write_zip_bomb(corpus / "bombe.docx", loaders.MAX_UNPACKED_BYTES + (1 << 20))
+    write_zip_bomb(corpus / "bombe.docx", parsers.MAX_UNPACKED_BYTES + (1 << 20))
     put("tief.html", ("<html><head><title>Tief</title><script>var s = 'Tiefskriptwort';</script></head><body>"
                       "<p>Oben auf der Seite steht Kieselgurtreppe.</p>" + "<div>" * 5000
                       + "<p>Ganz unten steht Kieselgurtreppe.</p><script>document.write('Tiefskriptwort')</script>"

@@ -36,7 +36,7 @@ from test_robustness import (
 )
 
 from assistant.config import Settings
-from assistant.store import load_index
+from assistant.index.reader import load_index
 
 pytestmark = pytest.mark.slow
 
@@ -90,9 +90,9 @@ def test_hostile_corpus_with_a_200_mb_file_under_default_settings(tmp_path):
     assert peak < PEAK_LIMIT_BYTES
     assert "riesig.txt: Datei zu groß" in result["stdout"]
     manifest = load_index(index).manifest
-    skipped = {s["path"]: s["reason"] for s in manifest["skipped"]}
+    skipped = {s["path"]: s["reason"] for s in manifest.skipped}
     check_hostile_build(Settings(corpus_dir=corpus, index_dir=index, model="none", progress=False), skipped,
-                        len(manifest["documents"]))
+                        manifest.document_count)
 
 
 MANY = hsettings(max_examples=2000, deadline=None,

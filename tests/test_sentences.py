@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.sentences import sentence_spans, split_sentences
+from assistant.text.sentences import sentence_spans, split_sentences
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

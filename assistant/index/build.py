@@ -1,0 +1,287 @@
+"""Building the index from the corpus, incrementally: unchanged documents keep their chunks,
+tokens and vectors; only new or changed documents are parsed, chunked and embedded."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import AssistantError, CorpusError, EmbedderUnavailableError
+from ..ingest.chunking import Chunker
+from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_digest
+from ..ingest.parsers import load_document
+from ..text.german import ANALYZER_VERSION, GermanAnalyzer
+from ..types import Progress
+from . import dense
+from .bm25 import Postings
+from .embedder import Encoder, load_embedder
+from .format import CorpusRecord, DenseInfo, DocumentEntry, Manifest, current_generation
+from .freshness import settings_mismatch, vectors_mismatch
+from .reader import IndexData, load_index
+from .writer import GenerationBuilder, build_lock
+
+log = logging.getLogger(__name__)
+
+MERGE_SHARE = 0.2
+# An update adds small delta structures for its new rows; once they hold more than this share of
+# the rows of the base structures, the base is rebuilt from the stored term ids and vectors (no
+# text is analysed or embedded again).
+
+
+@dataclass
+class BuildReport:
+    documents: int = 0
+    chunks: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    embedded_chunks: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+    dense: bool = False
+    full_rebuild_reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    generation: str = ""
+
+    @property
+    def up_to_date(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+def build_index(settings: Settings, embedder: Encoder | None = None, progress: Progress | None = None,
+                decompound: bool = True, full: bool = False) -> BuildReport:
+    """Bring ``settings.index_dir`` up to date with ``settings.corpus_dir``.
+
+    Raises :class:`CorpusError` when no document could be indexed; the previous index then
+    stays as it was.
+    """
+    started = time.perf_counter()
+    report = BuildReport()
+    with build_lock(settings.index_dir):
+        scanned_at_ns = time.time_ns()
+        embedder = _embedder(settings, embedder, report)
+        previous = None if full else _previous(settings, decompound, embedder, report)
+        if full:
+            report.full_rebuild_reason = "auf Wunsch (--full)"
+        # Taken before each file is read, so a file changed during the build shows up as stale
+        # later. It covers the files the scan skips for size too: else they would look new forever.
+        stats: FileStats = {}
+        files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous), stats)
+        report.skipped.extend(skipped)
+        builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
+        try:
+            run = _Build(settings, embedder, progress, decompound, previous, builder, report)
+            entries = run.read_documents(files)
+            run.add_chunks(entries)
+            generation, chunks = run.commit(entries, {**stats, **{f.doc_id: [f.size, f.mtime_ns] for f in files}},
+                                            scanned_at_ns)
+        except BaseException:
+            builder.abort()
+            raise
+    report.documents = len(entries)
+    report.chunks = chunks
+    report.dense = embedder is not None
+    report.generation = generation.name
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Build:
+    """One build's steps: read the new and changed documents, chunk, analyse and embed them,
+    then write the search structures and commit the generation."""
+
+    def __init__(self, settings: Settings, embedder: Encoder | None, progress: Progress | None,
+                 decompound: bool, previous: IndexData | None, builder: GenerationBuilder,
+                 report: BuildReport) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.progress = progress
+        self.decompound = decompound
+        self.previous = previous
+        self.builder = builder
+        self.report = report
+        self.analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
+        self.added: list[int] = []  # document numbers in the builder
+
+    def read_documents(self, files: list[CorpusFile]) -> dict[str, DocumentEntry]:
+        """Parse what is new or changed; the entry of every document the generation keeps."""
+        previous, builder, report = self.previous, self.builder, self.report
+        recorded = previous.corpus_record().documents if previous else {}
+        entries: dict[str, DocumentEntry] = {}
+        words: set[str] = set()
+        for i, file in enumerate(files):
+            if self.progress and i % 500 == 0:
+                self.progress("Dokumente lesen", i, len(files))
+            old = recorded.get(file.doc_id)
+            if old is not None and old["content_hash"] == file.content_hash:
+                entries[file.doc_id] = old
+                report.unchanged += 1
+                continue
+            try:
+                doc = load_document(file)
+            except AssistantError as exc:
+                reason = getattr(exc, "reason", str(exc))
+                if old is not None:
+                    entries[file.doc_id] = old
+                    reason += " (bisherige Fassung bleibt im Index)"
+                report.skipped.append(Skipped(file.doc_id, reason))
+                continue
+            if previous is not None and old is not None:
+                builder.drop(previous.documents.number[doc.id])
+            self.added.append(builder.add_document(doc))
+            words.update(self.analyzer.words_of(doc.text))
+            entries[doc.id] = {"content_hash": doc.content_hash, "title": doc.title, "chunks": 0}
+            (report.changed if old is not None else report.added).append(doc.id)
+        if previous is not None:
+            current_ids = {f.doc_id for f in files}
+            report.removed = sorted(d for d in recorded if d not in current_ids)
+            for doc_id in report.removed:
+                builder.drop(previous.documents.number[doc_id])
+        if not entries:
+            raise CorpusError(
+                f"Keine Datei in {self.settings.corpus_dir} konnte indexiert werden"
+                + (f" ({len(report.skipped)} übersprungen)" if report.skipped else "")
+                + "; der bisherige Index bleibt unverändert.")
+        # The vocabulary only grows: unchanged chunks keep the terms they were given, so an update
+        # analyses only new text (`assistant index --full` re-analyses everything).
+        self.analyzer.add_vocabulary(words)
+        return entries
+
+    def add_chunks(self, entries: dict[str, DocumentEntry]) -> None:
+        """Chunk, analyse and embed the documents read (in batches of ``embed_batch_size * 8``)."""
+        analyzer, builder = self.analyzer, self.builder
+        self.term_number: dict[str, int] = dict(self.previous.lexical.vocab) if self.previous else {}
+        term_number = self.term_number
+        chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+        ids_of_word: dict[str, tuple[int, ...]] = {}
+
+        def encode(text: str) -> np.ndarray:
+            """Term ids of a chunk (each distinct word analysed once per build)."""
+            ids: list[int] = []
+            for word in analyzer.words_of(text):
+                found = ids_of_word.get(word)
+                if found is None:
+                    found = ids_of_word[word] = tuple(
+                        term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word))
+                ids.extend(found)
+            return np.asarray(ids, dtype=np.int32)
+
+        pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]] = []
+        pending_chunks = 0
+        for i, number in enumerate(self.added):
+            text = builder.text_of(number)
+            spans = chunker.spans(text)
+            texts = [text[a:b] for a, b in spans]
+            entries[builder.doc_ids[number]]["chunks"] = len(spans)
+            pending.append((number, spans, [encode(t) for t in texts], texts))
+            pending_chunks += len(spans)
+            if pending_chunks >= self.settings.embed_batch_size * 8:
+                if self.progress:
+                    self.progress("Abschnitte analysieren und einbetten", i, len(self.added))
+                self._store(pending)
+                pending, pending_chunks = [], 0
+        self._store(pending)
+
+    def _store(self, pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]]) -> None:
+        texts = [t for _, _, _, part in pending for t in part]
+        vectors = self.embedder.encode_passages(texts) if self.embedder is not None and texts else None
+        at = 0
+        for number, spans, ids, part in pending:
+            self.builder.add_rows(number, spans, ids, None if vectors is None else vectors[at:at + len(part)])
+            at += len(part)
+        self.report.embedded_chunks += len(texts) if self.embedder is not None else 0
+
+    def commit(self, entries: dict[str, DocumentEntry], files: FileStats, scanned_at_ns: int) -> tuple[Path, int]:
+        """Build the search structures (a new base, or a delta beside the previous base) and the
+        manifest, and make the generation current."""
+        builder, embedder, previous = self.builder, self.embedder, self.previous
+        terms = list(self.term_number)
+        tables = builder.tables()
+        rows, live = tables.rows, tables.live
+        if self.progress:
+            self.progress("Suchindex aufbauen", 0, 1)
+        tokens = builder.token_file()
+        lexical_base = previous.manifest.lexical_base_rows if previous else 0
+        base = delta = None
+        if _new_base(previous, rows, lexical_base):
+            base, lexical_base = Postings.build(tokens, tables.row_tok, 0, rows, len(terms), live), rows
+        elif rows > lexical_base:
+            delta = Postings.build(tokens, tables.row_tok, lexical_base, rows, len(terms), live)
+        dense_base: Any = None
+        dense_info: DenseInfo | None = previous.manifest.dense_index if previous else None
+        dense_base_rows = previous.manifest.dense_base_rows if previous else 0
+        if embedder is not None and _new_base(previous, rows, dense_base_rows):
+            dense_base, dense_info = dense.build_base(builder.vector_file(), rows, embedder.dimension, self.progress)
+            dense_base_rows = rows
+        documents = {d: entries[d] for d in sorted(entries)}
+        settings = self.settings
+        manifest = Manifest(
+            model=embedder.name if embedder is not None else None,
+            dimension=embedder.dimension if embedder is not None else None,
+            passage_prefix=embedder.passage_prefix if embedder is not None else None,
+            query_prefix=embedder.query_prefix if embedder is not None else None,
+            chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, decompound=self.decompound,
+            analyzer_version=ANALYZER_VERSION, doc_weight=settings.doc_weight, chunks=int(live.sum()), rows=rows,
+            lexical_base_rows=lexical_base, dense_base_rows=dense_base_rows if embedder is not None else 0,
+            corpus_path=str(settings.corpus_dir.resolve()), corpus_digest=stats_digest(files),
+            scanned_at_ns=scanned_at_ns, document_count=len(documents),
+            dense_index=dense_info if embedder is not None else None,
+            skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped))
+        generation = builder.commit(manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta,
+                                    dense_base)
+        return generation, int(live.sum())
+
+
+def _new_base(previous: IndexData | None, rows: int, base_rows: int) -> bool:
+    """Whether to rebuild a base structure over all rows (see MERGE_SHARE)."""
+    return previous is None or rows - base_rows > MERGE_SHARE * max(base_rows, 1)
+
+
+def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
+    """Files whose size and modification time still match need not be hashed again (as git and
+    rsync do); a file modified around the time of the last scan is hashed anyway."""
+    if previous is None:
+        return {}
+    record = previous.corpus_record()
+    racy = previous.manifest.scanned_at_ns - 1_000_000_000
+    return {d: (int(size), int(mtime), record.documents[d]["content_hash"])
+            for d, (size, mtime) in record.files.items() if d in record.documents and int(mtime) < racy}
+
+
+def _embedder(settings: Settings, embedder: Encoder | None, report: BuildReport) -> Encoder | None:
+    if not settings.dense_enabled:
+        return None
+    if embedder is not None:
+        return embedder
+    try:
+        return load_embedder(settings.model, settings.query_prefix, settings.passage_prefix,
+                             settings.embed_batch_size, settings.hub_timeout, settings.progress)
+    except EmbedderUnavailableError as exc:
+        report.warnings.append(str(exc))
+        return None
+
+
+def _previous(settings: Settings, decompound: bool, embedder: Encoder | None,
+              report: BuildReport) -> IndexData | None:
+    if current_generation(settings.index_dir) is None:
+        return None
+    try:
+        previous = load_index(settings.index_dir)
+        previous.corpus_record()
+    except AssistantError as exc:
+        report.full_rebuild_reason = f"bisheriger Index nicht nutzbar: {exc}"
+        return None
+    reason = settings_mismatch(previous.manifest, settings, decompound) or vectors_mismatch(
+        previous.manifest, embedder.name if embedder else None, embedder.dimension if embedder else None,
+        embedder.passage_prefix if embedder else None)
+    if reason:
+        report.full_rebuild_reason = reason
+        return None
+    return previous

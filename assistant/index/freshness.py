@@ -1,0 +1,115 @@
+"""Does an index fit the settings and the corpus? One set of rules for ``assistant index`` (update
+or rebuild in full?), the chat and the evaluation (build before serving?) and every start (warn
+that the index is stale?)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..config import Settings
+from ..errors import AssistantError
+from ..ingest.corpus import FileStats, file_stats, stats_digest
+from ..text.german import ANALYZER_VERSION
+from .format import CorpusRecord, Manifest, current_generation, read_corpus_record, read_manifest, require_generation
+
+
+def same_model(a: str | None, b: str | None) -> bool:
+    """Model names are equal, or both name the same local folder ("models/e5" and "./models/e5/")."""
+    if a is None or b is None:
+        return a == b
+    if a == b:
+        return True
+    pa, pb = Path(a).expanduser(), Path(b).expanduser()
+    return pa.exists() and pb.exists() and pa.resolve() == pb.resolve()
+
+
+def settings_mismatch(manifest: Manifest, settings: Settings, decompound: bool = True) -> str | None:
+    """Why an index built as ``manifest`` cannot be extended under ``settings`` (None when it can):
+    its chunks or stored terms would differ from what these settings produce."""
+    if (manifest.chunk_size, manifest.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap):
+        return (f"Chunk-Einstellungen geändert ({manifest.chunk_size}/{manifest.chunk_overlap} → "
+                f"{settings.chunk_size}/{settings.chunk_overlap})")
+    if manifest.decompound != decompound:
+        return "Kompositazerlegung geändert"
+    if manifest.analyzer_version != ANALYZER_VERSION:
+        return f"Textanalyse geändert (Version {manifest.analyzer_version} → {ANALYZER_VERSION})"
+    return None
+
+
+def vectors_mismatch(manifest: Manifest, model: str | None, dimension: int | None = None,
+                     passage_prefix: str | None = None) -> str | None:
+    """Why the stored vectors cannot be kept for ``model`` (None: no model, and none stored, or
+    the same model with the same passage prefix)."""
+    if model is None:
+        return "Vektoren entfallen (kein Einbettungsmodell)" if manifest.dense else None
+    if not manifest.dense:
+        return "Vektoren werden für alle Abschnitte berechnet (bisher ohne Modell gebaut)"
+    if (not same_model(manifest.model, model) or (dimension is not None and manifest.dimension != dimension)
+            or (passage_prefix is not None and manifest.passage_prefix != passage_prefix)):
+        return f"Einbettungsmodell geändert ({manifest.model} → {model})"
+    return None
+
+
+def corpus_changes(settings: Settings, manifest: Manifest,
+                   record: Callable[[], CorpusRecord] | None = None) -> str | None:
+    """What changed in the corpus folder since the build ("2 neu, 1 geändert"), or None.
+
+    One digest of the corpus walk is compared first; the per-file record (``record``, read only
+    then) says what changed. An index of another corpus folder, or a corpus folder that is gone,
+    is not compared."""
+    if not settings.corpus_dir.is_dir() or Path(manifest.corpus_path) != settings.corpus_dir.resolve():
+        return None
+    current = file_stats(settings.corpus_dir)
+    if manifest.corpus_digest == stats_digest(current):
+        return None
+    if record is None:
+        return "Dateien geändert"
+    recorded: FileStats = record().files
+    added = [d for d in current if d not in recorded]
+    removed = [d for d in recorded if d not in current]
+    changed = [d for d in current if d in recorded and list(current[d]) != list(recorded[d])]
+    if not (added or removed or changed):
+        return None
+    return ", ".join(f"{len(x)} {label}" for x, label in
+                     ((added, "neu"), (changed, "geändert"), (removed, "gelöscht")) if x)
+
+
+def staleness(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord] | None = None) -> str | None:
+    """A German warning when the index no longer matches the corpus (or the text analysis), else None."""
+    if manifest.analyzer_version != ANALYZER_VERSION:
+        return ("Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
+                "auf (bis dahin können Suchergebnisse leicht abweichen).")
+    changes = corpus_changes(settings, manifest, record)
+    if changes is None:
+        return None
+    return (f"Der Index ist veraltet: seit dem Bau sind Dokumente im Korpus {changes}. "
+            "`assistant index` aktualisiert ihn (nur die geänderten Dokumente).")
+
+
+def needs_rebuild(settings: Settings, model: str | None = None) -> str | None:
+    """Why ``assistant index`` must run before ``settings`` can be served (a short German reason),
+    or None when the index is current: no index, an unreadable or older one, other chunk settings
+    or text analysis, another corpus folder, a changed corpus, or no vectors of ``model`` (an
+    embedding model that is available now)."""
+    if current_generation(settings.index_dir) is None:
+        return f"noch kein Index in {settings.index_dir}"
+    try:
+        generation = require_generation(settings.index_dir)
+        manifest = read_manifest(settings.index_dir, generation)
+    except AssistantError as exc:
+        return f"Index nicht nutzbar ({exc})"
+    reason = settings_mismatch(manifest, settings)
+    if reason:
+        return reason
+    if Path(manifest.corpus_path) != settings.corpus_dir.resolve():
+        return f"Index gehört zu einem anderen Korpus ({manifest.corpus_path})"
+    try:
+        changes = corpus_changes(settings, manifest, lambda: read_corpus_record(generation))
+    except AssistantError as exc:
+        return f"Index nicht nutzbar ({exc})"
+    if changes:
+        return f"Korpus geändert ({changes})"
+    if model is not None and (not manifest.dense or not same_model(manifest.model, model)):
+        return f"Vektoren für {model} fehlen"
+    return None

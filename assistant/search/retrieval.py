@@ -1,0 +1,97 @@
+"""Hybrid search: BM25 and dense vectors, fused by reciprocal rank, with document and date filters."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from ..index.embedder import Encoder
+from ..index.reader import IndexData
+from ..types import Hit, SearchFilters
+
+
+class Retriever:
+    """Searches one loaded index. Safe to share across threads (no mutable state per query)."""
+
+    def __init__(self, index: IndexData, embedder: Encoder | None, mode: str = "hybrid",
+                 candidates: int = 50, rrf_k: int = 60) -> None:
+        self.index = index
+        self.embedder = embedder if index.has_dense else None
+        self.mode = mode
+        self.candidates = candidates
+        self.rrf_k = rrf_k
+
+    @property
+    def effective_mode(self) -> str:
+        """The mode actually used: without vectors every mode is lexical."""
+        return self.mode if self.embedder is not None else "lexical"
+
+    def search(self, query: str, k: int = 5, filters: SearchFilters | None = None,
+               boost: np.ndarray | None = None) -> list[Hit]:
+        """The ``k`` best chunks for ``query``. ``boost`` (one value per chunk row) adds to the
+        fused score, e.g. for documents dated near a date named in the question."""
+        allowed = self.allowed_rows(filters)
+        if allowed is not None and not allowed.any():
+            return []
+        mode = self.effective_mode
+        n = max(self.candidates, k)
+        ranked: dict[str, list[tuple[int, float]]] = {}
+        if mode in ("hybrid", "lexical"):
+            ranked["lexical"] = self._lexical(query, n, allowed)
+        if mode in ("hybrid", "dense"):
+            ranked["dense"] = self._dense(query, n, allowed)
+        fused: dict[int, float] = {}
+        ranks: dict[int, dict[str, int]] = {}
+        raw: dict[int, dict[str, float]] = {}
+        for name, rows in ranked.items():
+            for rank, (row, score) in enumerate(rows, start=1):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank)
+                ranks.setdefault(row, {})[name] = rank
+                raw.setdefault(row, {})[name] = score
+        if len(ranked) == 1:  # a single retriever keeps its own score scale
+            fused = {row: raw[row][next(iter(ranked))] for row in fused}
+        if boost is not None:
+            fused = {row: score * (1.0 + float(boost[row])) for row, score in fused.items()}
+        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        chunks = self.index.chunks
+        return [Hit(chunks[r], fused[r], ranks[r], raw[r]) for r in order]
+
+    def allowed_rows(self, filters: SearchFilters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        index = self.index
+        mask = index.live.copy()
+        if filters.doc_ids is not None:
+            wanted = np.zeros_like(mask)
+            for doc_id in filters.doc_ids:
+                rows = index.doc_rows.get(doc_id)
+                if rows is not None:
+                    wanted[rows] = True
+            mask &= wanted
+        if filters.date_from is not None or filters.date_to is not None:
+            in_range = index.doc_ids_in_dates(filters.date_from or date.min, filters.date_to or date.max)
+            mask &= in_range[index.tables.row_doc]
+        return mask
+
+    def _lexical(self, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        scores = self.index.lexical.scores(query)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
+        return _top(scores, n)
+
+    def _dense(self, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        assert self.embedder is not None and self.index.dense is not None
+        vector = self.embedder.encode_queries([query])
+        return self.index.dense.search(vector, n, allowed)
+
+
+def _top(scores: np.ndarray, n: int) -> list[tuple[int, float]]:
+    positive = np.flatnonzero(scores > 0)
+    if positive.size == 0:
+        return []
+    if positive.size > n:
+        part = np.argpartition(-scores[positive], n - 1)[:n]
+        positive = positive[part]
+    order = positive[np.lexsort((positive, -scores[positive]))]
+    return [(int(r), float(scores[r])) for r in order]

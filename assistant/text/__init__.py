@@ -1,0 +1,1 @@
+"""German text analysis shared by indexing, search and answers: words to index terms (:mod:`.german`) and sentences (:mod:`.sentences`)."""

@@ -1,0 +1,128 @@
+"""The browser chat (Gradio): streamed German answers with [n] markers, source cards, the whole
+document with the cited passage highlighted, filters, feedback and a staff area.
+
+The layout is :mod:`.layout`, the handlers :mod:`.events`, the HTML :mod:`.render`; this module
+wires events to components. The handlers are small functions of a :class:`~.service.Service`,
+which holds the current :class:`~assistant.pipeline.Assistant` and swaps it atomically after a
+re-index, so every session sees a changed corpus without a restart.
+
+Everything a document contains is HTML-escaped before it reaches the page: a document's own
+HTML or ``<script>`` is shown as text and never runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..config import Settings
+from .events import (
+    ask_api,
+    new_conversation,
+    on_load,
+    open_source,
+    respond,
+    select_answer,
+    send_feedback,
+    staff_delete,
+    staff_login,
+    staff_logout,
+    staff_refresh,
+    staff_reindex,
+    staff_upload,
+)
+from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
+from .service import DEFAULT_CONCURRENCY, Service
+from .static import CSS
+
+PRIVATE = {"api_visibility": "private"}
+STAFF = {"api_visibility": "private", "concurrency_id": "staff", "concurrency_limit": 1}
+
+
+def _wire_chat(ui: ChatUI, service: Service) -> None:
+    inputs = [ui.question, ui.conversation, ui.date_from, ui.date_to, ui.docs]
+    outputs = [ui.chatbot, ui.conversation, ui.sources, ui.turn, ui.question, ui.feedback_note]
+
+    def chat_turn(question, conversation, date_from, date_to, docs):
+        yield from respond(service, question, conversation, date_from, date_to, docs)
+
+    ui.send.click(chat_turn, inputs, outputs, **PRIVATE)
+    ui.question.submit(chat_turn, inputs, outputs, **PRIVATE)
+    reset = [ui.chatbot, ui.conversation, ui.sources, ui.document, ui.turn, ui.question, ui.comment,
+             ui.feedback_note]
+    ui.new.click(new_conversation, None, reset, **PRIVATE)
+    ui.chatbot.clear(new_conversation, None, reset, **PRIVATE)  # the chat's own bin icon
+
+    def show_document(conversation, evt: gr.EventData):
+        return open_source(service, conversation, evt)
+
+    def show_sources(conversation, evt: gr.SelectData):
+        return select_answer(service, conversation, evt)
+
+    ui.sources.click(show_document, [ui.conversation], [ui.document], **PRIVATE)
+    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], **PRIVATE)
+    for button, vote in ((ui.up, "up"), (ui.down, "down")):
+        button.click(lambda c, t, m, vote=vote: send_feedback(service, vote, c, t, m),
+                     [ui.conversation, ui.turn, ui.comment], [ui.feedback_note, ui.comment], **PRIVATE)
+
+
+def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
+    listing = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
+    login_outputs = [ui.logged_in, ui.login_box, ui.panel, ui.login_note, ui.password]
+    for trigger in (ui.login.click, ui.password.submit):
+        trigger(lambda p: staff_login(service, p), [ui.password], login_outputs, **PRIVATE).then(
+            lambda ok: staff_refresh(service, ok) if ok else (gr.skip(),) * 5, [ui.logged_in], listing,
+            **PRIVATE)
+    ui.logout.click(staff_logout, None, login_outputs, **PRIVATE)
+
+    def upload(ok, files, progress=gr.Progress()):
+        return staff_upload(service, ok, files, progress)
+
+    def delete(ok, doc_id, progress=gr.Progress()):
+        return staff_delete(service, ok, doc_id, progress)
+
+    def reindex(ok, progress=gr.Progress()):
+        return staff_reindex(service, ok, progress)
+
+    ui.upload.click(upload, [ui.logged_in, ui.files], listing + [ui.files], **STAFF)
+    ui.delete.click(delete, [ui.logged_in, ui.delete_choice], listing, **STAFF)
+    ui.reindex.click(reindex, [ui.logged_in], listing, **STAFF)
+
+
+def build_app(settings: Settings, data_dir: Path | None = None, staff_password: str | None = None,
+              service: Service | None = None) -> gr.Blocks:
+    """The Gradio app over ``settings`` (the index must exist). Launch it with :func:`launch`."""
+    service = service or Service(settings, data_dir, staff_password)
+    # Uploads wait in Gradio's cache only until copied into the corpus; a day later they go.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Tab("Chat", id="chat-tab"):
+            chat = layout_chat()
+        with gr.Tab("Mitarbeiterbereich", id="staff-tab"):
+            staff = layout_staff(service.staff_enabled)
+        _wire_chat(chat, service)
+        if staff is not None:
+            _wire_staff(staff, chat, service)
+        demo.load(lambda: on_load(service), None, [chat.docs, chat.status], **PRIVATE)
+
+        def ask(question: str) -> dict:
+            """Answer a German question from the documents; returns what `assistant ask --json`
+            prints: question, answer, abstained, citations, hits."""
+            return ask_api(service, question)
+
+        gr.api(ask, api_name="ask")
+    demo.service = service  # type: ignore[attr-defined]
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
+           concurrency: int = DEFAULT_CONCURRENCY, **kwargs: Any) -> Any:
+    """Serve ``demo``: queued, ``concurrency`` answers at a time, uploads limited to the
+    corpus' file size limit, loopback unless ``host`` says otherwise."""
+    service: Service = demo.service  # type: ignore[attr-defined]
+    demo.queue(default_concurrency_limit=concurrency, max_size=256)
+    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Default(),
+                       max_file_size=service.settings.max_file_bytes, ssr_mode=False, share=False,
+                       footer_links=["api"], show_error=False, **kwargs)

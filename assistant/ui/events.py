@@ -1,0 +1,226 @@
+"""What happens when a user acts in the chat: one small function per event, over the shared
+:class:`~.service.Service`. The project's errors become Gradio messages here and only here
+(:func:`user_errors`); document text is escaped by :mod:`.render` before it reaches the page."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+import gradio as gr
+
+from ..errors import AssistantError
+from ..types import Answer, Progress
+from .render import (
+    NO_DOCUMENT,
+    NO_SOURCES,
+    answer_markdown,
+    document_choices,
+    document_rows,
+    index_status,
+    md_escape,
+    render_document,
+    render_sources,
+    report_markdown,
+    source_entries,
+)
+from .service import Service, checked_question, filters_json, make_filters
+
+THINKING = "Ich suche in den Dokumenten …"
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A project error raised while handling an event is shown to the user as a German message."""
+    try:
+        yield
+    except AssistantError as exc:
+        raise gr.Error(str(exc), title="Hinweis") from None
+
+
+def _display(conversation: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    return [{"role": m["role"], "content": m.get("display", md_escape(m["content"]))} for m in conversation]
+
+
+def _history(conversation: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The chat history as the pipeline reads it: role/content messages, the answers' citations
+    in ``metadata`` (so a follow-up can prefer the documents just cited)."""
+    return [{"role": m["role"], "content": m["content"], "metadata": m.get("metadata") or {}}
+            for m in conversation]
+
+
+def respond(service: Service, question: str, conversation: list[dict[str, Any]], date_from: Any,
+            date_to: Any, doc_ids: list[str] | None) -> Iterator[tuple[Any, ...]]:
+    """Stream one answer: (chat, conversation, sources, selected turn, input box, feedback note)."""
+    with user_errors():
+        question = checked_question(question)
+        filters = make_filters(date_from, date_to, doc_ids)
+    assistant = service.assistant  # this answer stays with one index generation
+    history = _history(conversation)
+    shown = _display(conversation) + [{"role": "user", "content": md_escape(question)},
+                                      {"role": "assistant", "content": THINKING}]
+    yield list(shown), gr.skip(), gr.skip(), gr.skip(), "", ""
+    answer: Answer | None = None
+    streamed = ""
+    try:
+        for event in assistant.ask_stream(question, history, filters):
+            if isinstance(event, Answer):
+                answer = event
+            elif event:
+                streamed += event
+                shown[-1] = {"role": "assistant", "content": md_escape(streamed)}
+                yield list(shown), gr.skip(), gr.skip(), gr.skip(), "", ""
+    except AssistantError as exc:
+        shown[-1] = {"role": "assistant", "content": md_escape(f"Fehler: {exc}")}
+        yield list(shown), gr.skip(), gr.skip(), gr.skip(), "", ""
+        return
+    assert answer is not None
+    entries = source_entries(answer, assistant.index)
+    turn = len(conversation) + 1
+    conversation = conversation + [
+        {"role": "user", "content": question},
+        {"role": "assistant", "content": answer.text, "display": answer_markdown(answer),
+         "metadata": {"citations": [c.to_json() for c in answer.citations]},
+         "question": question, "sources": entries, "abstained": answer.abstained,
+         "filters": filters_json(filters)},
+    ]
+    yield (_display(conversation), conversation, render_sources(entries, turn, question, assistant.index),
+           turn, "", "")
+
+
+def open_source(service: Service, conversation: list[dict[str, Any]], evt: gr.EventData) -> str:
+    data = getattr(evt, "_data", None) or {}
+    try:
+        turn, n = int(data.get("turn")), int(data.get("n"))
+    except (TypeError, ValueError):
+        return gr.skip()
+    if not 0 <= turn < len(conversation) or conversation[turn]["role"] != "assistant":
+        return NO_DOCUMENT
+    entry = next((e for e in conversation[turn].get("sources", ()) if e["n"] == n), None)
+    if entry is None:
+        return NO_DOCUMENT
+    return render_document(service.assistant.index, entry, nonce=f"{turn}-{n}-{time.time_ns()}")
+
+
+def select_answer(service: Service, conversation: list[dict[str, Any]], evt: gr.SelectData) -> tuple[Any, ...]:
+    """Clicking an earlier answer in the chat shows its sources (and makes it the one rated)."""
+    index = evt.index if isinstance(evt.index, int) else evt.index[0]
+    if not 0 <= index < len(conversation):
+        return gr.skip(), gr.skip()
+    if conversation[index]["role"] == "user" and index + 1 < len(conversation):
+        index += 1
+    message = conversation[index]
+    if message["role"] != "assistant":
+        return gr.skip(), gr.skip()
+    return render_sources(message.get("sources", []), index, message.get("question", ""),
+                          service.assistant.index), index
+
+
+def new_conversation() -> tuple[Any, ...]:
+    return [], [], NO_SOURCES, NO_DOCUMENT, None, "", "", ""
+
+
+def send_feedback(service: Service, vote: str, conversation: list[dict[str, Any]], turn: int | None,
+                  comment: str) -> tuple[str, str]:
+    if turn is None or not 0 <= turn < len(conversation) or conversation[turn]["role"] != "assistant":
+        return "Es gibt noch keine Antwort, die Sie bewerten könnten.", comment
+    message = conversation[turn]
+    service.feedback.add({
+        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "vote": vote,
+        "comment": (comment or "").strip(),
+        "question": message.get("question", ""),
+        "answer": message["content"],
+        "abstained": message.get("abstained", False),
+        "sources": [{k: e[k] for k in ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote")}
+                    for e in message.get("sources", ())],
+        "filters": message.get("filters"),
+    })
+    return ("Danke für Ihre Rückmeldung! 👍" if vote == "up" else "Danke für Ihre Rückmeldung – wir sehen uns das an."), ""
+
+
+def ask_api(service: Service, question: str) -> dict[str, Any]:
+    """The object `assistant ask --json` prints: question, answer, abstained, citations, hits."""
+    with user_errors():
+        question = checked_question(question)
+        answer = service.assistant.ask(question)
+    return {"question": question, **answer.to_json()}
+
+
+def _progress_callback(progress: gr.Progress) -> Progress:
+    def update(stage: str, done: int, total: int) -> None:
+        progress((done, max(total, 1)), desc=stage)
+    return update
+
+
+def _staff_outputs(service: Service, message: str) -> tuple[Any, ...]:
+    index = service.assistant.index
+    choices = document_choices(index)
+    return (message, document_rows(index), gr.update(choices=[c[1] for c in choices], value=None),
+            gr.update(choices=choices), index_status(service))
+
+
+def _reindex_message(service: Service, progress: gr.Progress, prefix: str) -> str:
+    try:
+        report = service.reindex(_progress_callback(progress))
+    except AssistantError as exc:
+        return f"{prefix}\n\n**Fehler beim Indexieren:** {md_escape(str(exc))}"
+    return report_markdown(report, prefix)
+
+
+def staff_login(service: Service, password: str) -> tuple[Any, ...]:
+    if not service.check_password(password):
+        time.sleep(0.5)  # slows down guessing
+        return False, gr.update(visible=True), gr.update(visible=False), "Das Passwort stimmt nicht.", ""
+    return True, gr.update(visible=False), gr.update(visible=True), "", ""
+
+
+def staff_logout() -> tuple[Any, ...]:
+    return False, gr.update(visible=True), gr.update(visible=False), "Abgemeldet.", ""
+
+
+def _require_staff(logged_in: bool) -> None:
+    if not logged_in:
+        raise gr.Error("Bitte zuerst im Mitarbeiterbereich anmelden.")
+
+
+def staff_refresh(service: Service, logged_in: bool) -> tuple[Any, ...]:
+    _require_staff(logged_in)
+    return _staff_outputs(service, "")
+
+
+def staff_upload(service: Service, logged_in: bool, files: list[str] | None,
+                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    _require_staff(logged_in)
+    if not files:
+        return _staff_outputs(service, "Bitte zuerst Dateien auswählen.") + (None,)
+    saved, problems = service.add_files(files)
+    lines = [f"Hochgeladen: {md_escape(', '.join(saved))}" if saved else "Keine Datei übernommen."]
+    lines += [f"- {md_escape(p)}" for p in problems]
+    message = "\n".join(lines)
+    if saved:
+        message = _reindex_message(service, progress, message)
+    return _staff_outputs(service, message) + (None,)
+
+
+def staff_delete(service: Service, logged_in: bool, doc_id: str | None,
+                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    _require_staff(logged_in)
+    if not doc_id:
+        return _staff_outputs(service, "Bitte ein Dokument auswählen.")
+    problem = service.remove_document(doc_id)
+    if problem:
+        return _staff_outputs(service, md_escape(problem))
+    return _staff_outputs(service, _reindex_message(service, progress, f"Gelöscht: {md_escape(doc_id)}"))
+
+
+def staff_reindex(service: Service, logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    _require_staff(logged_in)
+    return _staff_outputs(service, _reindex_message(service, progress, ""))
+
+
+def on_load(service: Service) -> tuple[Any, ...]:
+    return gr.update(choices=document_choices(service.assistant.index)), index_status(service)

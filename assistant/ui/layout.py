@@ -1,0 +1,156 @@
+"""The chat's layout: which components, where; no behaviour (that is :mod:`.events`, wired in
+:mod:`.app`). German texts of the page live here too."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ..ingest.corpus import SUPPORTED_SUFFIXES
+from .render import NO_DOCUMENT, NO_SOURCES
+from .service import PASSWORD_ENV
+from .static import DOCUMENT_JS, SOURCES_JS
+
+TITLE = "Cluster-Dokumenten-Assistent"
+INTRO = ("Fragen Sie auf Deutsch zu den Dokumenten des Clusters: Förderprogramme, Veranstaltungen, "
+         "Projekte. Jede Antwort nennt ihre Quellen mit [n]; ein Klick auf eine Quelle zeigt die "
+         "Stelle im Dokument.")
+PLACEHOLDER = "Ihre Frage, z. B. „Wer wurde zum ClusterERFOLG 2022 gewählt?“"
+STAFF_DISABLED = (f"**Der Mitarbeiterbereich ist ausgeschaltet.** Zum Einschalten die Umgebungsvariable "
+                  f"`{PASSWORD_ENV}` mit einem Passwort setzen und den Assistenten neu starten.")
+
+EXAMPLES: dict[str, list[str]] = {
+    "KMU: Förderprogramme und Unterstützung": [
+        "Welches Budget hat das COSME-Programm?",
+        "Wie hilft das Digitalwerk Werder kleinen und mittleren Unternehmen?",
+        "Welche Unterstützung bietet das Programm go-cluster?",
+    ],
+    "Netzwerkmanagement: vergangene Veranstaltungen": [
+        "Welche Veranstaltungen gab es 2022?",
+        "Wann fand das Jahrestreffen von go-cluster 2022 statt?",
+        "Wo fand der Sommerempfang von In|Die RegionWestfalen statt?",
+    ],
+    "Evaluation: Ergebnisse und Wirkung": [
+        "Wer wurde zum ClusterERFOLG 2022 gewählt?",
+        "Wie viele Teilnehmende kamen zum Sommerempfang?",
+        "Welche Ziele hatte das Cluster Excellence Management Training?",
+    ],
+}
+
+
+@dataclass
+class ChatUI:
+    conversation: gr.State
+    turn: gr.State
+    status: gr.Markdown
+    chatbot: gr.Chatbot
+    question: gr.Textbox
+    send: gr.Button
+    new: gr.Button
+    sources: gr.HTML
+    document: gr.HTML
+    date_from: gr.DateTime
+    date_to: gr.DateTime
+    docs: gr.Dropdown
+    up: gr.Button
+    down: gr.Button
+    comment: gr.Textbox
+    feedback_note: gr.Markdown
+
+
+@dataclass
+class StaffUI:
+    logged_in: gr.State
+    login_box: gr.Column
+    password: gr.Textbox
+    login: gr.Button
+    login_note: gr.Markdown
+    panel: gr.Column
+    logout: gr.Button
+    files: gr.File
+    upload: gr.Button
+    table: gr.Dataframe
+    delete_choice: gr.Dropdown
+    delete: gr.Button
+    reindex: gr.Button
+    message: gr.Markdown
+
+
+def layout_chat() -> ChatUI:
+    conversation, turn = gr.State([]), gr.State(None)
+    status = gr.Markdown(elem_id="index-status")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3):
+            chatbot = gr.Chatbot(label="Gespräch", height=430, elem_id="chat", feedback_options=None,
+                                 latex_delimiters=[], buttons=["copy"], autoscroll=True,
+                                 placeholder="Stellen Sie eine Frage – oder wählen Sie unten ein Beispiel.")
+            with gr.Row():
+                question = gr.Textbox(show_label=False, placeholder=PLACEHOLDER, scale=5, lines=1,
+                                      max_lines=4, elem_id="frage", submit_btn=False)
+                send = gr.Button("Senden", variant="primary", scale=1, elem_id="senden")
+                new = gr.Button("Neues Gespräch", scale=1, elem_id="neu")
+            up, down, comment, feedback_note = _layout_feedback()
+            _layout_examples(question)
+        with gr.Column(scale=2):
+            date_from, date_to, docs = _layout_filters()
+            sources = gr.HTML(NO_SOURCES, elem_id="quellen", js_on_load=SOURCES_JS)
+    with gr.Accordion("Dokument", open=True, elem_id="dokument-bereich"):
+        document = gr.HTML(NO_DOCUMENT, elem_id="dokument", js_on_load=DOCUMENT_JS)
+    return ChatUI(conversation, turn, status, chatbot, question, send, new, sources, document,
+                  date_from, date_to, docs, up, down, comment, feedback_note)
+
+
+def _layout_feedback() -> tuple[gr.Button, gr.Button, gr.Textbox, gr.Markdown]:
+    with gr.Row(equal_height=False, elem_id="feedback"):
+        comment = gr.Textbox(label="War die Antwort hilfreich?", scale=4, lines=1, elem_id="kommentar",
+                             placeholder="Kommentar (optional), z. B. was gefehlt hat")
+        with gr.Column(scale=1, min_width=160):
+            up = gr.Button("👍 Ja", size="md", elem_id="daumen-hoch")
+            down = gr.Button("👎 Nein", size="md", elem_id="daumen-runter")
+    feedback_note = gr.Markdown(elem_id="feedback-hinweis")
+    return up, down, comment, feedback_note
+
+
+def _layout_examples(question: gr.Textbox) -> None:
+    with gr.Accordion("Beispielfragen", open=True):
+        for label, questions in EXAMPLES.items():
+            gr.Examples(examples=[[q] for q in questions], inputs=[question], label=label)
+
+
+def _layout_filters() -> tuple[gr.DateTime, gr.DateTime, gr.Dropdown]:
+    with gr.Accordion("Filter", open=False, elem_id="filter"):
+        date_from = gr.DateTime(label="Datum von", include_time=False, type="string", elem_id="datum-von")
+        date_to = gr.DateTime(label="Datum bis", include_time=False, type="string", elem_id="datum-bis")
+        docs = gr.Dropdown(label="Nur in diesen Dokumenten", multiselect=True, choices=[], elem_id="dokumente")
+    return date_from, date_to, docs
+
+
+def layout_staff(enabled: bool) -> StaffUI | None:
+    if not enabled:
+        gr.Markdown(STAFF_DISABLED, elem_id="mitarbeiter-aus")
+        return None
+    logged_in = gr.State(False)
+    with gr.Column(visible=True) as login_box:
+        password = gr.Textbox(label="Passwort", type="password", elem_id="passwort")
+        login = gr.Button("Anmelden", variant="primary", elem_id="anmelden")
+    login_note = gr.Markdown()
+    with gr.Column(visible=False) as panel:
+        with gr.Row(equal_height=True):
+            gr.Markdown("Angemeldet im Mitarbeiterbereich.")
+            logout = gr.Button("Abmelden", size="sm", scale=0, min_width=120)
+        gr.Markdown(f"**Dokumente hochladen** ({', '.join(SUPPORTED_SUFFIXES)}); danach wird der Index "
+                    "aktualisiert und der Chat findet sie sofort.")
+        files = gr.File(label="Dateien", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
+                        type="filepath", elem_id="hochladen-dateien")
+        upload = gr.Button("Hochladen und indexieren", variant="primary", elem_id="hochladen")
+        message = gr.Markdown(elem_id="staff-meldung")
+        table = gr.Dataframe(headers=["Dokument", "Titel", "Datum", "Abschnitte"], interactive=False,
+                             wrap=True, label="Dokumente im Index", elem_id="dokumentliste",
+                             column_widths=["32%", "43%", "15%", "10%"])
+        with gr.Row():
+            delete_choice = gr.Dropdown(label="Dokument löschen", choices=[], scale=3, elem_id="loeschen-wahl")
+            delete = gr.Button("Löschen", variant="stop", scale=1, elem_id="loeschen")
+        reindex = gr.Button("Index neu einlesen", elem_id="neu-indexieren")
+    return StaffUI(logged_in, login_box, password, login, login_note, panel, logout, files, upload,
+                   table, delete_choice, delete, reindex, message)

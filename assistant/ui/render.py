@@ -1,0 +1,223 @@
+"""HTML and Markdown for the chat: answers, source cards, the document view, staff tables.
+Everything taken from a document is HTML-escaped here; nothing a document contains can run."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from typing import Any, TypedDict
+
+from ..index.build import BuildReport
+from ..index.reader import IndexData
+from ..types import Answer
+from .service import Service
+
+MAX_VIEW_CHARS = 200_000  # longer documents are shown as a window around the passage
+CARD_CONTEXT = 220  # characters of the passage shown on a card before and after the quote
+NO_SOURCES = '<div class="quellen-leer">Hier erscheinen die Quellen zur Antwort.</div>'
+NO_DOCUMENT = ('<div class="dokument-leer">Wählen Sie bei einer Quelle „Im Dokument anzeigen“, '
+               "um das ganze Dokument mit der markierten Stelle zu sehen.</div>")
+
+
+class SourceEntry(TypedDict):
+    """One source card of an answer: a citation, or (for an abstention) one of the closest passages.
+    Kept with the answer in the conversation state, so a card opens its document later."""
+
+    n: int
+    kind: str  # "citation" | "hit"
+    doc_id: str
+    chunk_id: str
+    title: str
+    date: str | None
+    page: int | None
+    start: int  # the quoted sentence (or the passage) in the document
+    end: int
+    quote: str
+    passage_start: int  # the passage around it
+    passage_end: int
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~$&])")
+
+
+def md_escape(text: str) -> str:
+    """Document text for the chat's Markdown: shown literally, never as HTML or links."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def answer_markdown(answer: Answer) -> str:
+    parts = [md_escape(answer.text)]
+    if answer.note:
+        parts.append(f"*{md_escape(answer.note)}*")
+    if answer.flagged:
+        parts.append("*Nicht belegt:* " + " ".join(md_escape(s) for s in answer.flagged))
+    if answer.abstained and answer.hits:
+        parts.append("*Unter „Quellen“ stehen die ähnlichsten Stellen.*")
+    return "\n\n".join(parts)
+
+
+def _chunk_bounds(index: IndexData, answer: Answer, doc_id: str, chunk_id: str,
+                  start: int, end: int) -> tuple[int, int]:
+    for hit in answer.hits:
+        if hit.chunk.id == chunk_id:
+            return hit.chunk.start, hit.chunk.end
+    for row in index.doc_rows.get(doc_id, ()):
+        chunk = index.chunks[int(row)]
+        if chunk.id == chunk_id or chunk.start <= start < chunk.end:
+            return chunk.start, chunk.end
+    return start, end
+
+
+def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
+    """What the cards and the document view need: the citations, or for an answer without
+    any, the closest passages."""
+    entries: list[SourceEntry] = []
+    for c in answer.citations:
+        ps, pe = _chunk_bounds(index, answer, c.doc_id, c.chunk_id, c.start, c.end)
+        entries.append({"n": c.n, "kind": "citation", "doc_id": c.doc_id, "chunk_id": c.chunk_id,
+                        "title": c.title, "date": c.date, "page": c.page, "start": c.start, "end": c.end,
+                        "quote": c.quote, "passage_start": min(ps, c.start), "passage_end": max(pe, c.end)})
+    if entries or not answer.hits:
+        return entries
+    for n, hit in enumerate(answer.hits[:3], start=1):
+        doc = index.documents.get(hit.chunk.doc_id)
+        if doc is None:
+            continue
+        entries.append({"n": n, "kind": "hit", "doc_id": doc.id, "chunk_id": hit.chunk.id,
+                        "title": doc.title, "date": doc.date.text if doc.date else None,
+                        "page": doc.page_at(hit.chunk.start), "start": hit.chunk.start,
+                        "end": hit.chunk.end, "quote": hit.chunk.text,
+                        "passage_start": hit.chunk.start, "passage_end": hit.chunk.end})
+    return entries
+
+
+def _esc(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _meta_line(entry: SourceEntry) -> str:
+    parts = [entry.get("date"), entry["doc_id"], f"S. {entry['page']}" if entry.get("page") else None]
+    return " · ".join(_esc(p) for p in parts if p)
+
+
+def _card_passage(entry: SourceEntry, doc_text: str | None) -> str:
+    """The passage around the cited sentence, the sentence marked; from the document when it
+    still matches, else the quote alone."""
+    start, end = entry["start"], entry["end"]
+    if doc_text is None or doc_text[start:end] != entry["quote"] or entry["kind"] == "hit":
+        quote = " ".join(entry["quote"].split())
+        if entry["kind"] == "hit":
+            return _esc(quote[: 2 * CARD_CONTEXT]) + (" …" if len(quote) > 2 * CARD_CONTEXT else "")
+        return f'<mark class="satz">{_esc(quote)}</mark>'
+    low = max(entry["passage_start"], start - CARD_CONTEXT)
+    high = min(entry["passage_end"], end + CARD_CONTEXT)
+    if low > entry["passage_start"]:  # cut between words
+        space = doc_text.find(" ", low, start)
+        low = space + 1 if space >= 0 else low
+    if high < entry["passage_end"]:
+        space = doc_text.rfind(" ", end, high)
+        high = space if space >= 0 else high
+    before = ("… " if low > entry["passage_start"] else "") + _squeeze(doc_text[low:start])
+    after = _squeeze(doc_text[end:high]) + (" …" if high < entry["passage_end"] else "")
+    return f'{_esc(before)}<mark class="satz">{_esc(_squeeze(doc_text[start:end]))}</mark>{_esc(after)}'
+
+
+def _squeeze(text: str) -> str:
+    """Whitespace runs as one space: a card is no place for the document's blank lines."""
+    return re.sub(r"\s+", " ", text)
+
+
+def render_sources(entries: Sequence[SourceEntry], turn: int, question: str,
+                   index: IndexData | None) -> str:
+    if not entries:
+        return NO_SOURCES if not question else (
+            f'<div class="quellen-leer">Zu „{_esc(question)}“ gibt es keine passenden Stellen in den Dokumenten.</div>')
+    hits = entries[0]["kind"] == "hit"
+    heading = "Keine belegte Antwort – die ähnlichsten Stellen" if hits else "Quellen zur Antwort"
+    cards = [f'<div class="quellen-kopf">{heading} <span class="quellen-frage">auf „{_esc(question)}“</span></div>']
+    for entry in entries:
+        doc = index.documents.get(entry["doc_id"]) if index is not None else None
+        cards.append(
+            f'<article class="quelle" data-n="{entry["n"]}">'
+            f'<div><span class="quelle-nr">[{entry["n"]}]</span><span class="quelle-titel">{_esc(entry["title"])}</span></div>'
+            f'<div class="quelle-meta">{_meta_line(entry)}</div>'
+            f'<blockquote class="quelle-text">{_card_passage(entry, doc.text if doc else None)}</blockquote>'
+            f'<button type="button" class="quelle-oeffnen" data-turn="{turn}" data-quelle="{entry["n"]}">'
+            "Im Dokument anzeigen</button></article>")
+    return f'<div class="quellen">{"".join(cards)}</div>'
+
+
+def render_document(index: IndexData, entry: SourceEntry, nonce: str = "") -> str:
+    """The whole document, escaped, with the passage tinted and the cited sentence marked."""
+    doc = index.documents.get(entry["doc_id"])
+    if doc is None:
+        return (f'<div class="dokument-leer">Das Dokument {_esc(entry["doc_id"])} ist nicht mehr im Index '
+                "(inzwischen gelöscht?).</div>")
+    text = doc.text
+    notes = []
+    start, end = entry["start"], entry["end"]
+    if text[start:end] != entry["quote"]:
+        found = text.find(entry["quote"]) if entry["quote"] else -1
+        if found < 0:
+            notes.append("Das Dokument wurde seit der Antwort geändert; die zitierte Stelle ist nicht mehr enthalten.")
+            start = end = 0
+        else:
+            start, end = found, found + len(entry["quote"])
+    ps = min(entry["passage_start"], start) if notes == [] else start
+    pe = max(entry["passage_end"], end) if notes == [] else end
+    ps, pe = max(0, min(ps, len(text))), max(0, min(pe, len(text)))
+    low, high = 0, len(text)
+    if len(text) > MAX_VIEW_CHARS:
+        low = max(0, start - MAX_VIEW_CHARS // 2)
+        high = min(len(text), low + MAX_VIEW_CHARS)
+        notes.append(f"Langes Dokument: gezeigt werden die Zeichen {low:,}–{high:,} von {len(text):,}."
+                     .replace(",", "."))
+    ps, pe = max(ps, low), min(pe, high)
+    start, end = max(start, ps), min(max(end, start), pe)
+    mark_id = f"zitat-{entry['n']}"
+    body = (_esc(text[low:ps]) + '<span class="passage">' + _esc(text[ps:start])
+            + f'<mark class="zitat" id="{mark_id}">{_esc(text[start:end])}</mark>'
+            + _esc(text[end:pe]) + "</span>" + _esc(text[pe:high]))
+    meta = [doc.id, doc.date.text if doc.date else None, doc.fmt.upper()]
+    hint = "".join(f'<div class="dokument-hinweis">{_esc(n)}</div>' for n in notes)
+    return (f'<div class="dokument" data-geoeffnet="{_esc(nonce)}">'
+            f'<div class="dokument-kopf"><h3>{_esc(doc.title)}</h3>'
+            f'<div class="dokument-meta">{" · ".join(_esc(m) for m in meta if m)} · Quelle [{entry["n"]}]</div></div>'
+            f'{hint}<div class="dokument-text">{body}</div></div>')
+
+
+def document_rows(index: IndexData) -> list[list[Any]]:
+    rows = []
+    for doc in sorted(index.documents.values(), key=lambda d: d.id):
+        rows.append([doc.id, doc.title, doc.date.text if doc.date else "–", len(index.doc_rows.get(doc.id, ()))])
+    return rows
+
+
+def document_choices(index: IndexData) -> list[tuple[str, str]]:
+    return [(f"{doc.title[:70]} ({doc.id})", doc.id) for doc in sorted(index.documents.values(), key=lambda d: d.id)]
+
+
+def index_status(service: Service) -> str:
+    assistant = service.assistant
+    mode = ("hybrid (BM25 + Vektoren)" if assistant.retriever.effective_mode == "hybrid"
+            else "nur lexikalisch (BM25)" if assistant.retriever.effective_mode == "lexical"
+            else assistant.retriever.effective_mode)
+    text = f"{len(assistant.index.documents)} Dokumente · {assistant.index.live_chunks} Abschnitte · Suche: {mode}"
+    for warning in assistant.warnings:
+        text += f"\n\n*Hinweis: {md_escape(warning)}*"
+    return text
+
+
+def report_markdown(report: BuildReport, prefix: str = "") -> str:
+    lines = [prefix] if prefix else []
+    lines.append(f"**Index aktualisiert** ({report.generation}, {report.seconds:.1f} s): "
+                 f"{report.documents} Dokumente, {report.chunks} Abschnitte – {len(report.added)} neu, "
+                 f"{len(report.changed)} geändert, {len(report.removed)} entfernt.")
+    for item in report.skipped:
+        lines.append(f"- übersprungen: {md_escape(item.path)}: {md_escape(item.reason)}")
+    for warning in report.warnings:
+        lines.append(f"- Hinweis: {md_escape(warning)}")
+    return "\n\n".join(lines) if not report.skipped else "\n".join(lines)
+
+

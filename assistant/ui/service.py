@@ -1,0 +1,240 @@
+"""What all chat sessions share: the current :class:`Assistant` (swapped atomically after a
+re-index), the feedback file, and the checks on what users send (file names, dates, filters)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import threading
+import unicodedata
+from datetime import date, datetime
+from pathlib import Path
+from collections.abc import Sequence
+from typing import Any
+
+from ..config import Settings
+from ..errors import InputError
+from ..index.build import BuildReport, build_index
+from ..ingest.corpus import SUPPORTED_SUFFIXES
+from ..pipeline import Assistant
+from ..types import Progress, SearchFilters
+
+log = logging.getLogger(__name__)
+
+
+# Answers are cheap (tens of milliseconds of retrieval, thread-safe), so several run at once;
+# with a language model most of an answer's time is waiting for the endpoint. Index builds are
+# serialised separately (concurrency_id "staff", limit 1).
+DEFAULT_CONCURRENCY = 8
+DATA_DIR_ENV = "ASSISTANT_DATA_DIR"
+PASSWORD_ENV = "ASSISTANT_STAFF_PASSWORD"
+FEEDBACK_FILE = "feedback.jsonl"
+MAX_NAME_CHARS = 120
+MAX_QUESTION_CHARS = 2000
+
+# --- state shared by all sessions ------------------------------------------------------------
+
+class FeedbackStore:
+    """Votes and comments, one JSON object per line in ``<data dir>/feedback.jsonl``."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / FEEDBACK_FILE
+        self._lock = threading.Lock()
+
+    def add(self, record: dict[str, Any]) -> None:
+        line = json.dumps(record, ensure_ascii=False)
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as handle:
+                handle.write(line + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        with open(self.path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+
+class Service:
+    """The assistant behind the app. ``assistant`` is replaced as a whole after a re-index; a
+    question already running keeps the generation it started with."""
+
+    def __init__(self, settings: Settings, data_dir: Path | None = None,
+                 staff_password: str | None = None) -> None:
+        self.settings = settings
+        self.data_dir = Path(data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or ".data")
+        password = staff_password if staff_password is not None else os.environ.get(PASSWORD_ENV, "")
+        self.staff_password = password or None
+        self.feedback = FeedbackStore(self.data_dir)
+        self._lock = threading.Lock()
+        self._corpus_lock = threading.RLock()  # one corpus change or build at a time
+        self._assistant = _open(settings)
+
+    @property
+    def assistant(self) -> Assistant:
+        with self._lock:
+            return self._assistant
+
+    @property
+    def staff_enabled(self) -> bool:
+        return self.staff_password is not None
+
+    def check_password(self, given: str) -> bool:
+        if self.staff_password is None:
+            return False
+        return hmac.compare_digest((given or "").encode("utf-8"), self.staff_password.encode("utf-8"))
+
+    def reindex(self, progress: Progress | None = None) -> BuildReport:
+        """Bring the index up to date with the corpus, then switch every session over to it."""
+        with self._corpus_lock:
+            report = build_index(self.settings, progress=progress)
+            fresh = _open(self.settings)
+            with self._lock:
+                self._assistant = fresh
+        return report
+
+    def add_files(self, paths: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Copy uploaded files into the corpus. Returns (saved names, German problems)."""
+        saved, problems = [], []
+        corpus = self.settings.corpus_dir
+        with self._corpus_lock:
+            corpus.mkdir(parents=True, exist_ok=True)
+            for path in paths:
+                original = Path(path).name
+                name = safe_filename(original)
+                if name is None:
+                    problems.append(f"{original}: Dateiname oder Format nicht erlaubt "
+                                    f"(erlaubt: {', '.join(SUPPORTED_SUFFIXES)})")
+                    continue
+                size = os.path.getsize(path)
+                if size > self.settings.max_file_bytes:
+                    problems.append(f"{original}: zu groß ({size / 1e6:.1f} MB, Grenze "
+                                    f"{self.settings.max_file_bytes / 1e6:.1f} MB)")
+                    continue
+                target = inside(corpus, name)
+                if target is None:
+                    problems.append(f"{original}: Dateiname nicht erlaubt")
+                    continue
+                _copy_atomically(Path(path), target)
+                saved.append(name)
+        return saved, problems
+
+    def remove_document(self, doc_id: str) -> str | None:
+        """Delete a document's file from the corpus. Returns a German problem, or None."""
+        with self._corpus_lock:
+            index = self.assistant.index
+            if doc_id not in index.documents:
+                return f"{doc_id} ist nicht im Index."
+            if len(index.documents) <= 1:
+                return "Das letzte Dokument kann nicht gelöscht werden (der Index wäre leer)."
+            target = inside(self.settings.corpus_dir, doc_id)
+            if target is None or not (target.is_file() or target.is_symlink()):
+                return f"{doc_id} wurde im Korpus-Ordner nicht gefunden."
+            target.unlink()
+        return None
+
+
+def _open(settings: Settings) -> Assistant:
+    assistant = Assistant.open(settings)
+    for warning in assistant.warnings:
+        log.warning("%s", warning)
+    return assistant
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    handle, tmp = tempfile.mkstemp(prefix=".upload-", dir=target.parent)
+    os.close(handle)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# --- pure helpers --------------------------------------------------------------------------
+
+def safe_filename(name: str) -> str | None:
+    """A plain file name for the corpus folder, or None when nothing acceptable is left: no
+    folders ("../", "C:\\", absolute paths), no hidden files, no control characters, one of the
+    loaders' formats."""
+    name = unicodedata.normalize("NFC", str(name or ""))
+    name = re.split(r"[\\/]", name)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = re.sub(r"[^\w.\- ()+&,]", "_", name).strip(" .")
+    name = re.sub(r"\.{2,}", ".", name)
+    stem, dot, suffix = name.rpartition(".")
+    if not dot or not stem or f".{suffix.lower()}" not in SUPPORTED_SUFFIXES:
+        return None
+    stem = stem[: MAX_NAME_CHARS - len(suffix) - 1].rstrip(" .")
+    if not stem:
+        return None
+    return f"{stem}.{suffix.lower()}"
+
+
+def inside(folder: Path, relative: str) -> Path | None:
+    """``folder / relative`` when that stays inside ``folder`` (symlinks resolved), else None."""
+    if not relative or Path(relative).is_absolute():
+        return None
+    root = folder.resolve()
+    candidate = folder / relative
+    parent = candidate.parent.resolve()
+    if parent != root and not parent.is_relative_to(root):
+        return None
+    return parent / candidate.name
+
+
+def parse_date(value: Any) -> date | None:
+    """A date from the date fields: ISO ("2022-05-09", with or without time) or German
+    ("09.05.2022"); empty means no limit."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, (int, float)):
+        return datetime.fromtimestamp(value).date()
+    text = str(value).strip()
+    for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
+        try:
+            return datetime.strptime(text[:10], pattern).date()
+        except ValueError:
+            continue
+    raise InputError(f"Ungültiges Datum „{text}“: bitte JJJJ-MM-TT oder TT.MM.JJJJ angeben.")
+
+
+def make_filters(date_from: Any, date_to: Any, doc_ids: Sequence[str] | None) -> SearchFilters | None:
+    low, high = parse_date(date_from), parse_date(date_to)
+    if low and high and low > high:
+        raise InputError("Das Datum „von“ liegt nach dem Datum „bis“.")
+    filters = SearchFilters(frozenset(doc_ids) if doc_ids else None, low, high)
+    return None if filters.is_empty() else filters
+
+
+
+
+def checked_question(question: str | None) -> str:
+    """The question without surrounding blanks; :class:`InputError` when empty or too long."""
+    question = (question or "").strip()
+    if not question:
+        raise InputError("Bitte eine Frage eingeben.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InputError(f"Die Frage ist zu lang (höchstens {MAX_QUESTION_CHARS} Zeichen).")
+    return question
+
+
+def filters_json(filters: SearchFilters | None) -> dict[str, Any] | None:
+    """The filters as stored with an answer (and in a feedback record)."""
+    if filters is None:
+        return None
+    return {"doc_ids": sorted(filters.doc_ids) if filters.doc_ids else None,
+            "date_from": filters.date_from.isoformat() if filters.date_from else None,
+            "date_to": filters.date_to.isoformat() if filters.date_to else None}

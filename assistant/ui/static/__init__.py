@@ -1,0 +1,12 @@
+"""The chat's CSS and the small scripts of its HTML components, as files (edited as CSS and JS,
+read once at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+
+CSS = (_HERE / "chat.css").read_text(encoding="utf-8")
+SOURCES_JS = (_HERE / "sources.js").read_text(encoding="utf-8")
+DOCUMENT_JS = (_HERE / "document.js").read_text(encoding="utf-8")
