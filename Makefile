@@ -1,7 +1,7 @@
 # The two commands a newcomer needs:
 #   make chat   set up, build the index over corpus/ and start the assistant
 #   make test   set up and run the tests
-.PHONY: setup chat index test eval-germanquad
+.PHONY: setup chat index test lint eval-germanquad
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -15,9 +15,15 @@ index: setup
 chat: index
 	$(BIN)/assistant chat
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -q
 	$(BIN)/python evals/check_thresholds.py
+
+# ruff (lint and format) over everything, mypy over the package; part of `make test`
+lint: setup
+	$(BIN)/ruff check assistant tests evals benchmarks
+	$(BIN)/ruff format --check assistant tests evals benchmarks
+	$(BIN)/mypy
 
 eval-germanquad: setup
 	$(BIN)/assistant eval ../shared/evaldata/germanquad/qa.jsonl --corpus ../shared/evaldata/germanquad/corpus \

@@ -8,9 +8,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .config import ANSWER_MODES, RETRIEVAL_MODES, Settings
@@ -42,7 +42,8 @@ def _filter_and_json(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="assistant", description="Deutscher Dokumenten-Assistent für Cluster und Netzwerke")
+        prog="assistant", description="Deutscher Dokumenten-Assistent für Cluster und Netzwerke"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     index = sub.add_parser("index", help="Index aus dem Korpus bauen oder aktualisieren")
@@ -77,8 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="Messen, wie Kosten mit der Korpusgröße wachsen (mit LangChain-Vergleich)")
     bench.add_argument("--chunks", type=int, required=True, help="ungefähre Zahl der Abschnitte des erzeugten Korpus")
-    bench.add_argument("--corpus", dest="corpus_dir", type=Path,
-                       help="eigenes Korpus statt eines erzeugten (aus ../shared/evaldata)")
+    bench.add_argument(
+        "--corpus", dest="corpus_dir", type=Path, help="eigenes Korpus statt eines erzeugten (aus ../shared/evaldata)"
+    )
     bench.add_argument("--data", type=Path, help="Ordner mit 10kgnad/ und germanquad/ (Standard: ../shared/evaldata)")
     bench.add_argument("--queries", type=int, default=200, help="Fragen für die Latenzmessung (Standard: 200)")
     bench.add_argument("--langchain-queries", type=int, default=100, help="Fragen für den LangChain-Vergleich")
@@ -89,15 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="Testfragen beantworten und messen (Treffer, Antworten, Zitate, Enthaltung)")
     ev.add_argument("testset", type=Path, help="Testdatei: JSONL oder CSV (id, question, answers, sources)")
     ev.add_argument("--corpus", dest="corpus_dir", type=Path, help="Korpus-Ordner (Standard: corpus)")
-    ev.add_argument("--index", dest="index_dir", type=Path,
-                    help="Index-Ordner (Standard: index; bei anderem Korpus OUT/index)")
+    ev.add_argument(
+        "--index", dest="index_dir", type=Path, help="Index-Ordner (Standard: index; bei anderem Korpus OUT/index)"
+    )
     ev.add_argument("--model", help="Einbettungsmodell: Name oder lokaler Ordner; 'none' = nur lexikalisch")
     ev.add_argument("--out", type=Path, help="Ausgabe-Ordner (Standard: evals/out/<Name der Testdatei>)")
     ev.add_argument("-k", type=int, default=10, help="Treffer je Frage, die gemessen werden (Standard: 10)")
-    ev.add_argument("--set", action="append", dest="sets", default=[], metavar="NAME=WERT,...",
-                    help="eine Variante (mehrfach möglich), z. B. \"retrieval=hybrid,top_k=5\"")
-    ev.add_argument("--config", action="append", dest="configs", type=Path, default=[],
-                    help="eine Variante aus einer TOML-Datei (mehrfach möglich)")
+    ev.add_argument(
+        "--set",
+        action="append",
+        dest="sets",
+        default=[],
+        metavar="NAME=WERT,...",
+        help='eine Variante (mehrfach möglich), z. B. "retrieval=hybrid,top_k=5"',
+    )
+    ev.add_argument(
+        "--config",
+        action="append",
+        dest="configs",
+        type=Path,
+        default=[],
+        help="eine Variante aus einer TOML-Datei (mehrfach möglich)",
+    )
     ev.add_argument("--group-by", action="append", dest="group_by", help="Feld, nach dem gruppiert wird")
     ev.add_argument("--limit", type=int, default=0, help="nur die ersten N Fragen")
     ev.add_argument("--worst", type=int, default=10, help="so viele Fehlschläge im Bericht (Standard: 10)")
@@ -115,8 +130,7 @@ def _date(text: str) -> date:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval",
-             "answer_mode")
+    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval", "answer_mode")
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "quiet", False):
         overrides["progress"] = False
@@ -148,8 +162,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"Warnung: {warning}", file=sys.stderr)
     print(f"Index: {settings.index_dir} ({report.generation})")
-    print(f"Dokumente: {report.documents} ({len(report.added)} neu, {len(report.changed)} geändert, "
-          f"{len(report.removed)} entfernt, {report.unchanged} unverändert)")
+    print(
+        f"Dokumente: {report.documents} ({len(report.added)} neu, {len(report.changed)} geändert, "
+        f"{len(report.removed)} entfernt, {report.unchanged} unverändert)"
+    )
     print(f"Abschnitte: {report.chunks} (davon {report.embedded_chunks} neu eingebettet)")
     print(f"Suche: {'hybrid (BM25 + Vektoren)' if report.dense else 'nur lexikalisch (BM25)'}")
     if report.full_rebuild_reason:
@@ -171,8 +187,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"Warnung: {warning}", file=sys.stderr)
     hits = assistant.search(args.question, settings.top_k, _filters(args))
     if args.json:
-        json.dump({"query": args.question, "mode": assistant.retriever.effective_mode,
-                   "hits": [h.to_json() for h in hits]}, sys.stdout, ensure_ascii=False, indent=1)
+        json.dump(
+            {"query": args.question, "mode": assistant.retriever.effective_mode, "hits": [h.to_json() for h in hits]},
+            sys.stdout,
+            ensure_ascii=False,
+            indent=1,
+        )
         print()
         return 0
     if not hits:
@@ -187,8 +207,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _filters(args: argparse.Namespace) -> SearchFilters:
-    return SearchFilters(doc_ids=frozenset(args.docs) if args.docs else None,
-                         date_from=args.date_from, date_to=args.date_to)
+    return SearchFilters(
+        doc_ids=frozenset(args.docs) if args.docs else None, date_from=args.date_from, date_to=args.date_to
+    )
 
 
 def print_answer(answer: Answer, index: IndexData, stream: TextIO | None = None) -> None:
@@ -270,8 +291,7 @@ def ensure_index(settings: Settings, out: TextIO | None = None) -> BuildReport |
         return None
     print(f"Index wird gebaut ({reason}) …", file=out)
     report = build_index(settings, progress=_print_progress(out) if settings.progress else None)
-    print(f"Index fertig: {report.documents} Dokumente, {report.chunks} Abschnitte ({report.seconds:.1f} s).",
-          file=out)
+    print(f"Index fertig: {report.documents} Dokumente, {report.chunks} Abschnitte ({report.seconds:.1f} s).", file=out)
     for item in report.skipped:
         print(f"  übersprungen: {item.path}: {item.reason}", file=out)
     return report
@@ -311,8 +331,14 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from .bench.scale import DEFAULT_DATA, run, table
 
-    result = run(args.chunks, args.corpus_dir, args.data or DEFAULT_DATA, queries=args.queries,
-                 langchain=not args.no_langchain, langchain_queries=args.langchain_queries)
+    result = run(
+        args.chunks,
+        args.corpus_dir,
+        args.data or DEFAULT_DATA,
+        queries=args.queries,
+        langchain=not args.no_langchain,
+        langchain_queries=args.langchain_queries,
+    )
     print(table(result))
     if args.json_file:
         args.json_file.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -324,12 +350,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .eval.run import evaluate
     from .eval.variants import make_variants
 
-    variants = make_variants(args.sets, args.configs, args.k, corpus_dir=args.corpus_dir,
-                             index_dir=args.index_dir, model=args.model)
+    variants = make_variants(
+        args.sets, args.configs, args.k, corpus_dir=args.corpus_dir, index_dir=args.index_dir, model=args.model
+    )
     out = args.out or Path("evals") / "out" / args.testset.stem
     try:
-        result = evaluate(args.testset, variants, out, args.k, fresh=args.fresh, progress=not args.quiet,
-                          worst=args.worst, group_by=args.group_by, limit=args.limit)
+        result = evaluate(
+            args.testset,
+            variants,
+            out,
+            args.k,
+            fresh=args.fresh,
+            progress=not args.quiet,
+            worst=args.worst,
+            group_by=args.group_by,
+            limit=args.limit,
+        )
     except KeyboardInterrupt:
         print(f"Unterbrochen; derselbe Aufruf setzt in {out} fort.", file=sys.stderr)
         raise

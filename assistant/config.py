@@ -8,10 +8,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+import tomllib
 
 from .errors import ConfigError
 
@@ -50,9 +52,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if self.retrieval not in RETRIEVAL_MODES:
-            raise ConfigError(
-                f"retrieval={self.retrieval!r} ist ungültig; erlaubt: {', '.join(RETRIEVAL_MODES)}"
-            )
+            raise ConfigError(f"retrieval={self.retrieval!r} ist ungültig; erlaubt: {', '.join(RETRIEVAL_MODES)}")
         if self.chunk_size < 50:
             raise ConfigError(f"chunk_size={self.chunk_size} ist zu klein (mindestens 50)")
         if not 0 <= self.chunk_overlap < self.chunk_size:
@@ -63,8 +63,7 @@ class Settings:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
         if self.answer_mode not in ANSWER_MODES:
-            raise ConfigError(
-                f"answer_mode={self.answer_mode!r} ist ungültig; erlaubt: {', '.join(ANSWER_MODES)}")
+            raise ConfigError(f"answer_mode={self.answer_mode!r} ist ungültig; erlaubt: {', '.join(ANSWER_MODES)}")
         if self.answer_mode == "llm" and not (self.llm_url and self.llm_model):
             raise ConfigError("answer_mode=llm braucht llm_url und llm_model (ASSISTANT_LLM_URL, ASSISTANT_LLM_MODEL)")
         for name in ("hub_timeout", "doc_weight", "llm_timeout"):
@@ -80,7 +79,7 @@ class Settings:
     def dense_enabled(self) -> bool:
         return self.model.strip().lower() not in ("", "none", "off")
 
-    def replace(self, **changes: Any) -> "Settings":
+    def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **_coerce_all(changes, source="Aufruf"))
 
     @classmethod
@@ -89,7 +88,7 @@ class Settings:
         config_file: Path | None = None,
         env: Mapping[str, str] | None = None,
         **overrides: Any,
-    ) -> "Settings":
+    ) -> Settings:
         """Build settings from defaults, a TOML file, the environment and explicit overrides."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
@@ -97,9 +96,7 @@ class Settings:
         if path is not None:
             values.update(_coerce_all(read_toml(path), source=str(path)))
         env_values = {
-            f.name: env[f"ASSISTANT_{f.name.upper()}"]
-            for f in fields(cls)
-            if f"ASSISTANT_{f.name.upper()}" in env
+            f.name: env[f"ASSISTANT_{f.name.upper()}"] for f in fields(cls) if f"ASSISTANT_{f.name.upper()}" in env
         }
         values.update(_coerce_all(env_values, source="Umgebung (ASSISTANT_*)"))
         values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None}, source="Aufruf"))
@@ -122,9 +119,7 @@ def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, raw in values.items():
         if name not in known:
-            raise ConfigError(
-                f"Unbekannte Einstellung {name!r} in {source}; bekannt sind: {', '.join(sorted(known))}"
-            )
+            raise ConfigError(f"Unbekannte Einstellung {name!r} in {source}; bekannt sind: {', '.join(sorted(known))}")
         result[name] = _coerce(name, raw, known[name].default, source)
     return result
 

@@ -59,14 +59,22 @@ class Assistant:
             raise IndexMismatchError(
                 f"Der Index in {settings.index_dir} wurde mit dem Modell {built_with!r} gebaut, eingestellt "
                 f"ist {settings.model!r}. Entweder `assistant index` neu ausführen oder --model {built_with} "
-                "angeben.")
+                "angeben."
+            )
         if wants_dense and not index.has_dense:
-            warnings.append("Der Index enthält keine Vektoren (ohne Einbettungsmodell gebaut); "
-                            "gesucht wird nur lexikalisch.")
+            warnings.append(
+                "Der Index enthält keine Vektoren (ohne Einbettungsmodell gebaut); gesucht wird nur lexikalisch."
+            )
         if index.has_dense and wants_dense and embedder is None:
             try:
-                embedder = load_embedder(settings.model, settings.query_prefix, settings.passage_prefix,
-                                         settings.embed_batch_size, settings.hub_timeout, progress=False)
+                embedder = load_embedder(
+                    settings.model,
+                    settings.query_prefix,
+                    settings.passage_prefix,
+                    settings.embed_batch_size,
+                    settings.hub_timeout,
+                    progress=False,
+                )
             except EmbedderUnavailableError as exc:
                 warnings.append(str(exc))
         if not wants_dense:
@@ -80,8 +88,13 @@ class Assistant:
     def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
         return self.retriever.search(query, k or self.settings.top_k, filters)
 
-    def ask(self, question: str, history: Sequence[Any] = (), filters: SearchFilters | None = None,
-            today: date | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Any] = (),
+        filters: SearchFilters | None = None,
+        today: date | None = None,
+    ) -> Answer:
         """Answer ``question`` from the documents, with citations, or abstain."""
         answer: Answer | None = None
         for event in self.ask_stream(question, history, filters, today):
@@ -90,8 +103,13 @@ class Assistant:
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, history: Sequence[Any] = (), filters: SearchFilters | None = None,
-                   today: date | None = None) -> Iterator[str | Answer]:
+    def ask_stream(
+        self,
+        question: str,
+        history: Sequence[Any] = (),
+        filters: SearchFilters | None = None,
+        today: date | None = None,
+    ) -> Iterator[str | Answer]:
         """Like :meth:`ask`, but yields the answer text as it is produced (``str`` pieces) and
         the checked :class:`Answer` last. Extractive answers come in one piece. The final
         Answer's text replaces what was streamed (markers may be removed by the check, or a
@@ -104,8 +122,9 @@ class Assistant:
             yield answer.text
             yield answer
             return
-        config = LLMConfig(self.settings.llm_url, self.settings.llm_model, self.settings.llm_api_key,
-                           self.settings.llm_timeout)
+        config = LLMConfig(
+            self.settings.llm_url, self.settings.llm_model, self.settings.llm_api_key, self.settings.llm_timeout
+        )
         passages = hits[:PASSAGES_FOR_LLM]
         titles = [self.index.documents[h.chunk.doc_id].title for h in passages]
         reply: list[str] = []
@@ -115,16 +134,18 @@ class Assistant:
                 yield piece
         except LLMError as exc:
             answer = extractive.answer(intent, hits)
-            note = (f"Hinweis: {exc}. Die Antwort wurde stattdessen direkt aus den Dokumenten "
-                    "zusammengestellt.")
+            note = f"Hinweis: {exc}. Die Antwort wurde stattdessen direkt aus den Dokumenten zusammengestellt."
             yield replace(answer, note=note)
             return
         answer = compose_checked("".join(reply), passages, self.index)
         if not answer.abstained and not answer.citations:
             fallback = extractive.answer(intent, hits)
-            answer = replace(fallback, note="Hinweis: Die Antwort des Sprachmodells war durch die Dokumente "
-                                            "nicht belegt; hier stattdessen die passenden Stellen.",
-                             flagged=answer.flagged)
+            answer = replace(
+                fallback,
+                note="Hinweis: Die Antwort des Sprachmodells war durch die Dokumente "
+                "nicht belegt; hier stattdessen die passenden Stellen.",
+                flagged=answer.flagged,
+            )
         yield replace(answer, hits=tuple(hits))
 
     def retrieve(self, intent: Intent, filters: SearchFilters | None = None) -> list[Hit]:

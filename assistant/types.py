@@ -31,7 +31,7 @@ class DateMention:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "DateMention":
+    def from_json(cls, data: dict[str, Any]) -> DateMention:
         return cls(
             start=date.fromisoformat(data["start"]),
             end=date.fromisoformat(data["end"]),
@@ -81,7 +81,7 @@ class Document:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "Document":
+    def from_json(cls, data: dict[str, Any]) -> Document:
         return cls(
             id=data["id"],
             text=data["text"],
@@ -163,8 +163,16 @@ class Citation:
     page: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"n": self.n, "doc_id": self.doc_id, "chunk_id": self.chunk_id, "title": self.title,
-                                "date": self.date, "start": self.start, "end": self.end, "quote": self.quote}
+        data: dict[str, Any] = {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "title": self.title,
+            "date": self.date,
+            "start": self.start,
+            "end": self.end,
+            "quote": self.quote,
+        }
         if self.page is not None:
             data["page"] = self.page
         return data

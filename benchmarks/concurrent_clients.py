@@ -31,8 +31,10 @@ QUESTIONS = [
     ("Welches Budget hat das COSME-Programm?", "2017-05-balticnet-plasmatec-cluster-excellence-training.txt"),
     ("Wie hilft das Digitalwerk Werder kleinen und mittleren Unternehmen?", "2020-cross-cluster-camp-ifii.txt"),
     ("Wo fand der Sommerempfang von In|Die RegionWestfalen statt?", "in-die-region-westfalen-sommerempfang.txt"),
-    ("Wann fand die Infoveranstaltung zu go-cluster und der European Cluster Collaboration Platform statt?",
-     "2022-05-go-cluster-eccp-infoveranstaltung.txt"),
+    (
+        "Wann fand die Infoveranstaltung zu go-cluster und der European Cluster Collaboration Platform statt?",
+        "2022-05-go-cluster-eccp-infoveranstaltung.txt",
+    ),
 ]
 
 
@@ -95,8 +97,9 @@ def main() -> int:
     parser.add_argument("--url", help="a running app; default: start one here")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5, help="questions per user")
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help="the server's default_concurrency_limit (own server only)")
+    parser.add_argument(
+        "--concurrency", type=int, default=None, help="the server's default_concurrency_limit (own server only)"
+    )
     args = parser.parse_args()
 
     from gradio_client import Client
@@ -121,7 +124,7 @@ def main() -> int:
             started = time.perf_counter()
             try:
                 result = clients[number].predict(question, api_name="/ask")
-            except Exception as exc:  # noqa: BLE001 - counted and reported
+            except Exception as exc:
                 with lock:
                     errors.append(f"Nutzer {number}: {type(exc).__name__}: {exc}")
                 continue
@@ -150,12 +153,16 @@ def main() -> int:
     print(f"{args.users} gleichzeitige Nutzer × {args.rounds} Fragen = {total} Anfragen an {url}ask")
     print(f"fehlerfrei: {len(latencies)}, Fehler: {len(errors)}, falsche Antworten: {len(wrong)}")
     if latencies:
-        print(f"Antwortzeit p50 {1000 * statistics.median(latencies):.0f} ms, "
-              f"p95 {1000 * percentile(latencies, 0.95):.0f} ms, max {1000 * max(latencies):.0f} ms; "
-              f"{len(latencies) / wall:.1f} Antworten/s ({wall:.1f} s gesamt)")
+        print(
+            f"Antwortzeit p50 {1000 * statistics.median(latencies):.0f} ms, "
+            f"p95 {1000 * percentile(latencies, 0.95):.0f} ms, max {1000 * max(latencies):.0f} ms; "
+            f"{len(latencies) / wall:.1f} Antworten/s ({wall:.1f} s gesamt)"
+        )
     if cpu_before is not None and cpu_after is not None and latencies:
-        print(f"Server-CPU: {1000 * (cpu_after - cpu_before) / len(latencies):.0f} ms je Antwort "
-              f"({os.cpu_count()} Kerne, Systemlast {os.getloadavg()[0]:.1f})")
+        print(
+            f"Server-CPU: {1000 * (cpu_after - cpu_before) / len(latencies):.0f} ms je Antwort "
+            f"({os.cpu_count()} Kerne, Systemlast {os.getloadavg()[0]:.1f})"
+        )
     for line in (errors + wrong)[:10]:
         print(f"  - {line}")
     return 1 if errors or wrong or len(latencies) != total else 0

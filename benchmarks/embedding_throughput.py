@@ -26,8 +26,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=256)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    config = BertConfig(vocab_size=250037, hidden_size=384, num_hidden_layers=12, num_attention_heads=12,
-                        intermediate_size=1536, max_position_embeddings=514)
+    config = BertConfig(
+        vocab_size=250037,
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=1536,
+        max_position_embeddings=514,
+    )
     model = BertModel(config).eval()
     ids = torch.randint(5, 250000, (args.batch, args.tokens))
     mask = torch.ones_like(ids)
@@ -38,8 +44,10 @@ def main() -> None:
             model(input_ids=ids, attention_mask=mask)
             done += args.batch
         rate = done / (time.perf_counter() - started)
-    print(f"e5-small architecture, {args.threads} thread(s), {args.tokens} tokens: {rate:.1f} passages/s "
-          f"-> 1M chunks in {1e6 / rate / 3600:.1f} h")
+    print(
+        f"e5-small architecture, {args.threads} thread(s), {args.tokens} tokens: {rate:.1f} passages/s "
+        f"-> 1M chunks in {1e6 / rate / 3600:.1f} h"
+    )
 
 
 if __name__ == "__main__":

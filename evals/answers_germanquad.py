@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import Settings  # noqa: E402
-from assistant.eval.metrics import normalize  # noqa: E402  (shared with `assistant eval`)
-from assistant.index.build import build_index  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
+from assistant.config import Settings
+from assistant.eval.metrics import normalize
+from assistant.index.build import build_index
+from assistant.pipeline import Assistant
 
 
 def open_assistant(corpus: Path, tmp: Path, name: str) -> Assistant:
@@ -77,10 +77,12 @@ def main() -> int:
             cluster = open_assistant(ROOT / "corpus", Path(tmp), "cluster")
             wrong = [cluster.ask(item["question"]).confidence for item in questions]
             result["sweep"] = [
-                {"min_coverage": t,
-                 "germanquad_answered": round(sum(c >= t for c in confidences) / n, 4),
-                 "wrong_corpus_abstained": round(sum(c < t for c in wrong) / n, 4),
-                 "balanced": round((sum(c >= t for c in confidences) + sum(c < t for c in wrong)) / (2 * n), 4)}
+                {
+                    "min_coverage": t,
+                    "germanquad_answered": round(sum(c >= t for c in confidences) / n, 4),
+                    "wrong_corpus_abstained": round(sum(c < t for c in wrong) / n, 4),
+                    "balanced": round((sum(c >= t for c in confidences) + sum(c < t for c in wrong)) / (2 * n), 4),
+                }
                 for t in (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)
             ]
     print(json.dumps(result, ensure_ascii=False, indent=1))

@@ -20,9 +20,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.errors import AssistantError  # noqa: E402
-from assistant.eval.run import evaluate  # noqa: E402
-from assistant.eval.variants import make_variants  # noqa: E402
+from assistant.errors import AssistantError
+from assistant.eval.run import evaluate
+from assistant.eval.variants import make_variants
 
 # Measured (evals/README.md): hit@1 0.952, hit@5 0.976, MRR@10 0.964, nDCG@10 0.967,
 # containment 0.738, citation precision 1.0, abstention precision 0.643 / recall 0.9, correct 0.769.
@@ -43,8 +43,9 @@ THRESHOLDS: dict[str, float] = {
 MAXIMA: dict[str, float] = {"latency_p95_ms": 1000.0}
 
 
-def check(overall: dict[str, Any], minima: dict[str, float] = THRESHOLDS,
-          maxima: dict[str, float] = MAXIMA) -> list[tuple[str, Any, str, bool]]:
+def check(
+    overall: dict[str, Any], minima: dict[str, float] = THRESHOLDS, maxima: dict[str, float] = MAXIMA
+) -> list[tuple[str, Any, str, bool]]:
     """``(figure, value, bound, ok)`` per threshold; a missing figure fails."""
     rows = []
     for name, bound in minima.items():
@@ -64,11 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="assistant-gate-") as tmp:
         out = args.out or Path(tmp) / "out"
-        variants = make_variants(["retrieval=lexical,model=none"], k=10, env={}, corpus_dir=args.corpus,
-                                 index_dir=Path(tmp) / "index")
+        variants = make_variants(
+            ["retrieval=lexical,model=none"], k=10, env={}, corpus_dir=args.corpus, index_dir=Path(tmp) / "index"
+        )
         try:
-            result = evaluate(args.testset, variants, out, 10, fresh=True, report=args.out is not None,
-                              log=lambda message: None)
+            result = evaluate(
+                args.testset, variants, out, 10, fresh=True, report=args.out is not None, log=lambda message: None
+            )
         except AssistantError as exc:
             print(f"Fehler: {exc}", file=sys.stderr)
             return 2
@@ -77,8 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, value, bound, ok in rows:
         shown = "–" if value is None else f"{value:.4g}"
         print(f"{'ok  ' if ok else 'FAIL'} {name:<22} {shown:>8}  (Schwelle {bound})")
-    print(f"{len(rows) - len(failed)} von {len(rows)} Schwellen eingehalten"
-          + (f"; unterschritten: {', '.join(r[0] for r in failed)}" if failed else ""))
+    print(
+        f"{len(rows) - len(failed)} von {len(rows)} Schwellen eingehalten"
+        + (f"; unterschritten: {', '.join(r[0] for r in failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import Settings  # noqa: E402
-from assistant.index.build import build_index  # noqa: E402
-from assistant.pipeline import Assistant  # noqa: E402
+from assistant.config import Settings
+from assistant.index.build import build_index
+from assistant.pipeline import Assistant
 
 
 def ranked_documents(assistant: Assistant, question: str, depth: int = 5) -> list[str]:
@@ -49,10 +49,16 @@ def main() -> int:
     if args.limit:
         questions = questions[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(corpus_dir=args.data / "corpus", index_dir=Path(tmp) / "index", model=args.model,
-                            retrieval=args.retrieval, chunk_size=args.chunk_size,
-                            chunk_overlap=args.chunk_overlap, doc_weight=args.doc_weight,
-                            progress=False)
+        settings = Settings(
+            corpus_dir=args.data / "corpus",
+            index_dir=Path(tmp) / "index",
+            model=args.model,
+            retrieval=args.retrieval,
+            chunk_size=args.chunk_size,
+            chunk_overlap=args.chunk_overlap,
+            doc_weight=args.doc_weight,
+            progress=False,
+        )
         report = build_index(settings, decompound=not args.no_decompound)
         assistant = Assistant.open(settings)
         started = time.perf_counter()
@@ -64,13 +70,24 @@ def main() -> int:
             hit5 += bool(gold & set(docs[:5]))
         seconds = time.perf_counter() - started
     n = len(questions)
-    print(json.dumps({
-        "questions": n, "documents": report.documents, "chunks": report.chunks,
-        "mode": assistant.retriever.effective_mode, "chunk_size": args.chunk_size,
-        "decompound": not args.no_decompound, "doc_weight": args.doc_weight,
-        "hit@1": round(hit1 / n, 4), "hit@5": round(hit5 / n, 4),
-        "index_seconds": round(report.seconds, 2), "query_ms_mean": round(1000 * seconds / n, 2),
-    }, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "questions": n,
+                "documents": report.documents,
+                "chunks": report.chunks,
+                "mode": assistant.retriever.effective_mode,
+                "chunk_size": args.chunk_size,
+                "decompound": not args.no_decompound,
+                "doc_weight": args.doc_weight,
+                "hit@1": round(hit1 / n, 4),
+                "hit@5": round(hit5 / n, 4),
+                "index_seconds": round(report.seconds, 2),
+                "query_ms_mean": round(1000 * seconds / n, 2),
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 

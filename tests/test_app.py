@@ -17,30 +17,37 @@ import gradio as gr
 import pytest
 from conftest import copy_corpus
 
-from assistant.cli import ensure_index
+from assistant.cli import build_parser, ensure_index
+from assistant.config import Settings
+from assistant.errors import InputError
+from assistant.index.build import build_index
+from assistant.types import Document
 from assistant.ui.app import build_app, launch
 from assistant.ui.events import THINKING, respond, send_feedback, staff_delete, staff_login
 from assistant.ui.layout import STAFF_DISABLED
 from assistant.ui.render import md_escape, render_document
 from assistant.ui.service import Service, inside, make_filters, safe_filename
-from assistant.cli import build_parser
-from assistant.config import Settings
-from assistant.errors import InputError
-from assistant.index.build import build_index
-from assistant.types import Document
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 NIRO = "2022-10-niro-clustererfolg.txt"
 BALTIC = "2017-05-balticnet-plasmatec-cluster-excellence-training.txt"
 QUESTION = "Wer wurde zum ClusterERFOLG 2022 gewählt?"
 PASSWORD = "geheim-test"
 # Gradio's queue statistics use pandas in a way pandas 3 deprecates; not ours to fix.
-pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 UPLOADED = """Wasserstoff-Forum Ostwestfalen 2024
 
 Am 14. März 2024 fand in Bielefeld das erste Wasserstoff-Forum des Clusters statt.
@@ -52,8 +59,7 @@ HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 3"> Ein Titel\n\nText übe
 
 
 def _settings(root: Path) -> Settings:
-    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none",
-                        progress=False)
+    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", progress=False)
     build_index(settings)
     return settings
 
@@ -95,18 +101,22 @@ def service(tmp_path_factory) -> Service:
 
 # --- helpers -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("given, expected", [
-    ("../../etc/passwd.txt", "passwd.txt"),
-    ("/abs/folder/Bericht.PDF", "Bericht.pdf"),
-    ("C:\\Users\\x\\Förderung 2024.docx", "Förderung 2024.docx"),
-    (".versteckt.md", "versteckt.md"),
-    ("a\x00b<script>.html", "ab_script_.html"),
-    ("..", None),
-    ("../.txt", None),
-    ("programm.exe", None),
-    ("ohne-endung", None),
-    ("", None),
-])
+
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("/abs/folder/Bericht.PDF", "Bericht.pdf"),
+        ("C:\\Users\\x\\Förderung 2024.docx", "Förderung 2024.docx"),
+        (".versteckt.md", "versteckt.md"),
+        ("a\x00b<script>.html", "ab_script_.html"),
+        ("..", None),
+        ("../.txt", None),
+        ("programm.exe", None),
+        ("ohne-endung", None),
+        ("", None),
+    ],
+)
 def test_safe_filename(given, expected):
     assert safe_filename(given) == expected
 
@@ -126,8 +136,15 @@ def test_document_view_escapes_and_marks():
     start = text.index(quote)
     doc = Document("x.html", text, "Titel <i>kursiv</i>", "h", "x.html", fmt="html")
     index = SimpleNamespace(documents={"x.html": doc})
-    entry = {"n": 2, "doc_id": "x.html", "start": start, "end": start + len(quote), "quote": quote,
-             "passage_start": 0, "passage_end": len(text)}
+    entry = {
+        "n": 2,
+        "doc_id": "x.html",
+        "start": start,
+        "end": start + len(quote),
+        "quote": quote,
+        "passage_start": 0,
+        "passage_end": len(text),
+    }
     page = render_document(index, entry)
     assert "<script" not in page and "<b>" not in page and "<i>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -135,7 +152,8 @@ def test_document_view_escapes_and_marks():
     # A changed document: the quote is looked up again, or the view says it is gone.
     moved = Document("x.html", "Neu davor. " + text, "T", "h", "x.html")
     assert "Der zitierte &lt;b&gt;Satz&lt;/b&gt;.</mark>" in render_document(
-        SimpleNamespace(documents={"x.html": moved}), entry)
+        SimpleNamespace(documents={"x.html": moved}), entry
+    )
     gone = Document("x.html", "Ganz anderer Text.", "T", "h", "x.html")
     assert "nicht mehr enthalten" in render_document(SimpleNamespace(documents={"x.html": gone}), entry)
     assert "nicht mehr im Index" in render_document(SimpleNamespace(documents={}), entry)
@@ -143,14 +161,18 @@ def test_document_view_escapes_and_marks():
 
 def test_markdown_escape_keeps_text_literal():
     assert md_escape("<img src=x onerror=alert(1)> [1] *fett* $$x$$") == (
-        "\\<img src=x onerror=alert(1)\\> \\[1\\] \\*fett\\* \\$\\$x\\$\\$")
+        "\\<img src=x onerror=alert(1)\\> \\[1\\] \\*fett\\* \\$\\$x\\$\\$"
+    )
 
 
 def test_filters_from_the_form():
     assert make_filters(None, "", []) is None
     filters = make_filters("2022-01-01", "31.12.2022", ["a.txt"])
     assert (filters.date_from.isoformat(), filters.date_to.isoformat(), filters.doc_ids) == (
-        "2022-01-01", "2022-12-31", frozenset({"a.txt"}))
+        "2022-01-01",
+        "2022-12-31",
+        frozenset({"a.txt"}),
+    )
     with pytest.raises(InputError, match="liegt nach"):
         make_filters("2023-01-01", "2022-01-01", None)
     with pytest.raises(InputError, match="Ungültiges Datum „gestern“"):
@@ -167,6 +189,7 @@ def test_bad_input_becomes_a_german_message_in_the_chat(service):
 
 
 # --- handlers in-process ---------------------------------------------------------------------
+
 
 def _ask(service: Service, question: str, conversation=(), date_from=None, date_to=None, docs=None):
     steps = list(respond(service, question, list(conversation), date_from, date_to, docs))
@@ -244,7 +267,7 @@ def test_staff_handlers_need_the_login_and_update_the_lists(tmp_path):
     with pytest.raises(gr.Error):
         staff_delete(service, False, NIRO, progress=lambda *a, **k: None)
     assert staff_login(service, "falsch")[0] is False and staff_login(service, PASSWORD)[0] is True
-    message, rows, choice, docs, status = staff_delete(service, True, NIRO, progress=lambda *a, **k: None)
+    message, rows, choice, _docs, status = staff_delete(service, True, NIRO, progress=lambda *a, **k: None)
     assert "Gelöscht" in message and "Index aktualisiert" in message and "4 Dokumente" in status
     assert NIRO not in {row[0] for row in rows} and NIRO not in choice["choices"]
     assert not (service.settings.corpus_dir / NIRO).exists()
@@ -281,6 +304,7 @@ def test_chat_command_line():
 
 # --- the served app --------------------------------------------------------------------------
 
+
 def test_api_ask_round_trip(server):
     from gradio_client import Client
 
@@ -302,7 +326,7 @@ def test_api_serves_clients_at_once(server):
     def one() -> None:
         try:
             results.append(Client(server.url, verbose=False).predict(QUESTION, api_name="/ask"))
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:
             results.append(exc)
 
     threads = [threading.Thread(target=one) for _ in range(6)]
@@ -316,11 +340,13 @@ def test_api_serves_clients_at_once(server):
 
 # --- in a real browser ---------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        pytest.skip("kein /usr/bin/chromium: `apt-get install -y --no-install-recommends chromium` "
-                    "(Debian) installiert es")
+        pytest.skip(
+            "kein /usr/bin/chromium: `apt-get install -y --no-install-recommends chromium` (Debian) installiert es"
+        )
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright fehlt (pip install playwright)")
     sync_api.expect.set_options(timeout=20_000)
     with sync_api.sync_playwright() as p:
@@ -408,9 +434,12 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         page.locator("#passwort input").fill(PASSWORD)
         page.locator("#anmelden").click()
         expect(page.locator("#dokumentliste")).to_contain_text(NIRO)
-        page.locator("#hochladen-dateien input[type=file]").set_input_files(files=[
-            {"name": "../../Wasserstoff Forum 2024.txt", "mimeType": "text/plain", "buffer": UPLOADED.encode()},
-            {"name": "boese.txt", "mimeType": "text/plain", "buffer": HOSTILE_TITLE.encode()}])
+        page.locator("#hochladen-dateien input[type=file]").set_input_files(
+            files=[
+                {"name": "../../Wasserstoff Forum 2024.txt", "mimeType": "text/plain", "buffer": UPLOADED.encode()},
+                {"name": "boese.txt", "mimeType": "text/plain", "buffer": HOSTILE_TITLE.encode()},
+            ]
+        )
         expect(page.locator("#hochladen-dateien")).to_contain_text("Wasserstoff")  # upload finished
         page.locator("#hochladen").click()
         expect(page.locator("#staff-meldung")).to_contain_text("Index aktualisiert", timeout=60_000)
@@ -435,4 +464,3 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         _shot(page, "staff-2-chat-findet-upload.png")
     finally:
         srv.close()
-

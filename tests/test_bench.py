@@ -11,17 +11,26 @@ import pytest
 from assistant.bench.scale import DEFAULT_DATA, SyntheticEmbedder, grow_corpus
 from assistant.cli import main
 
-pytestmark = pytest.mark.skipif(not (DEFAULT_DATA / "germanquad" / "qa.jsonl").is_file(),
-                                reason=f"Messdaten fehlen in {DEFAULT_DATA}")
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_DATA / "germanquad" / "qa.jsonl").is_file(), reason=f"Messdaten fehlen in {DEFAULT_DATA}"
+)
 
 
 def test_bench_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
-    assert main(["bench", "--chunks", "2000", "--queries", "20", "--langchain-queries", "20",
-                 "--json", str(out)]) == 0
+    assert main(["bench", "--chunks", "2000", "--queries", "20", "--langchain-queries", "20", "--json", str(out)]) == 0
     result = json.loads(out.read_text(encoding="utf-8"))
-    for key in ("chunks", "index_seconds", "index_chunks_per_s", "index_bytes", "peak_rss_mb",
-                "cold_start_s", "update_seconds", "full_rebuild_seconds", "update_speedup"):
+    for key in (
+        "chunks",
+        "index_seconds",
+        "index_chunks_per_s",
+        "index_bytes",
+        "peak_rss_mb",
+        "cold_start_s",
+        "update_seconds",
+        "full_rebuild_seconds",
+        "update_speedup",
+    ):
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
     assert result["chunks"] >= 2000
     for mode in ("lexical", "dense", "hybrid", "hybrid_answer"):
@@ -43,5 +52,5 @@ def test_synthetic_vectors_are_unit_length_and_deterministic() -> None:
     first = SyntheticEmbedder().encode_passages(["Förderprogramm für KMU", "Jahrestreffen 2022"])
     again = SyntheticEmbedder().encode_passages(["Förderprogramm für KMU", "Jahrestreffen 2022"])
     assert first.shape == (2, 384)
-    assert abs(float((first ** 2).sum(axis=1)[0]) - 1.0) < 1e-5
+    assert abs(float((first**2).sum(axis=1)[0]) - 1.0) < 1e-5
     assert (first == again).all()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from assistant.ingest.chunking import GERMAN_SEPARATORS, Chunker
@@ -34,17 +36,17 @@ def split(chunker: Chunker, doc: Document) -> list[Piece]:
 def check_chunks(doc: Document, chunks: list[Piece], chunk_size: int) -> None:
     text = doc.text
     for chunk in chunks:
-        assert chunk.text == text[chunk.start:chunk.end]
+        assert chunk.text == text[chunk.start : chunk.end]
         assert chunk.text and chunk.text == chunk.text.strip()
         assert len(chunk.text) <= chunk_size
     # Every non-whitespace character lies in some chunk: no gaps, nothing lost at either end.
     covered_to = 0
     for chunk in chunks:
-        assert not text[covered_to:chunk.start].strip(), (covered_to, chunk.start)
+        assert not text[covered_to : chunk.start].strip(), (covered_to, chunk.start)
         covered_to = max(covered_to, chunk.end)
     assert not text[covered_to:].strip()
     # Chunks move forward: each starts no earlier and ends later than the one before.
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in itertools.pairwise(chunks):
         assert after.start >= before.start and after.end > before.end
     if text.strip():
         assert chunks
@@ -74,7 +76,7 @@ def test_corpus_chunks_with_default_settings_overlap(corpus_docs):
     doc = max(corpus_docs, key=lambda d: len(d.text))
     chunks = split(Chunker(1000, 150), doc)
     assert len(chunks) >= 4
-    overlaps = [before.end - after.start for before, after in zip(chunks, chunks[1:])]
+    overlaps = [before.end - after.start for before, after in itertools.pairwise(chunks)]
     assert all(o <= 150 for o in overlaps)
     assert any(o > 0 for o in overlaps)
 
@@ -92,7 +94,10 @@ def test_sentence_split_inside_long_paragraph():
     check_chunks(make_doc(text), chunks, 60)
     # Split at ". " first; the "! " / "? " sentences stay together while they fit.
     assert [c.text for c in chunks] == [
-        "Erster Satz über Förderung.", "Zweiter Satz über Größe!", "Dritter Satz über Straßen? Vierter Satz."]
+        "Erster Satz über Förderung.",
+        "Zweiter Satz über Größe!",
+        "Dritter Satz über Straßen? Vierter Satz.",
+    ]
 
 
 def test_repeated_text_keeps_true_positions():
@@ -129,12 +134,33 @@ def test_invalid_settings():
 
 # --- property tests ----------------------------------------------------------------------------
 
-WORDS = ["Förderung", "Cluster", "und", "der", "die", "Netzwerk", "Größe.", "Ja!", "Wirklich?", "a", "a,",
-         "–", "Straße;", "Ziel:", "Übermaß", "KMU", "2,3", "17.05.2017", "x"]
+WORDS = [
+    "Förderung",
+    "Cluster",
+    "und",
+    "der",
+    "die",
+    "Netzwerk",
+    "Größe.",
+    "Ja!",
+    "Wirklich?",
+    "a",
+    "a,",
+    "–",
+    "Straße;",
+    "Ziel:",
+    "Übermaß",
+    "KMU",
+    "2,3",
+    "17.05.2017",
+    "x",
+]
 SEPARATORS = [" ", " ", " ", " ", "\n", "\n\n", "  ", "\t", " \n ", ""]
 
 german_text = st.lists(
-    st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)), min_size=0, max_size=160,
+    st.tuples(st.sampled_from(WORDS), st.sampled_from(SEPARATORS)),
+    min_size=0,
+    max_size=160,
 ).map(lambda parts: "".join(w + s for w, s in parts))
 
 
@@ -153,8 +179,11 @@ def test_property_same_pieces_as_recursive_splitter(text, chunk_size, overlap_ra
     settings, except pieces that lie wholly inside the chunk before."""
     overlap = int(chunk_size * overlap_ratio)
     reference = RecursiveCharacterTextSplitter(
-        separators=GERMAN_SEPARATORS, keep_separator="end", chunk_size=chunk_size,
-        chunk_overlap=overlap, strip_whitespace=True,
+        separators=GERMAN_SEPARATORS,
+        keep_separator="end",
+        chunk_size=chunk_size,
+        chunk_overlap=overlap,
+        strip_whitespace=True,
     ).split_text(text)
     chunks = split(Chunker(chunk_size, overlap), make_doc(text))
     kept = iter(reference)
@@ -169,8 +198,11 @@ def test_property_same_pieces_as_recursive_splitter(text, chunk_size, overlap_ra
 
 
 @settings(max_examples=60, deadline=None)
-@given(text=st.text(alphabet=st.sampled_from(list("aäö ß.\n,!?;:–x")), max_size=400),
-       chunk_size=st.integers(1, 60), overlap_ratio=st.floats(0, 1))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("aäö ß.\n,!?;:–x")), max_size=400),
+    chunk_size=st.integers(1, 60),
+    overlap_ratio=st.floats(0, 1),
+)
 def test_property_arbitrary_characters(text, chunk_size, overlap_ratio):
     overlap = min(chunk_size - 1, int(chunk_size * overlap_ratio)) if chunk_size > 1 else 0
     doc = make_doc(text)

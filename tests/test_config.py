@@ -25,7 +25,9 @@ def test_defaults_without_file_or_environment():
 
 
 def test_precedence_defaults_file_environment_overrides(tmp_path):
-    config = write_toml(tmp_path / "assistant.toml", """
+    config = write_toml(
+        tmp_path / "assistant.toml",
+        """
 [assistant]
 top_k = 7
 chunk_size = 400
@@ -33,7 +35,8 @@ chunk_overlap = 40
 model = "none"
 retrieval = "lexical"
 index_dir = "from-file"
-""")
+""",
+    )
     env = {"ASSISTANT_TOP_K": "9", "ASSISTANT_RETRIEVAL": "dense", "ASSISTANT_PROGRESS": "nein"}
 
     from_file = Settings.load(config_file=config, env={})
@@ -96,7 +99,7 @@ def test_invalid_values_name_the_field(source, field):
 
 
 def test_invalid_value_in_file_names_field_and_file(tmp_path):
-    config = write_toml(tmp_path / "bad.toml", "[assistant]\ncandidates = \"alle\"\n")
+    config = write_toml(tmp_path / "bad.toml", '[assistant]\ncandidates = "alle"\n')
     with pytest.raises(ConfigError) as info:
         Settings.load(config_file=config, env={})
     assert "candidates" in str(info.value)
@@ -128,8 +131,16 @@ def test_replace_coerces_and_validates():
         Settings().replace(chunk_overlap=1000)
 
 
-@pytest.mark.parametrize(("model", "dense"), [("none", False), ("OFF", False), ("", False),
-                                              ("  None ", False), ("/pfad/zum/modell", True),
-                                              ("intfloat/multilingual-e5-small", True)])
+@pytest.mark.parametrize(
+    ("model", "dense"),
+    [
+        ("none", False),
+        ("OFF", False),
+        ("", False),
+        ("  None ", False),
+        ("/pfad/zum/modell", True),
+        ("intfloat/multilingual-e5-small", True),
+    ],
+)
 def test_dense_enabled(model, dense):
     assert Settings(model=model).dense_enabled is dense

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
-faiss = pytest.importorskip("faiss")
-
-from assistant.index import faiss_index as di
 from assistant.errors import IndexCorruptError
+from assistant.index import faiss_index as di
+from assistant.index import faiss_tuning as tuning
 
 DIM = 32
 ROWS = 20_000
@@ -38,13 +38,14 @@ def _brute(x: np.ndarray, q: np.ndarray, k: int, allowed: np.ndarray | None = No
     order = np.argsort(-s, axis=1, kind="stable")[:, :k]
     ids = np.full((len(q), k), -1, dtype=np.int64)
     scores = np.full((len(q), k), -np.inf, dtype=np.float32)
-    ids[:, :order.shape[1]] = rows[order]
-    scores[:, :order.shape[1]] = np.take_along_axis(s, order, axis=1)
+    ids[:, : order.shape[1]] = rows[order]
+    scores[:, : order.shape[1]] = np.take_along_axis(s, order, axis=1)
     return scores, ids
 
 
 def _recall(found: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f[f >= 0]) & set(t[t >= 0])) / max((t >= 0).sum(), 1) for f, t in zip(found, truth)]))
+    shares = [len(set(f[f >= 0]) & set(t[t >= 0])) / max((t >= 0).sum(), 1) for f, t in zip(found, truth, strict=True)]
+    return float(np.mean(shares))
 
 
 def _reader(x: np.ndarray, calls: list[tuple[int, int]] | None = None):
@@ -52,6 +53,7 @@ def _reader(x: np.ndarray, calls: list[tuple[int, int]] | None = None):
         if calls is not None:
             calls.append((a, b))
         return x[a:b].copy()
+
     return read
 
 
@@ -71,7 +73,7 @@ def queries(data: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def ivf(data: np.ndarray):
     index = di.build(di.DensePlan("ivf", di.nlist_for(ROWS)), DIM, ROWS, _reader(data), batch=4096)
-    info = di.tune_nprobe(index, _reader(data), ROWS, k=10, target=0.95, queries=200, batch=5000)
+    info = tuning.tune_nprobe(index, _reader(data), ROWS, k=10, target=0.95, queries=200, batch=5000)
     return index, info
 
 
@@ -81,6 +83,7 @@ def flat(data: np.ndarray):
 
 
 # --- plan_for ----------------------------------------------------------------------------------
+
 
 def test_plan_for_exact_up_to_the_threshold_then_ivf():
     assert di.plan_for(0, 384) == di.DensePlan("flat")
@@ -125,6 +128,7 @@ def test_describe_and_invalid_plans():
 
 # --- flat --------------------------------------------------------------------------------------
 
+
 def test_flat_build_equals_brute_force(data: np.ndarray, queries: np.ndarray, flat):
     assert di.kind_of(flat) == "flat" and flat.ntotal == ROWS
     scores, ids = di.search(flat, queries, 10)
@@ -138,7 +142,7 @@ def test_build_reads_in_batches_and_checks_shapes(data: np.ndarray):
     di.build(di.DensePlan("flat"), DIM, 2500, _reader(data, calls), batch=1000)
     assert calls == [(0, 1000), (1000, 2000), (2000, 2500)]
     with pytest.raises(ValueError):
-        di.build(di.DensePlan("flat"), DIM, 100, lambda a, b: data[a:b, :DIM - 1])
+        di.build(di.DensePlan("flat"), DIM, 100, lambda a, b: data[a:b, : DIM - 1])
 
 
 def test_search_edge_cases(data: np.ndarray, flat):
@@ -155,14 +159,20 @@ def test_search_edge_cases(data: np.ndarray, flat):
 
 # --- filtering -----------------------------------------------------------------------------------
 
+
 def _masks(rows: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     edges = np.zeros(rows, dtype=bool)
     edges[[0, 7, 8, 9, rows - 1]] = True  # byte boundaries and the last row (rows % 8 != 0 in some tests)
     one = np.zeros(rows, dtype=bool)
     one[rows // 3] = True
-    return {"30%": rng.random(rows) < 0.3, "1%": rng.random(rows) < 0.01, "edges": edges, "one": one,
-            "all": np.ones(rows, dtype=bool)}
+    return {
+        "30%": rng.random(rows) < 0.3,
+        "1%": rng.random(rows) < 0.01,
+        "edges": edges,
+        "one": one,
+        "all": np.ones(rows, dtype=bool),
+    }
 
 
 @pytest.mark.parametrize("rows", [ROWS, 1003])
@@ -197,6 +207,7 @@ def test_ivf_filter_with_tuned_nprobe_scales_nprobe(data: np.ndarray, queries: n
 
 # --- IVF ---------------------------------------------------------------------------------------
 
+
 def test_ivf_recall_after_tuning(data: np.ndarray, queries: np.ndarray, ivf):
     index, info = ivf
     assert di.kind_of(index) == "ivf" and index.ntotal == ROWS and index.nlist == 512
@@ -216,22 +227,29 @@ def test_ivf_recall_after_tuning(data: np.ndarray, queries: np.ndarray, ivf):
 
 
 def test_tune_nprobe_on_flat_is_exact(data: np.ndarray, flat):
-    info = di.tune_nprobe(flat, _reader(data), ROWS)
+    info = tuning.tune_nprobe(flat, _reader(data), ROWS)
     assert info["nprobe"] == 0 and info["recall_at_10"] == 1.0 and info["curve"] == {}
 
 
 def test_exact_knn_and_recall_helpers(data: np.ndarray, queries: np.ndarray):
-    ids = di.exact_knn(queries, _reader(data), ROWS, 10, batch=3333)
+    ids = tuning.exact_knn(queries, _reader(data), ROWS, 10, batch=3333)
     np.testing.assert_array_equal(ids, _brute(data, queries, 10)[1])
-    assert di.recall(ids, ids) == 1.0
-    assert di.recall(np.full_like(ids, -1), ids) == 0.0
+    assert tuning.recall(ids, ids) == 1.0
+    assert tuning.recall(np.full_like(ids, -1), ids) == 0.0
 
 
 def test_ivf_training_sample_is_spread_over_all_rows(data: np.ndarray):
     calls: list[tuple[int, int]] = []
     steps: list[tuple[str, int, int]] = []
-    index = di.build(di.DensePlan("ivf", 16), DIM, 4000, _reader(data, calls), batch=1000, train_rows=700,
-                     progress=lambda label, done, total: steps.append((label, done, total)))
+    index = di.build(
+        di.DensePlan("ivf", 16),
+        DIM,
+        4000,
+        _reader(data, calls),
+        batch=1000,
+        train_rows=700,
+        progress=lambda label, done, total: steps.append((label, done, total)),
+    )
     assert index.ntotal == 4000 and index.is_trained
     assert calls == [(0, 1000), (1000, 2000), (2000, 3000), (3000, 4000)] * 2  # sample pass, add pass
     assert ("Vektoren einfügen", 4000, 4000) in steps
@@ -243,7 +261,7 @@ def test_ivf_training_sample_is_spread_over_all_rows(data: np.ndarray):
 def test_ivf_sq8_builds_and_searches(data: np.ndarray, queries: np.ndarray, ivf):
     index = di.build(di.DensePlan("ivf_sq8", 512), DIM, ROWS, _reader(data), batch=8192)
     assert di.kind_of(index) == "ivf_sq8" and index.ntotal == ROWS
-    info = di.tune_nprobe(index, _reader(data), ROWS, queries=100)
+    info = tuning.tune_nprobe(index, _reader(data), ROWS, queries=100)
     assert info["recall_at_10"] >= 0.9
     _, ids = di.search(index, queries, 10)
     assert _recall(ids, _brute(data, queries, 10)[1]) >= 0.85
@@ -254,6 +272,7 @@ def test_ivf_sq8_builds_and_searches(data: np.ndarray, queries: np.ndarray, ivf)
 
 
 # --- save / load -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("mmap", [False, True])
 @pytest.mark.parametrize("kind", ["flat", "ivf", "ivf_sq8"])
@@ -278,7 +297,7 @@ def test_save_load_roundtrip(tmp_path: Path, data: np.ndarray, queries: np.ndarr
     assert di.load(path).ntotal == 10
     # a copy of a (possibly mapped) index made as the module docstring says can grow
     copy = faiss.deserialize_index(faiss.serialize_index(loaded))
-    copy.add(data[rows:rows + 5])
+    copy.add(data[rows : rows + 5])
     assert copy.ntotal == rows + 5 and loaded.ntotal == rows
 
 
@@ -296,11 +315,19 @@ def test_add_to_mapped_index_aborts_the_process(tmp_path: Path, data: np.ndarray
     """Documents the faiss trap that writable_copy exists for (run in a child process)."""
     path = tmp_path / "flat.faiss"
     di.save(di.build(di.DensePlan("flat"), DIM, 100, _reader(data)), path)
-    code = ("import faiss, numpy as np; from assistant.index import faiss_index as di; from pathlib import Path\n"
-            f"i = faiss.clone_index(di.load(Path({str(path)!r}), mmap=True))\n"
-            "i.add(np.zeros((1, i.d), dtype='float32')); print('added')")
-    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False,
-                           cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import faiss, numpy as np; from assistant.index import faiss_index as di; from pathlib import Path\n"
+        f"i = faiss.clone_index(di.load(Path({str(path)!r}), mmap=True))\n"
+        "i.add(np.zeros((1, i.d), dtype='float32')); print('added')"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     if child.returncode == 0 and "added" in child.stdout:
         pytest.skip("this faiss version copies mapped indexes on clone; writable_copy is merely safe")
     assert child.returncode != 0 and "added" not in child.stdout

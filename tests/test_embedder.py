@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.index.embedder import Embedder, load_embedder, resolve_model
 from assistant.errors import EmbedderUnavailableError
 from assistant.index.build import build_index
-from assistant.pipeline import Assistant
+from assistant.index.embedder import Embedder, load_embedder, resolve_model
 from assistant.index.reader import load_index
+from assistant.pipeline import Assistant
 
 HUB_MODEL = "intfloat/multilingual-e5-small"  # not cached in the tests' empty cache
 # "How to provide the model": every fallback message must tell the user these ways out.
@@ -132,8 +132,9 @@ def test_folder_that_is_not_a_model(tmp_path):
 def test_build_falls_back_to_lexical_with_one_warning(tmp_path, monkeypatch, offline):
     if offline:
         monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    settings = Settings(corpus_dir=small_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index",
-                        model=HUB_MODEL, progress=False)
+    settings = Settings(
+        corpus_dir=small_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index", model=HUB_MODEL, progress=False
+    )
     started = time.perf_counter()
     report = build_index(settings)
     assert time.perf_counter() - started < 10  # without the fallback this waits on the hub's retries
@@ -157,8 +158,12 @@ def test_build_falls_back_to_lexical_with_one_warning(tmp_path, monkeypatch, off
 
 
 def test_build_with_missing_local_model_folder(tmp_path):
-    settings = Settings(corpus_dir=small_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index",
-                        model=str(tmp_path / "gibt-es-nicht"), progress=False)
+    settings = Settings(
+        corpus_dir=small_corpus(tmp_path / "corpus"),
+        index_dir=tmp_path / "index",
+        model=str(tmp_path / "gibt-es-nicht"),
+        progress=False,
+    )
     report = build_index(settings)
     assert report.dense is False
     assert len(report.warnings) == 1
@@ -174,8 +179,9 @@ def test_tiny_embedder_vectors(tiny_embedder, tiny_model_dir):
     np.testing.assert_allclose(np.linalg.norm(passages, axis=1), 1.0, rtol=1e-5)
     assert tiny_embedder.encode_queries([]).shape == (0, 32)
     # Deterministic: encoding twice gives the same vectors.
-    np.testing.assert_array_equal(passages, tiny_embedder.encode_passages(
-        ["Das Förderprogramm läuft.", "Der Vorstand tagt.", "x"]))
+    np.testing.assert_array_equal(
+        passages, tiny_embedder.encode_passages(["Das Förderprogramm läuft.", "Der Vorstand tagt.", "x"])
+    )
 
 
 def test_prefixes_are_applied(tiny_embedder):

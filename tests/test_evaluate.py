@@ -12,7 +12,17 @@ import pytest
 
 from assistant.cli import main
 from assistant.errors import AssistantError, ConfigError, ResumeError, TestSetError
-from assistant.eval.metrics import aggregate, contains_any, doc_ranking, group_fields, ndcg, normalize, percentile, token_f1, worst_misses
+from assistant.eval.metrics import (
+    aggregate,
+    contains_any,
+    doc_ranking,
+    group_fields,
+    ndcg,
+    normalize,
+    percentile,
+    token_f1,
+    worst_misses,
+)
 from assistant.eval.run import evaluate
 from assistant.eval.testset import Question, load_testset
 from assistant.eval.variants import make_variants, parse_set
@@ -21,26 +31,53 @@ ROOT = Path(__file__).resolve().parents[1]
 
 DOCS = {
     "foerderung.txt": "Förderprogramm ZIM für den Mittelstand\n\nDas Zentrale Innovationsprogramm Mittelstand (ZIM) "
-                      "unterstützt kleine und mittlere Unternehmen bei Forschungsprojekten. Die Förderquote beträgt "
-                      "bis zu 45 Prozent der förderfähigen Kosten. Anträge nimmt die AiF Projekt GmbH in Berlin entgegen.\n",
+    "unterstützt kleine und mittlere Unternehmen bei Forschungsprojekten. Die Förderquote beträgt "
+    "bis zu 45 Prozent der förderfähigen Kosten. Anträge nimmt die AiF Projekt GmbH in Berlin entgegen.\n",
     "veranstaltung.txt": "Sommerfest des Netzwerks Westfalen\n\nDas Sommerfest des Netzwerks fand am 12. Juli 2023 auf "
-                         "der Zeche Zollern in Dortmund statt. Zum Sommerfest kamen 80 Gäste aus Wirtschaft und "
-                         "Wissenschaft. Durch den Abend führte die Moderatorin Petra Lange.\n",
+    "der Zeche Zollern in Dortmund statt. Zum Sommerfest kamen 80 Gäste aus Wirtschaft und "
+    "Wissenschaft. Durch den Abend führte die Moderatorin Petra Lange.\n",
     "sub/projekt.txt": "Projekt SolarNet\n\nDas Projekt SolarNet plant gemeinsame Solarparks für Gewerbegebiete in "
-                       "Brandenburg. Projektleiterin ist Anna Schmidt von der Hochschule Eberswalde. Das Projekt läuft "
-                       "bis Ende 2025.\n",
+    "Brandenburg. Projektleiterin ist Anna Schmidt von der Hochschule Eberswalde. Das Projekt läuft "
+    "bis Ende 2025.\n",
 }
 QUESTIONS = [
-    {"id": "a1", "question": "Wie hoch ist die Förderquote im ZIM?", "answers": ["45 Prozent"],
-     "sources": ["foerderung.txt"], "category": "foerderung"},
-    {"id": "a2", "question": "Wie viele Gäste kamen zum Sommerfest?", "answers": ["80"],
-     "sources": ["veranstaltung.txt"], "category": "veranstaltung", "note": "frei"},
-    {"id": "a3", "question": "Wer leitet das Projekt SolarNet?", "answers": ["Anna Schmidt"],
-     "sources": ["sub/projekt.txt"], "category": "projekt"},
-    {"id": "a4", "question": "Und wer moderierte?", "answers": ["Petra Lange"], "sources": ["veranstaltung.txt"],
-     "category": "veranstaltung", "history": ["Wann fand das Sommerfest des Netzwerks statt?"]},
-    {"id": "n1", "question": "Wer hat die Fußball-WM 2014 gewonnen?", "answers": [], "sources": [],
-     "category": "unbeantwortbar"},
+    {
+        "id": "a1",
+        "question": "Wie hoch ist die Förderquote im ZIM?",
+        "answers": ["45 Prozent"],
+        "sources": ["foerderung.txt"],
+        "category": "foerderung",
+    },
+    {
+        "id": "a2",
+        "question": "Wie viele Gäste kamen zum Sommerfest?",
+        "answers": ["80"],
+        "sources": ["veranstaltung.txt"],
+        "category": "veranstaltung",
+        "note": "frei",
+    },
+    {
+        "id": "a3",
+        "question": "Wer leitet das Projekt SolarNet?",
+        "answers": ["Anna Schmidt"],
+        "sources": ["sub/projekt.txt"],
+        "category": "projekt",
+    },
+    {
+        "id": "a4",
+        "question": "Und wer moderierte?",
+        "answers": ["Petra Lange"],
+        "sources": ["veranstaltung.txt"],
+        "category": "veranstaltung",
+        "history": ["Wann fand das Sommerfest des Netzwerks statt?"],
+    },
+    {
+        "id": "n1",
+        "question": "Wer hat die Fußball-WM 2014 gewonnen?",
+        "answers": [],
+        "sources": [],
+        "category": "unbeantwortbar",
+    },
 ]
 
 
@@ -62,16 +99,25 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def variants(root: Path, *sets: str, **overrides):
-    return make_variants(list(sets), k=10, env={}, corpus_dir=root / "corpus", index_dir=root / "index",
-                         model="none", **overrides)
+    return make_variants(
+        list(sets), k=10, env={}, corpus_dir=root / "corpus", index_dir=root / "index", model="none", **overrides
+    )
 
 
 def run(root: Path, out: Path, *sets: str, **kwargs):
-    return evaluate(root / "qa.jsonl", variants(root, *sets), out, 10, report=kwargs.pop("report", False),
-                    log=lambda message: None, **kwargs)
+    return evaluate(
+        root / "qa.jsonl",
+        variants(root, *sets),
+        out,
+        10,
+        report=kwargs.pop("report", False),
+        log=lambda message: None,
+        **kwargs,
+    )
 
 
 # --- text comparison ---------------------------------------------------------------------------
+
 
 def test_normalize_case_whitespace_punctuation_hyphens():
     assert normalize("  EU-Programm,\n für  KMU! ") == "eu programm für kmu"
@@ -94,15 +140,22 @@ def test_token_f1_hand_computed():
 
 # --- metrics on hand-computed cases -------------------------------------------------------------
 
+
 def q(qid: str, answers: list[str], sources: list[str], **extra) -> Question:
     return Question(qid, f"Frage {qid}?", tuple(answers), tuple(sources), (), extra, 0)
 
 
-def row(qid: str, docs: list[str], answer: str = "", abstained: bool = False, cited: list[str] = (),
-        latency: float = 10.0) -> dict:
-    return {"id": qid, "answer": answer, "abstained": abstained, "latency_ms": latency,
-            "retrieved": [{"doc_id": d, "chunk_id": f"{d}#{i}", "score": 1.0} for i, d in enumerate(docs)],
-            "citations": [{"n": i + 1, "doc_id": d} for i, d in enumerate(cited)]}
+def row(
+    qid: str, docs: list[str], answer: str = "", abstained: bool = False, cited: list[str] = (), latency: float = 10.0
+) -> dict:
+    return {
+        "id": qid,
+        "answer": answer,
+        "abstained": abstained,
+        "latency_ms": latency,
+        "retrieved": [{"doc_id": d, "chunk_id": f"{d}#{i}", "score": 1.0} for i, d in enumerate(docs)],
+        "citations": [{"n": i + 1, "doc_id": d} for i, d in enumerate(cited)],
+    }
 
 
 def test_doc_ranking_deduplicates_by_first_appearance_and_ndcg():
@@ -118,11 +171,15 @@ def test_doc_ranking_deduplicates_by_first_appearance_and_ndcg():
 def test_aggregate_hand_computed():
     pairs = [
         # gold first, answer contains it, cites gold only
-        (q("1", ["45 Prozent"], ["g1"], category="a"), row("1", ["g1", "x"], "Es sind 45 Prozent. [1]", cited=["g1"],
-                                                           latency=10)),
+        (
+            q("1", ["45 Prozent"], ["g1"], category="a"),
+            row("1", ["g1", "x"], "Es sind 45 Prozent. [1]", cited=["g1"], latency=10),
+        ),
         # gold third document (after dedup), answer wrong, cites one gold one not
-        (q("2", ["Berlin"], ["g2"], category="a"), row("2", ["x", "x", "y", "g2"], "In Bonn. [1] [2]",
-                                                       cited=["x", "g2"], latency=20)),
+        (
+            q("2", ["Berlin"], ["g2"], category="a"),
+            row("2", ["x", "x", "y", "g2"], "In Bonn. [1] [2]", cited=["x", "g2"], latency=20),
+        ),
         # gold not retrieved, abstained
         (q("3", ["Anna"], ["g3"], category="b"), row("3", ["x", "y"], "keine Angaben", abstained=True, latency=30)),
         # unanswerable, abstained (right)
@@ -166,8 +223,12 @@ def test_group_fields_and_worst_misses():
     qs = [q(str(i), ["a"], ["d"], category="c1" if i < 3 else "c2", text=f"frei {i}", tags=["x"]) for i in range(6)]
     assert group_fields(qs) == ["category"]  # free text (all distinct) and lists are not grouped
     assert group_fields(qs, ["text"]) == ["text"]
-    pairs = [(qs[0], row("0", ["d"], "a")), (qs[1], row("1", ["e"], "b")), (qs[2], row("2", ["d"], "b")),
-             (qs[3], row("3", ["d"], "-", abstained=True))]
+    pairs = [
+        (qs[0], row("0", ["d"], "a")),
+        (qs[1], row("1", ["e"], "b")),
+        (qs[2], row("2", ["d"], "b")),
+        (qs[3], row("3", ["d"], "-", abstained=True)),
+    ]
     worst = worst_misses(pairs, limit=2)
     assert [w["id"] for w in worst] == ["1", "2"]
     assert worst[0]["kind"] == "gold document not retrieved" and worst[0]["expected"] == ["a"]
@@ -175,39 +236,56 @@ def test_group_fields_and_worst_misses():
 
 # --- test-set formats ---------------------------------------------------------------------------
 
+
 def test_jsonl_and_csv_give_the_same_questions(tmp_path: Path):
     jsonl = load_testset(write_jsonl(tmp_path / "qa.jsonl", QUESTIONS))
-    csv_text = ("id;question;answers;sources;category;history;note\n"
-                + "".join(f"{r['id']};{r['question']};{'|'.join(r['answers'])};{'|'.join(r['sources'])};"
-                          f"{r['category']};{'|'.join(r.get('history', []))};{r.get('note', '')}\n" for r in QUESTIONS))
+    csv_text = "id;question;answers;sources;category;history;note\n" + "".join(
+        f"{r['id']};{r['question']};{'|'.join(r['answers'])};{'|'.join(r['sources'])};"
+        f"{r['category']};{'|'.join(r.get('history', []))};{r.get('note', '')}\n"
+        for r in QUESTIONS
+    )
     (tmp_path / "qa.csv").write_text(csv_text, encoding="utf-8")
     from_csv = load_testset(tmp_path / "qa.csv")
-    assert [(x.id, x.question, x.answers, x.sources, x.history, x.extra["category"]) for x in jsonl] == \
-           [(x.id, x.question, x.answers, x.sources, x.history, x.extra["category"]) for x in from_csv]
+    assert [(x.id, x.question, x.answers, x.sources, x.history, x.extra["category"]) for x in jsonl] == [
+        (x.id, x.question, x.answers, x.sources, x.history, x.extra["category"]) for x in from_csv
+    ]
     assert jsonl[1].extra == {"category": "veranstaltung", "note": "frei"}  # unknown fields kept
     assert jsonl[3].history == ("Wann fand das Sommerfest des Netzwerks statt?",)
     assert not jsonl[4].answerable and jsonl[4].answers == ()
     # a comma-separated CSV with quotes, a BOM and an int-like id
     (tmp_path / "b.csv").write_text('\ufeffid,question,answers,sources\n7,"Was, genau?",a|b,d.txt\n', encoding="utf-8")
     (one,) = load_testset(tmp_path / "b.csv")
-    (num,) = load_testset(write_jsonl(tmp_path / "n.jsonl", [{"id": 3, "question": "Wie viele?", "answers": [80],
-                                                               "sources": ["d.txt"], "history": None}]))
+    (num,) = load_testset(
+        write_jsonl(
+            tmp_path / "n.jsonl",
+            [{"id": 3, "question": "Wie viele?", "answers": [80], "sources": ["d.txt"], "history": None}],
+        )
+    )
     assert (num.id, num.answers, num.history) == ("3", ("80",), ())
     assert (one.id, one.question, one.answers, one.sources) == ("7", "Was, genau?", ("a", "b"), ("d.txt",))
 
 
-@pytest.mark.parametrize("lines, message", [
-    (['{"id": "1", "question": "A?", "answers": [], "sources": []}', '{"id": "2", "question": '], "Zeile 2"),
-    (['{"id": "1", "question": "A?", "answers": []}'], "Zeile 1: Pflichtfeld(er) sources fehlen"),
-    (['{"id": "1", "question": "A?", "answers": [], "sources": []}', '',
-      '{"id": "1", "question": "B?", "answers": [], "sources": []}'], "Zeile 3: id '1' kommt doppelt vor (zuerst in Zeile 1)"),
-    (['{"id": "1", "question": "A?", "answers": "x", "sources": []}'], "'answers' muss eine Liste"),
-    (['{"id": "1", "question": "A?", "answers": [["x"]], "sources": []}'], "'answers' muss eine Liste von Texten"),
-    (['{"id": "1", "question": "A?", "answers": [], "sources": [], "history": "B?"}'], "'history' muss eine Liste"),
-    (['{"id": "1", "question": "", "answers": [], "sources": []}'], "'question' muss ein nicht leerer Text"),
-    (['["keine", "objekt"]'], "Zeile 1: erwartet ein JSON-Objekt"),
-    (['', '   '], "enthält keine Fragen"),
-])
+@pytest.mark.parametrize(
+    "lines, message",
+    [
+        (['{"id": "1", "question": "A?", "answers": [], "sources": []}', '{"id": "2", "question": '], "Zeile 2"),
+        (['{"id": "1", "question": "A?", "answers": []}'], "Zeile 1: Pflichtfeld(er) sources fehlen"),
+        (
+            [
+                '{"id": "1", "question": "A?", "answers": [], "sources": []}',
+                "",
+                '{"id": "1", "question": "B?", "answers": [], "sources": []}',
+            ],
+            "Zeile 3: id '1' kommt doppelt vor (zuerst in Zeile 1)",
+        ),
+        (['{"id": "1", "question": "A?", "answers": "x", "sources": []}'], "'answers' muss eine Liste"),
+        (['{"id": "1", "question": "A?", "answers": [["x"]], "sources": []}'], "'answers' muss eine Liste von Texten"),
+        (['{"id": "1", "question": "A?", "answers": [], "sources": [], "history": "B?"}'], "'history' muss eine Liste"),
+        (['{"id": "1", "question": "", "answers": [], "sources": []}'], "'question' muss ein nicht leerer Text"),
+        (['["keine", "objekt"]'], "Zeile 1: erwartet ein JSON-Objekt"),
+        (["", "   "], "enthält keine Fragen"),
+    ],
+)
 def test_bad_jsonl(tmp_path: Path, lines: list[str], message: str):
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -217,13 +295,16 @@ def test_bad_jsonl(tmp_path: Path, lines: list[str], message: str):
     assert isinstance(info.value, AssistantError)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("id,question,answers\n1,A?,x\n", "Zeile 1: Spalte(n) sources fehlen"),
-    ("id,question,answers,sources\n1,A?,x,d\n2,B?,x,d,zuviel\n", "Zeile 3: mehr Werte als Spalten"),
-    ("id,question,answers,sources\n1,A?,x\n", "Zeile 2: zu wenige Werte"),
-    ("id,question,answers,sources\n1,A?,x,d\n1,B?,y,d\n", "Zeile 3: id '1' kommt doppelt vor"),
-    ("id,question,answers,sources\n", "enthält keine Fragen"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("id,question,answers\n1,A?,x\n", "Zeile 1: Spalte(n) sources fehlen"),
+        ("id,question,answers,sources\n1,A?,x,d\n2,B?,x,d,zuviel\n", "Zeile 3: mehr Werte als Spalten"),
+        ("id,question,answers,sources\n1,A?,x\n", "Zeile 2: zu wenige Werte"),
+        ("id,question,answers,sources\n1,A?,x,d\n1,B?,y,d\n", "Zeile 3: id '1' kommt doppelt vor"),
+        ("id,question,answers,sources\n", "enthält keine Fragen"),
+    ],
+)
 def test_bad_csv(tmp_path: Path, text: str, message: str):
     path = tmp_path / "bad.csv"
     path.write_text(text, encoding="utf-8")
@@ -239,6 +320,7 @@ def test_missing_testset_file(tmp_path: Path):
 
 # --- variants -----------------------------------------------------------------------------------
 
+
 def test_parse_set_and_variants(tmp_path: Path):
     assert parse_set("retrieval=hybrid, top_k=5") == {"retrieval": "hybrid", "top_k": "5"}
     assert parse_set("") == {}
@@ -248,8 +330,9 @@ def test_parse_set_and_variants(tmp_path: Path):
         make_variants(["gibtsnicht=1"], env={})
     config = tmp_path / "klein.toml"
     config.write_text("retrieval = 'lexical'\ntop_k = 3\n", encoding="utf-8")
-    vs = make_variants(["retrieval=lexical", "retrieval=hybrid,top_k=5", "retrieval=lexical"], [config], k=7, env={},
-                       model="none")
+    vs = make_variants(
+        ["retrieval=lexical", "retrieval=hybrid,top_k=5", "retrieval=lexical"], [config], k=7, env={}, model="none"
+    )
     assert [v.name for v in vs] == ["klein", "retrieval=lexical", "retrieval=hybrid,top_k=5", "retrieval=lexical #2"]
     assert [v.settings.top_k for v in vs] == [3, 7, 5, 7]  # -k unless the variant sets top_k
     assert all(v.settings.model == "none" for v in vs)
@@ -258,13 +341,24 @@ def test_parse_set_and_variants(tmp_path: Path):
 
 # --- end to end ---------------------------------------------------------------------------------
 
+
 def test_evaluate_writes_results_and_metrics(tiny: Path, tmp_path: Path):
     result = run(tiny, tmp_path / "out")
     rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [x["id"] for x in QUESTIONS]
     for r in rows:
-        assert {"id", "question", "answer", "abstained", "citations", "retrieved", "latency_ms",
-                "expected_answers", "expected_sources", "category"} <= set(r)
+        assert {
+            "id",
+            "question",
+            "answer",
+            "abstained",
+            "citations",
+            "retrieved",
+            "latency_ms",
+            "expected_answers",
+            "expected_sources",
+            "category",
+        } <= set(r)
         assert all({"doc_id", "chunk_id", "score"} <= set(h) for h in r["retrieved"])
     assert rows[1]["note"] == "frei" and rows[3]["history"] == QUESTIONS[3]["history"]
     answered = [r for r in rows if not r["abstained"]]
@@ -340,8 +434,25 @@ def test_compare_mode_own_index_for_other_chunking(tiny: Path, tmp_path: Path):
 
 def test_cli_eval(tiny: Path, tmp_path: Path, capsys):
     out = tmp_path / "cli"
-    code = main(["eval", str(tiny / "qa.jsonl"), "--corpus", str(tiny / "corpus"), "--index", str(tiny / "index"),
-                 "--model", "none", "--out", str(out), "-k", "5", "--quiet", "--set", "retrieval=lexical"])
+    code = main(
+        [
+            "eval",
+            str(tiny / "qa.jsonl"),
+            "--corpus",
+            str(tiny / "corpus"),
+            "--index",
+            str(tiny / "index"),
+            "--model",
+            "none",
+            "--out",
+            str(out),
+            "-k",
+            "5",
+            "--quiet",
+            "--set",
+            "retrieval=lexical",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "retrieval=lexical" in captured.out and "hit@5" in captured.out
@@ -350,8 +461,21 @@ def test_cli_eval(tiny: Path, tmp_path: Path, capsys):
     assert metrics["k"] == 5 and metrics["variants"][0]["settings"]["top_k"] == "5"
 
     bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "1", "question": "A?", "answers": []}])
-    code = main(["eval", str(bad), "--corpus", str(tiny / "corpus"), "--index", str(tiny / "index"),
-                 "--model", "none", "--out", str(tmp_path / "bad"), "--quiet"])
+    code = main(
+        [
+            "eval",
+            str(bad),
+            "--corpus",
+            str(tiny / "corpus"),
+            "--index",
+            str(tiny / "index"),
+            "--model",
+            "none",
+            "--out",
+            str(tmp_path / "bad"),
+            "--quiet",
+        ]
+    )
     captured = capsys.readouterr()
     assert code == 1 and "Fehler:" in captured.err and "Zeile 1" in captured.err and "sources" in captured.err
 
@@ -370,12 +494,11 @@ def test_threshold_check():
         from check_thresholds import THRESHOLDS, check
     finally:
         sys.path.remove(str(ROOT / "evals"))
-    good = {name: bound for name, bound in THRESHOLDS.items()} | {"latency_p95_ms": 10.0}
+    good = dict(THRESHOLDS.items()) | {"latency_p95_ms": 10.0}
     assert all(ok for *_, ok in check(good))
     bad = good | {"hit@1": THRESHOLDS["hit@1"] - 0.01, "latency_p95_ms": 5000.0}
     assert [r[0] for r in check(bad) if not r[3]] == ["hit@1", "latency_p95_ms"]
     assert not check({})[0][3]  # a missing figure fails
-
 
 
 def test_stale_index_is_rebuilt_and_old_results_refused(tiny: Path, tmp_path: Path):
@@ -407,7 +530,6 @@ def test_shipped_index_is_not_rebuilt_when_fresh(index_settings):
     assert needs_rebuild(index_settings.replace(chunk_size=400)) == "Chunk-Einstellungen geändert (1000/150 → 400/150)"
 
 
-
 class HashingModel:
     """A stand-in for a sentence-transformers model: hashed bag of words, normalized (fast, offline)."""
 
@@ -437,8 +559,9 @@ def test_hybrid_variant_with_a_model_gets_its_own_dense_index(tiny: Path, tmp_pa
 
     monkeypatch.setattr(variants_module, "load_embedder", fake_load)
     out = tmp_path / "dense"
-    result = run(tiny, out, "retrieval=lexical", "retrieval=hybrid,model=hash-model",
-                 "retrieval=dense,model=hash-model")
+    result = run(
+        tiny, out, "retrieval=lexical", "retrieval=hybrid,model=hash-model", "retrieval=dense,model=hash-model"
+    )
     lexical, hybrid, dense = result.metrics["variants"]
     assert loaded == ["hash-model"]  # once for both variants that use it
     assert lexical["effective_mode"] == "lexical" and lexical["index"]["dir"] == str(tiny / "index")

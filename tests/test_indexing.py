@@ -46,8 +46,7 @@ def doc_ids(hits) -> list[str]:
 
 
 def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir),
-                        progress=False)
+    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
     first = build_index(settings)
     assert first.dense is True
     assert sorted(first.added) == sorted(p.name for p in corpus_copy.iterdir())
@@ -58,7 +57,9 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
 
     (corpus_copy / "2024-neu-wasserstoff.txt").write_text(
         "Wasserstoffkongress 2024\n\nDas Netzwerk lädt zum Wasserstoffkongress nach Bochum ein. "
-        "Themen sind Elektrolyseure und Pipelines.\n", encoding="utf-8")
+        "Themen sind Elektrolyseure und Pipelines.\n",
+        encoding="utf-8",
+    )
     with open(corpus_copy / CAMP, "a", encoding="utf-8") as handle:
         handle.write("\n\nNachtrag: Der Zebrafink war das inoffizielle Maskottchen des Camps.\n")
     (corpus_copy / SOMMER).unlink()
@@ -107,8 +108,7 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
 
 
 def test_rebuild_without_changes_embeds_nothing(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir),
-                        progress=False)
+    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
     build_index(settings)
     again = build_index(settings)
     assert again.up_to_date
@@ -120,10 +120,10 @@ def test_rebuild_without_changes_embeds_nothing(tmp_path, corpus_copy, tiny_mode
 def test_incremental_update_finds_what_a_full_build_finds(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "bericht.txt").write_text("Der Nachhaltigkeitsbericht des Vereins erscheint im Frühjahr.\n",
-                                        encoding="utf-8")
-    (corpus / "vorstand.txt").write_text("Die Mitgliederversammlung wählte einen neuen Vorstand.\n",
-                                         encoding="utf-8")
+    (corpus / "bericht.txt").write_text(
+        "Der Nachhaltigkeitsbericht des Vereins erscheint im Frühjahr.\n", encoding="utf-8"
+    )
+    (corpus / "vorstand.txt").write_text("Die Mitgliederversammlung wählte einen neuen Vorstand.\n", encoding="utf-8")
     incremental = lexical_settings(corpus, tmp_path / "inc")
     build_index(incremental)
     # The new document brings "Bericht" and "Nachhaltigkeit" into the vocabulary. The old chunk
@@ -146,10 +146,13 @@ def test_incremental_update_finds_what_a_full_build_finds(tmp_path):
     # --full analyses every chunk again with the current vocabulary: then the tokens agree too.
     report = build_index(incremental, full=True)
     assert report.full_rebuild_reason and "--full" in report.full_rebuild_reason
+
     def rows(index):
-        ids = index.token_file()[0:int(index.tables.row_tok[-1])]
-        return sorted((c.id, [index.lexical.terms[t] for t in ids[index.tables.row_tok[c.row]:index.tables.row_tok[c.row + 1]]])
-                      for c in index.chunks)
+        ids = index.token_file()[0 : int(index.tables.row_tok[-1])]
+        return sorted(
+            (c.id, [index.lexical.terms[t] for t in ids[index.tables.row_tok[c.row] : index.tables.row_tok[c.row + 1]]])
+            for c in index.chunks
+        )
 
     assert rows(load_index(incremental.index_dir)) == rows(load_index(full.index_dir))
 
@@ -224,8 +227,14 @@ def test_corrupt_new_version_keeps_the_old_one(tmp_path, corpus_copy):
 
 
 def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir),
-                        chunk_size=600, chunk_overlap=60, progress=False)
+    settings = Settings(
+        corpus_dir=corpus_copy,
+        index_dir=tmp_path / "index",
+        model=str(tiny_model_dir),
+        chunk_size=600,
+        chunk_overlap=60,
+        progress=False,
+    )
     report = build_index(settings)
     manifest = read_manifest(settings.index_dir)
     on_disk = json.loads((settings.index_dir / report.generation / "manifest.json").read_text("utf-8"))
@@ -262,8 +271,7 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
 
 
 def test_opening_with_another_model_is_a_clear_mismatch(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir),
-                        progress=False)
+    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
     build_index(settings)
     other = shutil.copytree(tiny_model_dir, tmp_path / "anderes-modell")
     with pytest.raises(IndexMismatchError) as info:
@@ -282,8 +290,7 @@ def test_opening_with_another_model_is_a_clear_mismatch(tmp_path, corpus_copy, t
 
 
 def test_changed_passage_prefix_embeds_again(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir),
-                        progress=False)
+    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
     build_index(settings)
     report = build_index(settings.replace(passage_prefix="Abschnitt: "))
     assert report.embedded_chunks == report.chunks

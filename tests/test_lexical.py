@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from assistant.config import Settings
-from assistant.index.build import build_index
 from assistant.index import bm25
 from assistant.index.bm25 import LexicalIndex, Postings
-from assistant.text.german import GermanAnalyzer
+from assistant.index.build import build_index
 from assistant.pipeline import Assistant
+from assistant.text.german import GermanAnalyzer
 
 # Distractors share no word (and no part of a word) with the compounds under test.
 DISTRACTORS = {
@@ -29,8 +29,7 @@ def search_docs(tmp_path: Path, docs: dict[str, str], query: str, **settings) ->
     corpus.mkdir(exist_ok=True)
     for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    config = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False,
-                      **settings)
+    config = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False, **settings)
     build_index(config)
     assistant = Assistant.open(config)
     return [hit.chunk.doc_id for hit in assistant.search(query, k=10)]
@@ -161,7 +160,9 @@ def test_bm25_equals_what_bm25s_computes():
         for term in ids:
             found, tf = ours._lists(term)
             freq = tf.astype(np.float32)
-            raw[found] += np.log1p((len(rows) - found.size + 0.5) / (found.size + 0.5)) * freq / (freq + ours._norm[found])
+            raw[found] += (
+                np.log1p((len(rows) - found.size + 0.5) / (found.size + 0.5)) * freq / (freq + ours._norm[found])
+            )
         assert np.allclose(raw, reference.get_scores(query), atol=1e-5)
 
 
@@ -197,7 +198,10 @@ def test_segments_with_dead_rows_score_like_a_fresh_index():
     offsets = np.concatenate(([0], np.cumsum([len(r) for r in rows])))
     live = np.ones(len(rows), dtype=bool)
     live[30:36] = False  # two documents changed
-    segments = [Postings.build(ids, offsets, 0, 90, len(vocab)), Postings.build(ids, offsets, 90, 120, len(vocab), live)]
+    segments = [
+        Postings.build(ids, offsets, 0, 90, len(vocab)),
+        Postings.build(ids, offsets, 90, 120, len(vocab), live),
+    ]
     split = LexicalIndex(analyzer, list(vocab), segments, np.diff(offsets), np.asarray(docs), live, doc_weight=2.0)
     keep = np.flatnonzero(live)
     fresh = LexicalIndex.build(analyzer, [rows[i] for i in keep], [docs[i] for i in keep], doc_weight=2.0)
@@ -215,9 +219,19 @@ def test_query_terms_do_not_depend_on_the_hash_seed():
     import subprocess
     import sys
 
-    code = ("from assistant.text.german import GermanAnalyzer;"
-            "a = GermanAnalyzer(['förderung', 'programm', 'bericht', 'nachhaltigkeit']);"
-            "print(a.query_terms('Programm zur Förderung und Bericht über Nachhaltigkeit', lambda t: True))")
-    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                              env=dict(os.environ, PYTHONHASHSEED=str(seed))).stdout for seed in (1, 2, 3, 4, 5)}
+    code = (
+        "from assistant.text.german import GermanAnalyzer;"
+        "a = GermanAnalyzer(['förderung', 'programm', 'bericht', 'nachhaltigkeit']);"
+        "print(a.query_terms('Programm zur Förderung und Bericht über Nachhaltigkeit', lambda t: True))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=dict(os.environ, PYTHONHASHSEED=str(seed)),
+        ).stdout
+        for seed in (1, 2, 3, 4, 5)
+    }
     assert len(outputs) == 1

@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 from conftest import copy_corpus
 
-from assistant.ui.app import build_app, launch
-from assistant.ui.events import staff_reindex
 from assistant.config import Settings
 from assistant.index.build import build_index
 from assistant.pipeline import Assistant
+from assistant.ui.app import build_app, launch
+from assistant.ui.events import staff_reindex
 
 ROOT = Path(__file__).resolve().parents[1]
 QA = ROOT / "evals" / "cluster_qa.jsonl"
@@ -44,8 +44,10 @@ CALL_TIMEOUT_S = 60  # one question, at most
 RUN_TIMEOUT_S = 300  # a whole load run, at most
 COMPARED = ("question", "answer", "abstained", "citations")
 
-pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
-              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 
 
 def _questions(count: int) -> list[str]:
@@ -62,8 +64,7 @@ def _free_port() -> int:
 
 
 def _settings(root: Path) -> Settings:
-    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none",
-                        progress=False)
+    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", progress=False)
     build_index(settings)
     return settings
 
@@ -96,8 +97,13 @@ class Server:
         self.demo.close()
 
 
-def _load(url: str, clients: int, questions: list[str], started: threading.Event | None = None,
-          progress: list[int] | None = None) -> tuple[list[tuple[str, Any, float]], float]:
+def _load(
+    url: str,
+    clients: int,
+    questions: list[str],
+    started: threading.Event | None = None,
+    progress: list[int] | None = None,
+) -> tuple[list[tuple[str, Any, float]], float]:
     """``clients`` gradio_client clients, each asking all ``questions`` in turn (rotated so that
     different questions run at once). Returns (question, result or exception, seconds) per call
     and the wall time of the whole run."""
@@ -109,15 +115,15 @@ def _load(url: str, clients: int, questions: list[str], started: threading.Event
         out: list[tuple[str, Any, float]] = []
         try:
             client = Client(url, verbose=False)
-        except Exception as exc:  # noqa: BLE001 - counted as failures below
+        except Exception as exc:
             return [(q, exc, 0.0) for q in questions]
-        order = questions[number % len(questions):] + questions[:number % len(questions)]
+        order = questions[number % len(questions) :] + questions[: number % len(questions)]
         for question in order:
             begin = time.perf_counter()
             try:
                 job = client.submit(question, api_name="/ask")
                 result: Any = job.result(timeout=CALL_TIMEOUT_S)
-            except Exception as exc:  # noqa: BLE001 - counted as failures below
+            except Exception as exc:
                 result = exc
             out.append((question, result, time.perf_counter() - begin))
             if progress is not None:
@@ -139,9 +145,11 @@ def _report(name: str, clients: int, questions: int, calls, wall: float, extra: 
     errors = sum(1 for _, result, _ in calls if not isinstance(result, dict))
     p50 = _percentile(latencies, 50) if latencies else float("nan")
     p95 = _percentile(latencies, 95) if latencies else float("nan")
-    print(f"\n[{name}] clients={clients} questions/client={questions} calls={len(calls)} errors={errors} "
-          f"p50={p50 * 1000:.0f} ms p95={p95 * 1000:.0f} ms mean={statistics.fmean(latencies) * 1000:.0f} ms "
-          f"wall={wall:.1f} s throughput={len(calls) / wall:.1f}/s{extra}")
+    print(
+        f"\n[{name}] clients={clients} questions/client={questions} calls={len(calls)} errors={errors} "
+        f"p50={p50 * 1000:.0f} ms p95={p95 * 1000:.0f} ms mean={statistics.fmean(latencies) * 1000:.0f} ms "
+        f"wall={wall:.1f} s throughput={len(calls) / wall:.1f}/s{extra}"
+    )
 
 
 def test_parallel_clients_get_serial_answers(tmp_path):
@@ -192,7 +200,7 @@ def test_fifty_clients_while_reindexing(tmp_path):
             begin = time.perf_counter()
             try:
                 reindex["message"] = staff_reindex(server.service, True, progress=lambda *a, **k: None)[0]
-            except Exception as exc:  # noqa: BLE001 - asserted below
+            except Exception as exc:
                 reindex["error"] = exc
             reindex["seconds"] = time.perf_counter() - begin
             reindex["calls_after"] = progress[0]
@@ -227,11 +235,17 @@ def test_fifty_clients_while_reindexing(tmp_path):
         else:
             unexpected.append(question)
     same = sum(old_ref[q] == new_ref[q] for q in questions)
-    _report("reindex", clients, len(questions), calls, wall,
-            f"\n  re-index: {reindex.get('seconds', float('nan')):.2f} s, started after "
-            f"{reindex.get('calls_before')} answers, done after {reindex.get('calls_after')}; "
-            f"answers from old index only={counts['old']} new index only={counts['new']} "
-            f"identical in both={counts['both']} (questions with equal old/new answer: {same}/{len(questions)})")
+    _report(
+        "reindex",
+        clients,
+        len(questions),
+        calls,
+        wall,
+        f"\n  re-index: {reindex.get('seconds', float('nan')):.2f} s, started after "
+        f"{reindex.get('calls_before')} answers, done after {reindex.get('calls_after')}; "
+        f"answers from old index only={counts['old']} new index only={counts['new']} "
+        f"identical in both={counts['both']} (questions with equal old/new answer: {same}/{len(questions)})",
+    )
 
     assert "error" not in reindex, reindex
     assert "Fehler" not in reindex["message"], reindex["message"]

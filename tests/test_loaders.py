@@ -28,6 +28,7 @@ BIG = 10_000_000
 
 # --- helpers -----------------------------------------------------------------------------------
 
+
 def write(path: Path, data: bytes | str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(data, str):
@@ -127,21 +128,35 @@ dabei auch internationale Partner aus den Niederlanden einzuladen.</p>
 </body>
 </html>
 """
-HTML_BOILERPLATE = ["KOPFSKRIPT", "SPAETERSKRIPT", "trackingCode", "STILREGEL", "font-family", "Menüpunkt",
-                    "Anmeldung für Mitglieder", "Logo-Kopfzeile", "Impressum", "Datenschutzerklärung",
-                    "Newsletter"]
+HTML_BOILERPLATE = [
+    "KOPFSKRIPT",
+    "SPAETERSKRIPT",
+    "trackingCode",
+    "STILREGEL",
+    "font-family",
+    "Menüpunkt",
+    "Anmeldung für Mitglieder",
+    "Logo-Kopfzeile",
+    "Impressum",
+    "Datenschutzerklärung",
+    "Newsletter",
+]
 
 
 # --- text formats ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("encoding, prefix", [
-    ("utf-8", b""),
-    ("utf-8", b"\xef\xbb\xbf"),
-    ("cp1252", b""),
-    ("utf-16-le", b"\xff\xfe"),
-    ("utf-16-be", b"\xfe\xff"),
-    ("utf-16-le", b""),  # UTF-16 without BOM, recognised by its zero bytes
-])
+
+@pytest.mark.parametrize(
+    "encoding, prefix",
+    [
+        ("utf-8", b""),
+        ("utf-8", b"\xef\xbb\xbf"),
+        ("cp1252", b""),
+        ("utf-16-le", b"\xff\xfe"),
+        ("utf-16-be", b"\xfe\xff"),
+        ("utf-16-le", b""),  # UTF-16 without BOM, recognised by its zero bytes
+    ],
+)
 def test_txt_encodings(tmp_path, encoding, prefix):
     content = f"Meldung\n\n{GERMAN}\r\nMehr dazu am 17.05.2017 in Berlin.\n"
     raw = prefix + content.encode(encoding)
@@ -169,7 +184,7 @@ def test_cp1252_specials(tmp_path):
 
 
 def test_decode_text_direct():
-    assert decode_text("Grüße".encode("utf-8"), "x") == "Grüße"
+    assert decode_text("Grüße".encode(), "x") == "Grüße"
     assert decode_text(b"\xef\xbb\xbfGr\xc3\xbc\xc3\x9fe", "x") == "Grüße"
     assert decode_text("Grüße aus Köln".encode("utf-16"), "x") == "Grüße aus Köln"
     with pytest.raises(DocumentError, match="Binär"):
@@ -200,8 +215,12 @@ def test_html_main_text_without_boilerplate(tmp_path, name):
     doc = load(write(tmp_path / name, ARTICLE_HTML))
     assert doc.fmt == "html"
     assert doc.title == "Netzwerktreffen der Innovationscluster in Dortmund"
-    for sentence in ("trafen sich rund achtzig Vertreterinnen", "Fachkräftesicherung und nachhaltige Produktion",
-                     "aus dem ländlichen Raum davon profitieren", "Partner aus den Niederlanden einzuladen"):
+    for sentence in (
+        "trafen sich rund achtzig Vertreterinnen",
+        "Fachkräftesicherung und nachhaltige Produktion",
+        "aus dem ländlichen Raum davon profitieren",
+        "Partner aus den Niederlanden einzuladen",
+    ):
         assert sentence in doc.text
     for junk in HTML_BOILERPLATE:
         assert junk not in doc.text, junk
@@ -209,9 +228,11 @@ def test_html_main_text_without_boilerplate(tmp_path, name):
 
 
 def test_html_short_page_drops_navigation(tmp_path):
-    html = ("<html><head><title>Kurzmeldung Cluster</title><script>var geheimSkript = 1;</script></head>"
-            "<body><nav>Startseite Menüeintrag Kontakt</nav><p>Kurzer Hinweis zur Förderung für Größe.</p>"
-            "<footer>Impressum Fußzeile</footer></body></html>")
+    html = (
+        "<html><head><title>Kurzmeldung Cluster</title><script>var geheimSkript = 1;</script></head>"
+        "<body><nav>Startseite Menüeintrag Kontakt</nav><p>Kurzer Hinweis zur Förderung für Größe.</p>"
+        "<footer>Impressum Fußzeile</footer></body></html>"
+    )
     doc = load(write(tmp_path / "kurz.html", html))
     assert "Kurzer Hinweis zur Förderung für Größe." in doc.text
     for junk in ("Menüeintrag", "geheimSkript", "Impressum"):
@@ -227,6 +248,7 @@ def test_html_latin1_markup(tmp_path):
 
 # --- PDF ---------------------------------------------------------------------------------------
 
+
 def test_pdf_pages_offsets_and_subfolder_id(tmp_path):
     raw = pdf_bytes(PDF_PAGES, title="Jahresbericht 2022")
     path = write(tmp_path / "sub" / "x.pdf", raw)
@@ -239,7 +261,7 @@ def test_pdf_pages_offsets_and_subfolder_id(tmp_path):
     assert doc.title == "Jahresbericht 2022"
     assert doc.content_hash == hashlib.sha256(path.read_bytes()).hexdigest()
     assert [p[0] for p in doc.pages] == [1, 2]
-    (n1, s1, e1), (n2, s2, e2) = doc.pages
+    (_n1, s1, e1), (_n2, s2, e2) = doc.pages
     assert s1 == 0 and e1 <= s2 and e2 == len(doc.text)
     page1, page2 = doc.text[s1:e1], doc.text[s2:e2]
     assert page1.startswith("Jahresbericht Clustermanagement") and "Förderung für Größe" in page1
@@ -267,6 +289,7 @@ def test_pdf_owner_password_only_is_readable(tmp_path):
 
 # --- DOCX --------------------------------------------------------------------------------------
 
+
 def test_docx_paragraphs_table_and_title(tmp_path):
     raw = docx_bytes(
         ["Einleitung zur Förderung für Größe.", "", "Der zweite Absatz nennt den 20. Oktober 2022."],
@@ -281,7 +304,9 @@ def test_docx_paragraphs_table_and_title(tmp_path):
     assert doc.text.split("\n\n") == [
         "Einleitung zur Förderung für Größe.",
         "Der zweite Absatz nennt den 20. Oktober 2022.",
-        "Partner | Ort", "NIRO | Unna", "ifii | Werder",
+        "Partner | Ort",
+        "NIRO | Unna",
+        "ifii | Werder",
     ]
     assert doc.date is not None and doc.date.start == date(2022, 10, 20)
     assert doc.content_hash == hashlib.sha256(raw).hexdigest()
@@ -294,6 +319,7 @@ def test_docx_without_title_guesses_one(tmp_path):
 
 # --- bad input ---------------------------------------------------------------------------------
 
+
 def _random_binary(seed: int) -> bytes:
     rng = random.Random(seed)
     return bytes(rng.randrange(256) for _ in range(3000)) + b"\x00\x00"
@@ -301,8 +327,9 @@ def _random_binary(seed: int) -> bytes:
 
 def _png() -> bytes:
     rng = random.Random(7)
-    return (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00"
-            + bytes(rng.randrange(256) for _ in range(500)))
+    return b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00" + bytes(
+        rng.randrange(256) for _ in range(500)
+    )
 
 
 def _zip_bomb() -> bytes:
@@ -320,7 +347,10 @@ BAD_FILES = {
     "zufall.txt": (lambda: _random_binary(1), "Binär"),
     "bild.txt": (_png, "Binär"),
     "hoch.txt": (lambda: bytes(range(0x80, 0x100)) * 20 + bytes(range(1, 0x20)) * 20, "Zeichenkodierung|Binär"),
-    "kaputt.pdf": (lambda: b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog" + bytes(range(256)), "beschädigtes PDF"),
+    "kaputt.pdf": (
+        lambda: b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog" + bytes(range(256)),
+        "beschädigtes PDF",
+    ),
     "abgeschnitten.pdf": (lambda: pdf_bytes(PDF_PAGES)[:600], "beschädigtes PDF"),
     "verschluesselt.pdf": (lambda: pdf_bytes(PDF_PAGES, encrypt="geheim"), "verschlüsseltes PDF"),
     "bild.pdf": (lambda: _pdf_without_text(), "ohne Textebene"),
@@ -385,7 +415,7 @@ def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
 
     files, skipped = scan_corpus(root, max_file_bytes=100_000)
     ids = [f.doc_id for f in files]
-    assert ids == sorted(ids) or set(ids) == set(sorted(ids))
+    assert ids == sorted(ids) or set(ids) == set(ids)
     assert not any("versteckt" in i or i.startswith(".") or "/." in i for i in ids)
     skipped_reasons = {s.path: s.reason for s in skipped}
     assert "symbolischer Link" in skipped_reasons["raus.txt"] and "Korpus" in skipped_reasons["raus.txt"]
@@ -466,12 +496,11 @@ def test_year_from_file_name_is_default_year(tmp_path):
 # --- titles ------------------------------------------------------------------------------------
 
 SHIPPED_TITLES = {
-    "2017-05-balticnet-plasmatec-cluster-excellence-training.txt":
-        "BalticNet-PlasmaTec: Treffen europäischer Cluster zu einem speziellen Cluster Excellence Management Training",
+    "2017-05-balticnet-plasmatec-cluster-excellence-training.txt": "BalticNet-PlasmaTec: Treffen europäischer "
+    "Cluster zu einem speziellen Cluster Excellence Management Training",
     "2020-cross-cluster-camp-ifii.txt": "Unser Beitrag zum Cross-Cluster-Camp 2020",
-    "2022-05-go-cluster-eccp-infoveranstaltung.txt":
-        "Infoveranstaltung zum Programm go-cluster und der European Cluster Collaboration Platform "
-        "im Rahmen des Cluster-Dialogs.NRW",
+    "2022-05-go-cluster-eccp-infoveranstaltung.txt": "Infoveranstaltung zum Programm go-cluster und der "
+    "European Cluster Collaboration Platform im Rahmen des Cluster-Dialogs.NRW",
     "2022-10-niro-clustererfolg.txt": "NIRO zum ClusterERFOLG 2022 gewählt",
 }
 
@@ -492,15 +521,18 @@ def test_shipped_corpus_loads_with_titles():
         assert doc.content_hash == hashlib.sha256((CORPUS / doc.id).read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("text, title", [
-    ("Skip to main content\n\nNIRO gewinnt den Preis\nText", "NIRO gewinnt den Preis"),
-    ("Meldung\n17.05.2017\n\nTreffen der Cluster in Berlin\n", "Treffen der Cluster in Berlin"),
-    ("Pressemitteilung\n17. Mai 2017\n\nTreffen der Cluster in Berlin\n", "Treffen der Cluster in Berlin"),
-    ("Aktuelles\n\nMai 2017\nTreffen der Cluster in Berlin\n", "Treffen der Cluster in Berlin"),
-    ("## Menü\nZum Inhalt springen\n# Die Überschrift des Artikels\n", "Die Überschrift des Artikels"),
-    ("Kurz\n\nDer erste lange Satz. Der zweite Satz.", "Der erste lange Satz. Der zweite Satz."),
-    ("Wort " * 60 + ". Rest.", None),
-])
+@pytest.mark.parametrize(
+    "text, title",
+    [
+        ("Skip to main content\n\nNIRO gewinnt den Preis\nText", "NIRO gewinnt den Preis"),
+        ("Meldung\n17.05.2017\n\nTreffen der Cluster in Berlin\n", "Treffen der Cluster in Berlin"),
+        ("Pressemitteilung\n17. Mai 2017\n\nTreffen der Cluster in Berlin\n", "Treffen der Cluster in Berlin"),
+        ("Aktuelles\n\nMai 2017\nTreffen der Cluster in Berlin\n", "Treffen der Cluster in Berlin"),
+        ("## Menü\nZum Inhalt springen\n# Die Überschrift des Artikels\n", "Die Überschrift des Artikels"),
+        ("Kurz\n\nDer erste lange Satz. Der zweite Satz.", "Der erste lange Satz. Der zweite Satz."),
+        ("Wort " * 60 + ". Rest.", None),
+    ],
+)
 def test_guess_title(text, title):
     guessed = guess_title(text, "ordner/datei.txt")
     if title is None:
@@ -514,11 +546,13 @@ def test_guess_title_falls_back_to_file_name():
 
 
 def test_html_article_header_text_is_kept(tmp_path):
-    html = ("<html><body><header>Seitenkopf mit Logo</header><main><article><header><h1>Überschrift des "
-            "Beitrags über Förderung</h1><p class='meta'>Autorin: Erika Mustermann</p></header>"
-            "<p>Der eigentliche Beitrag berichtet ausführlich über das Treffen der Cluster und die "
-            "Ergebnisse der Arbeitsgruppen zur Digitalisierung in kleinen und mittleren Unternehmen.</p>"
-            "</article></main><footer>Impressum Fußzeile</footer></body></html>")
+    html = (
+        "<html><body><header>Seitenkopf mit Logo</header><main><article><header><h1>Überschrift des "
+        "Beitrags über Förderung</h1><p class='meta'>Autorin: Erika Mustermann</p></header>"
+        "<p>Der eigentliche Beitrag berichtet ausführlich über das Treffen der Cluster und die "
+        "Ergebnisse der Arbeitsgruppen zur Digitalisierung in kleinen und mittleren Unternehmen.</p>"
+        "</article></main><footer>Impressum Fußzeile</footer></body></html>"
+    )
     doc = load(write(tmp_path / "beitrag.html", html))
     assert doc.title == "Überschrift des Beitrags über Förderung"
     assert "Ergebnisse der Arbeitsgruppen" in doc.text

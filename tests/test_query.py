@@ -13,40 +13,46 @@ TODAY = date(2024, 6, 15)
 FIRST = "Wann fand das Jahrestreffen von go-cluster 2022 statt?"
 
 
-@pytest.mark.parametrize("question, kind", [
-    ("Wann fand das Jahrestreffen statt?", "when"),
-    ("Seit wann gibt es das Digitalwerk Werder?", "when"),
-    ("An welchem Tag war die Infoveranstaltung?", "when"),
-    ("In welchem Jahr wurde NIRO ausgezeichnet?", "when"),
-    ("Wer wurde zum ClusterERFOLG 2022 gewählt?", "who"),
-    ("Von wem wurde go-cluster vorgestellt?", "who"),
-    ("Wem wurde der Buddy-Bär verliehen?", "who"),
-    ("Wo fand der Sommerempfang statt?", "where"),
-    ("In welcher Stadt findet die European Cluster Conference statt?", "where"),
-    ("Wie viele Zuschauer hatte der Pitch?", "number"),
-    ("Wieviele Cluster trafen sich in Berlin?", "number"),
-    ("Wie hoch ist das Budget von COSME?", "number"),
-    ("Warum ist Brandenburg ein Flächenland?", "why"),
-    ("Weshalb gibt es die starkeRegion-Plattform?", "why"),
-    ("Und wann?", "when"),
-    ("Was ist COSME?", "other"),
-    ("Welche Projekte stellte das ifii vor?", "other"),
-])
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("Wann fand das Jahrestreffen statt?", "when"),
+        ("Seit wann gibt es das Digitalwerk Werder?", "when"),
+        ("An welchem Tag war die Infoveranstaltung?", "when"),
+        ("In welchem Jahr wurde NIRO ausgezeichnet?", "when"),
+        ("Wer wurde zum ClusterERFOLG 2022 gewählt?", "who"),
+        ("Von wem wurde go-cluster vorgestellt?", "who"),
+        ("Wem wurde der Buddy-Bär verliehen?", "who"),
+        ("Wo fand der Sommerempfang statt?", "where"),
+        ("In welcher Stadt findet die European Cluster Conference statt?", "where"),
+        ("Wie viele Zuschauer hatte der Pitch?", "number"),
+        ("Wieviele Cluster trafen sich in Berlin?", "number"),
+        ("Wie hoch ist das Budget von COSME?", "number"),
+        ("Warum ist Brandenburg ein Flächenland?", "why"),
+        ("Weshalb gibt es die starkeRegion-Plattform?", "why"),
+        ("Und wann?", "when"),
+        ("Was ist COSME?", "other"),
+        ("Welche Projekte stellte das ifii vor?", "other"),
+    ],
+)
 def test_kind(question, kind):
     assert understand(question, today=TODAY).kind == kind
 
 
-@pytest.mark.parametrize("question, start, end, label", [
-    ("Welche Veranstaltungen gab es 2022?", date(2022, 1, 1), date(2022, 12, 31), "2022"),
-    ("Was fand im April 2017 statt?", date(2017, 4, 1), date(2017, 4, 30), "April 2017"),
-    ("Was war am 9. Mai 2022?", date(2022, 5, 9), date(2022, 5, 9), "9. Mai 2022"),
-    ("Was war vom 25. bis 28. April 2017?", date(2017, 4, 25), date(2017, 4, 28), "25. bis 28. April 2017"),
-    ("Welche Termine gibt es dieses Jahr?", date(2024, 1, 1), date(2024, 12, 31), "2024"),
-    ("Was geschah in diesem Jahr?", date(2024, 1, 1), date(2024, 12, 31), "2024"),
-    ("Was gab es letztes Jahr?", date(2023, 1, 1), date(2023, 12, 31), "2023"),
-    ("Was war im Vorjahr?", date(2023, 1, 1), date(2023, 12, 31), "2023"),
-    ("Was war am 20. Oktober?", date(2024, 10, 20), date(2024, 10, 20), "20. Oktober"),
-])
+@pytest.mark.parametrize(
+    "question, start, end, label",
+    [
+        ("Welche Veranstaltungen gab es 2022?", date(2022, 1, 1), date(2022, 12, 31), "2022"),
+        ("Was fand im April 2017 statt?", date(2017, 4, 1), date(2017, 4, 30), "April 2017"),
+        ("Was war am 9. Mai 2022?", date(2022, 5, 9), date(2022, 5, 9), "9. Mai 2022"),
+        ("Was war vom 25. bis 28. April 2017?", date(2017, 4, 25), date(2017, 4, 28), "25. bis 28. April 2017"),
+        ("Welche Termine gibt es dieses Jahr?", date(2024, 1, 1), date(2024, 12, 31), "2024"),
+        ("Was geschah in diesem Jahr?", date(2024, 1, 1), date(2024, 12, 31), "2024"),
+        ("Was gab es letztes Jahr?", date(2023, 1, 1), date(2023, 12, 31), "2023"),
+        ("Was war im Vorjahr?", date(2023, 1, 1), date(2023, 12, 31), "2023"),
+        ("Was war am 20. Oktober?", date(2024, 10, 20), date(2024, 10, 20), "20. Oktober"),
+    ],
+)
 def test_date_ranges(question, start, end, label):
     intent = understand(question, today=TODAY)
     assert (intent.date_from, intent.date_to, intent.date_label) == (start, end, label)
@@ -58,27 +64,33 @@ def test_this_year_follows_today():
     assert understand("Welche Termine gibt es dieses Jahr?", today=date(2022, 3, 1)).date_to == date(2022, 12, 31)
 
 
-@pytest.mark.parametrize("question", [
-    "Was ist COSME?",
-    "Wer wurde zum ClusterERFOLG gewählt?",
-    "Was passierte im Jahr der Gründung?",  # "im Jahr" alone is no date
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Was ist COSME?",
+        "Wer wurde zum ClusterERFOLG gewählt?",
+        "Was passierte im Jahr der Gründung?",  # "im Jahr" alone is no date
+    ],
+)
 def test_no_dates(question):
     intent = understand(question, today=TODAY)
     assert (intent.date_from, intent.date_to, intent.date_label) == (None, None, None)
 
 
-@pytest.mark.parametrize("question, order", [
-    ("Was war die letzte Veranstaltung zum Thema Nachhaltigkeit?", "latest"),
-    ("Welches ist die neueste Meldung?", "latest"),
-    ("Wann war das jüngste Treffen?", "latest"),
-    ("Was war die erste Veranstaltung?", "earliest"),
-    ("Welches ist die älteste Meldung?", "earliest"),
-    ("Was ist COSME?", None),
-    ("Welche Veranstaltungen gab es 2022?", None),
-    ("Was gab es letztes Jahr?", None),  # a date range, not "the latest"
-    ("Was war im letzten Jahr los?", None),
-])
+@pytest.mark.parametrize(
+    "question, order",
+    [
+        ("Was war die letzte Veranstaltung zum Thema Nachhaltigkeit?", "latest"),
+        ("Welches ist die neueste Meldung?", "latest"),
+        ("Wann war das jüngste Treffen?", "latest"),
+        ("Was war die erste Veranstaltung?", "earliest"),
+        ("Welches ist die älteste Meldung?", "earliest"),
+        ("Was ist COSME?", None),
+        ("Welche Veranstaltungen gab es 2022?", None),
+        ("Was gab es letztes Jahr?", None),  # a date range, not "the latest"
+        ("Was war im letzten Jahr los?", None),
+    ],
+)
 def test_order(question, order):
     assert understand(question, today=TODAY).order == order
 
@@ -90,14 +102,17 @@ def test_upcoming_events_start_today():
     assert intent.kind == "when"
 
 
-@pytest.mark.parametrize("question, listed", [
-    ("Welche Veranstaltungen gab es 2022?", True),
-    ("Was fand im April 2017 statt?", True),
-    ("Was gab es letztes Jahr?", True),
-    ("Welche Veranstaltungen gibt es?", False),  # no date range: nothing to list by
-    ("Was war die letzte Veranstaltung 2022?", False),  # one, not a list
-    ("Wer wurde 2022 ausgezeichnet?", False),
-])
+@pytest.mark.parametrize(
+    "question, listed",
+    [
+        ("Welche Veranstaltungen gab es 2022?", True),
+        ("Was fand im April 2017 statt?", True),
+        ("Was gab es letztes Jahr?", True),
+        ("Welche Veranstaltungen gibt es?", False),  # no date range: nothing to list by
+        ("Was war die letzte Veranstaltung 2022?", False),  # one, not a list
+        ("Wer wurde 2022 ausgezeichnet?", False),
+    ],
+)
 def test_list_events(question, listed):
     assert understand(question, today=TODAY).list_events is listed
 
@@ -109,15 +124,18 @@ def test_no_history_means_no_follow_up():
     assert intent.search_text == "Und wer wurde dort ausgezeichnet?"
 
 
-@pytest.mark.parametrize("question", [
-    "Und wer wurde dort ausgezeichnet?",
-    "Und wann?",
-    "Wer war dabei?",
-    "Wann war das?",
-    "Wer hat gewonnen?",
-    "Wie viele Teilnehmer?",
-    "Was gab es dort außerdem?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Und wer wurde dort ausgezeichnet?",
+        "Und wann?",
+        "Wer war dabei?",
+        "Wann war das?",
+        "Wer hat gewonnen?",
+        "Wie viele Teilnehmer?",
+        "Was gab es dort außerdem?",
+    ],
+)
 def test_follow_ups_carry_the_previous_topic(question):
     intent = understand(question, [FIRST], today=TODAY, previous_docs=["2022-10-niro-clustererfolg.txt"])
     assert intent.follow_up, question
@@ -129,13 +147,16 @@ def test_follow_ups_carry_the_previous_topic(question):
     assert (intent.date_from, intent.date_to) == (date(2022, 1, 1), date(2022, 12, 31))
 
 
-@pytest.mark.parametrize("question", [
-    "Wo fand der Sommerempfang statt?",
-    "Was ist COSME?",
-    "Was ist das Digitalwerk Werder?",
-    "Wie viele Zuschauer hatte der Pitch des Digitalwerks?",
-    "Welche Ziele hat COSME?",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Wo fand der Sommerempfang statt?",
+        "Was ist COSME?",
+        "Was ist das Digitalwerk Werder?",
+        "Wie viele Zuschauer hatte der Pitch des Digitalwerks?",
+        "Welche Ziele hat COSME?",
+    ],
+)
 def test_questions_of_their_own_do_not_carry_the_previous_topic(question):
     intent = understand(question, [FIRST], today=TODAY, previous_docs=["2022-10-niro-clustererfolg.txt"])
     assert not intent.follow_up, question
@@ -173,12 +194,15 @@ def test_generic_words_are_not_carried():
     assert {"Zuschauer", "Pitch", "Digitalwerks"} <= set(intent.carried_terms)
 
 
-@pytest.mark.parametrize("history", [
-    [FIRST],
-    [(FIRST, "Am 20. Oktober 2022 [1]")],
-    [[FIRST, {"answer": "…"}]],
-    [{"role": "user", "content": FIRST}, {"role": "assistant", "content": "Am 20. Oktober 2022."}],
-])
+@pytest.mark.parametrize(
+    "history",
+    [
+        [FIRST],
+        [(FIRST, "Am 20. Oktober 2022 [1]")],
+        [[FIRST, {"answer": "…"}]],
+        [{"role": "user", "content": FIRST}, {"role": "assistant", "content": "Am 20. Oktober 2022."}],
+    ],
+)
 def test_history_formats(history):
     assert previous_questions(history) == [FIRST]
     intent = understand("Und wer wurde dort ausgezeichnet?", history, today=TODAY)
@@ -186,8 +210,15 @@ def test_history_formats(history):
 
 
 def test_previous_questions_ignores_what_is_no_question():
-    history = [None, 42, {"role": "assistant", "content": "Antwort"}, {"role": "user", "content": None},
-               (), ("Frage eins?", "Antwort"), {"role": "user", "content": "Frage zwei?"}]
+    history = [
+        None,
+        42,
+        {"role": "assistant", "content": "Antwort"},
+        {"role": "user", "content": None},
+        (),
+        ("Frage eins?", "Antwort"),
+        {"role": "user", "content": "Frage zwei?"},
+    ]
     assert previous_questions(history) == ["Frage eins?", "Frage zwei?"]
     assert previous_questions(None) == []
 

@@ -7,15 +7,14 @@ from datetime import date
 
 import numpy as np
 import pytest
+from conftest import copy_corpus
 
 from assistant.config import Settings
 from assistant.index.build import build_index
+from assistant.index.reader import load_index
 from assistant.pipeline import Assistant
 from assistant.search.retrieval import Retriever
-from assistant.index.reader import load_index
 from assistant.types import SearchFilters
-
-from conftest import copy_corpus
 
 BALTIC = "2017-05-balticnet-plasmatec-cluster-excellence-training.txt"
 CAMP = "2020-cross-cluster-camp-ifii.txt"
@@ -28,8 +27,9 @@ MODES = ("hybrid", "lexical", "dense")
 @pytest.fixture(scope="module")
 def dense_settings(tmp_path_factory, tiny_model_dir) -> Settings:
     root = tmp_path_factory.mktemp("dense")
-    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index",
-                        model=str(tiny_model_dir), progress=False)
+    settings = Settings(
+        corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model=str(tiny_model_dir), progress=False
+    )
     report = build_index(settings)
     assert report.dense and not report.warnings
     return settings
@@ -62,7 +62,7 @@ def test_hybrid_hits_carry_ranks_from_both_retrievers(app):
     for hit in hits:
         assert set(hit.ranks) <= {"lexical", "dense"} and hit.ranks
         assert all(rank >= 1 for rank in hit.ranks.values())
-        assert hit.chunk.text == app.index.documents[hit.chunk.doc_id].text[hit.chunk.start:hit.chunk.end]
+        assert hit.chunk.text == app.index.documents[hit.chunk.doc_id].text[hit.chunk.start : hit.chunk.end]
     scores = [h.score for h in hits]
     assert scores == sorted(scores, reverse=True)
     # Reciprocal rank fusion: the score is the sum of 1 / (rrf_k + rank) over the retrievers.
@@ -111,8 +111,10 @@ def test_date_filter(app, mode):
     early = SearchFilters(date_to=date(2017, 12, 31))
     assert {h.chunk.doc_id for h in search.search("Cluster", k=50, filters=early)} == {BALTIC}
     # Nothing dated in 1990: no hits at all, in any mode.
-    assert search.search("Cluster", k=5, filters=SearchFilters(date_from=date(1990, 1, 1),
-                                                                date_to=date(1990, 12, 31))) == []
+    assert (
+        search.search("Cluster", k=5, filters=SearchFilters(date_from=date(1990, 1, 1), date_to=date(1990, 12, 31)))
+        == []
+    )
     # Date and document filters combine.
     both = SearchFilters(doc_ids=frozenset({NIRO, BALTIC}), date_from=date(2022, 1, 1))
     assert {h.chunk.doc_id for h in search.search("Cluster", k=50, filters=both)} == {NIRO}

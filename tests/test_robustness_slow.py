@@ -80,8 +80,15 @@ def test_hostile_corpus_with_a_200_mb_file_under_default_settings(tmp_path):
     index = tmp_path / "index"
     # A wrapper process runs `assistant index` as its only child, so RUSAGE_CHILDREN is the peak
     # of that process alone, not of every subprocess this test session ever waited for.
-    wrapper = subprocess.run([sys.executable, "-c", _PEAK, *index_command(corpus, index)], env=index_env(),
-                             cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    wrapper = subprocess.run(
+        [sys.executable, "-c", _PEAK, *index_command(corpus, index)],
+        env=index_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert wrapper.returncode == 0, wrapper.stderr
     result = json.loads(wrapper.stdout)
     assert result["rc"] == 0, result["stderr"]
@@ -91,12 +98,14 @@ def test_hostile_corpus_with_a_200_mb_file_under_default_settings(tmp_path):
     assert "riesig.txt: Datei zu groß" in result["stdout"]
     manifest = load_index(index).manifest
     skipped = {s["path"]: s["reason"] for s in manifest.skipped}
-    check_hostile_build(Settings(corpus_dir=corpus, index_dir=index, model="none", progress=False), skipped,
-                        manifest.document_count)
+    check_hostile_build(
+        Settings(corpus_dir=corpus, index_dir=index, model="none", progress=False), skipped, manifest.document_count
+    )
 
 
-MANY = hsettings(max_examples=2000, deadline=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+MANY = hsettings(
+    max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 @pytest.fixture(scope="module")

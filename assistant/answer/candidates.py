@@ -34,9 +34,14 @@ _PLACE = re.compile(r"\b(in|an der|am|im|bei|nach|aus)\s+[A-ZÄÖÜ]")
 _CONTINUES = re.compile(
     r"^(sie|er|es|dies|diese[rsmn]?|dieses|dabei|damit|dort|daher|deshalb|deswegen|dafür|darin|"
     r"darauf|dazu|zwar|außerdem|zudem|allerdings|jedoch|hier|hierbei|so|auch|ihr|ihre|sein|seine|"
-    r"der|die|das|den|dem)\b", re.I)
-_REASON = re.compile(r"\b(weil|denn|da sie|da er|da es|um\b.*\bzu|deshalb|daher|deswegen|aufgrund|wegen|dadurch|"
-                     r"so dass|sodass)\b", re.I)
+    r"der|die|das|den|dem)\b",
+    re.I,
+)
+_REASON = re.compile(
+    r"\b(weil|denn|da sie|da er|da es|um\b.*\bzu|deshalb|daher|deswegen|aufgrund|wegen|dadurch|"
+    r"so dass|sodass)\b",
+    re.I,
+)
 _NAME = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b|\b[A-ZÄÖÜ]{2,}\b")
 
 
@@ -131,12 +136,12 @@ class Evidence:
         chosen = list(hits[:passages])
         if hits and TOP_DOCUMENT_CHUNKS:
             taken = {h.chunk.row for h in chosen}
-            rows = self.index.doc_rows.get(hits[0].chunk.doc_id, ())
+            rows: list[int] = [int(r) for r in self.index.doc_rows.get(hits[0].chunk.doc_id, ())]
             if len(rows) > TOP_DOCUMENT_CHUNKS:
                 # A long document: its opening (title, date, place) and the neighbours of the
                 # best passage; each chunk costs ~4 ms of sentence splitting the first time.
-                at = int(hits[0].chunk.row) - int(rows[0])
-                rows = [rows[0], *rows[max(1, at - NEIGHBOUR_CHUNKS):at + NEIGHBOUR_CHUNKS + 1]]
+                at = int(hits[0].chunk.row) - rows[0]
+                rows = [rows[0], *rows[max(1, at - NEIGHBOUR_CHUNKS) : at + NEIGHBOUR_CHUNKS + 1]]
             for row in rows[:TOP_DOCUMENT_CHUNKS]:
                 chunk = self.index.chunks[int(row)]
                 if chunk.row not in taken:
@@ -148,8 +153,10 @@ class Evidence:
         behind answering at all (a question's words are often spread over two sentences).
         Words carried over from the previous question count half."""
         nouns = self._unknown_nouns(intent.question)
-        weights = [(s, p, w * (UNKNOWN_NOUN_WEIGHT if s in nouns else 1.0))
-                   for s, p, w in self.question_weights(intent.question)]
+        weights = [
+            (s, p, w * (UNKNOWN_NOUN_WEIGHT if s in nouns else 1.0))
+            for s, p, w in self.question_weights(intent.question)
+        ]
         if intent.carried_terms:
             weights += [(s, p, 0.5 * w) for s, p, w in self.question_weights(" ".join(intent.carried_terms))]
         total = sum(w for _, _, w in weights)
@@ -168,7 +175,7 @@ class Evidence:
         words = question.split()
         nouns = {w.strip("?!.,;:„“\"'()") for w in words[1:] if w[:1].isupper()}
         unknown: set[str] = set()
-        for word, stem, parts, alternatives in self.lexical.analyzer.word_terms(" ".join(nouns)):
+        for _word, stem, parts, alternatives in self.lexical.analyzer.word_terms(" ".join(nouns)):
             known = [stem, *alternatives, *(parts if parts else ())]
             if all(self.lexical.idf(t) >= self._max_idf for t in known):
                 unknown.add(stem)

@@ -23,16 +23,26 @@ def short_title(title: str, limit: int = 70) -> str:
 
 def citation(n: int, candidate: Candidate) -> Citation:
     doc = candidate.doc
-    return Citation(n, doc.id, candidate.hit.chunk.id, doc.title, date_label(doc), candidate.start,
-                    candidate.end, candidate.text, doc.page_at(candidate.start))
+    return Citation(
+        n,
+        doc.id,
+        candidate.hit.chunk.id,
+        doc.title,
+        date_label(doc),
+        candidate.start,
+        candidate.end,
+        candidate.text,
+        doc.page_at(candidate.start),
+    )
 
 
 def abstain(hits: list[Hit], confidence: float = 0.0) -> Answer:
     return Answer(ABSTAIN_TEXT, (), True, tuple(hits), confidence=confidence)
 
 
-def compose(chosen: list[Candidate], hits: list[Hit], intent: Intent, confidence: float,
-            lead: str | None = None) -> Answer:
+def compose(
+    chosen: list[Candidate], hits: list[Hit], intent: Intent, confidence: float, lead: str | None = None
+) -> Answer:
     """The chosen sentences in order, each with its marker; each new document introduced by its
     title ("Laut „…“:"), unless ``lead`` introduces the whole answer."""
     citations: list[Citation] = []
@@ -58,7 +68,7 @@ def compose(chosen: list[Candidate], hits: list[Hit], intent: Intent, confidence
 
 
 def latest_lead(pick: Document, order: str) -> str:
-    """"Das jüngste passende Dokument ist „…“ (20. Oktober 2022):"."""
+    """ "Das jüngste passende Dokument ist „…“ (20. Oktober 2022):"."""
     word = "jüngste" if order == "latest" else "früheste"
     return f"Das {word} passende Dokument ist „{short_title(pick.title)}“ ({date_label(pick)}):"
 
@@ -66,8 +76,10 @@ def latest_lead(pick: Document, order: str) -> str:
 def event_list(intent: Intent, chosen: list[Candidate], hits: list[Hit]) -> Answer:
     """One line per document with its dated sentence: "In den Dokumenten finde ich für 2022 …"."""
     citations: list[Citation] = []
-    lines = [f"In den Dokumenten finde ich für {intent.date_label or 'diesen Zeitraum'} "
-             f"{'diese Einträge' if len(chosen) > 1 else 'diesen Eintrag'}:"]
+    lines = [
+        f"In den Dokumenten finde ich für {intent.date_label or 'diesen Zeitraum'} "
+        f"{'diese Einträge' if len(chosen) > 1 else 'diesen Eintrag'}:"
+    ]
     for n, c in enumerate(chosen, start=1):
         citations.append(citation(n, c))
         lines.append(f"- {short_title(c.doc.title)}: {' '.join(c.text.split())} [{n}]")

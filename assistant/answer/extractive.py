@@ -61,7 +61,8 @@ class ExtractiveAnswerer:
             # A second sentence when it is relevant and the answer stays short, or when it is
             # nearly as good as the first and the answer stays readable.
             if (other.score >= SECOND_MIN_RATIO * first.score and total <= SHORT_ANSWER_CHARS) or (
-                    other.score >= SECOND_STRONG_RATIO * first.score and total <= MAX_ANSWER_CHARS):
+                other.score >= SECOND_STRONG_RATIO * first.score and total <= MAX_ANSWER_CHARS
+            ):
                 chosen.append(other)
             break
         if intent.kind == "when":
@@ -69,8 +70,9 @@ class ExtractiveAnswerer:
         chosen.sort(key=lambda c: (c.rank, c.start) if c.doc.id != first.doc.id else (first.rank, c.start))
         return compose(chosen, hits, intent, confidence=coverage)
 
-    def _with_date(self, intent: Intent, chosen: list[Candidate], candidates: list[Candidate],
-                   hits: list[Hit]) -> list[Candidate]:
+    def _with_date(
+        self, intent: Intent, chosen: list[Candidate], candidates: list[Candidate], hits: list[Hit]
+    ) -> list[Candidate]:
         """A "Wann" answer must name a date: when the chosen sentences have none, the best
         sentence of the same document that has one (a day or month) takes the second place."""
         asked = {m.text for m in extract_dates(intent.question)}
@@ -81,17 +83,19 @@ class ExtractiveAnswerer:
         if any(dated(c.text) for c in chosen):
             return chosen
         first = chosen[0]
-        pool = candidates + self.evidence.candidates(intent, [h for h in hits if h.chunk.doc_id == first.doc.id]
-                                                     + [Hit(c, 0.0) for c in self._doc_chunks(first.doc.id)])
+        pool = candidates + self.evidence.candidates(
+            intent,
+            [h for h in hits if h.chunk.doc_id == first.doc.id] + [Hit(c, 0.0) for c in self._doc_chunks(first.doc.id)],
+        )
         extra = next((c for c in pool if c.doc.id == first.doc.id and c.start != first.start and dated(c.text)), None)
         return [first, extra] if extra is not None else chosen
 
     def _doc_chunks(self, doc_id: str) -> list[Chunk]:
         chunks = self.index.chunks
-        return [chunks[int(r)] for r in self.index.doc_rows.get(doc_id, ())]  # type: ignore[misc]
+        return [chunks[int(r)] for r in self.index.doc_rows.get(doc_id, ())]
 
     def _by_date(self, intent: Intent, candidates: list[Candidate], hits: list[Hit]) -> Answer | None:
-        """"Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
+        """ "Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
         (retrieval score at least half the best), the one with the latest (earliest) date."""
         top = hits[0].score if hits else 0.0
         dated: dict[str, tuple[date, Document]] = {}
@@ -109,11 +113,12 @@ class ExtractiveAnswerer:
             if not own:
                 return None
             sentence = own[0]
-        return compose([sentence], hits, intent, confidence=candidates[0].coverage,
-                       lead=latest_lead(pick, intent.order))
+        return compose(
+            [sentence], hits, intent, confidence=candidates[0].coverage, lead=latest_lead(pick, intent.order)
+        )
 
     def _list_events(self, intent: Intent, hits: list[Hit]) -> Answer | None:
-        """"Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
+        """ "Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
         assert intent.date_from is not None
         low, high = intent.date_from, intent.date_to or intent.date_from
         found: list[tuple[date, Candidate]] = []
@@ -131,8 +136,12 @@ class ExtractiveAnswerer:
                 continue
             chunk_hit = self._hit_for(doc.id, span[0], hits) or hit
             seen_docs.add(doc.id)
-            found.append((mention.start, Candidate(chunk_hit, rank, doc, span[0], span[1],
-                                                   doc.text[span[0]:span[1]], 1.0, 1.0)))
+            found.append(
+                (
+                    mention.start,
+                    Candidate(chunk_hit, rank, doc, span[0], span[1], doc.text[span[0] : span[1]], 1.0, 1.0),
+                )
+            )
         if not found:
             return None
         found.sort(key=lambda item: item[0])

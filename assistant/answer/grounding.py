@@ -29,13 +29,15 @@ _NAME = re.compile(
     r"|\b(?P<acronym>[A-ZÄÖÜ]{2,}[\w-]*|[A-ZÄÖÜ][a-zäöüß]+[A-ZÄÖÜ][\w-]*)"
     # two or more capitalised words in a row: "Theresa Gerdes", "Zeche Zollern" (after dropping
     # a leading article or adverb: "Das Treffen" is no name)
-    r"|\b(?P<words>" + _WORD + r"(?:\s+" + _WORD + r")+)\b")
+    r"|\b(?P<words>" + _WORD + r"(?:\s+" + _WORD + r")+)\b"
+)
 _FUNCTION_WORDS = frozenset(
     "der die das den dem des ein eine einer eines einem einen im in am an auf aus bei beim mit nach "
     "von vom zu zum zur für über unter um vor durch gegen ohne seit es er sie wir ihr ich man dies "
     "diese dieser dieses diesem diesen jede jeder jedes alle und oder aber doch so da dann danach "
     "dort hier heute damals zudem außerdem zunächst zuerst anschließend dabei dazu bereits auch "
-    "laut gemäß rund etwa insgesamt zwischenzeitlich schließlich deshalb daher somit".split())
+    "laut gemäß rund etwa insgesamt zwischenzeitlich schließlich deshalb daher somit".split()
+)
 
 
 @dataclass(frozen=True)
@@ -136,14 +138,18 @@ def check_sentence(sentence: str, markers: Sequence[int], passages: Sequence[str
         # a date counts when a cited date overlaps it and is at least as precise: "Oktober 2022"
         # is in "20. Oktober 2022", but "21. Oktober 2022" is not in "ClusterERFOLG 2022"
         dates = extract_dates(fact)
-        if dates and any(d.start <= m.end and m.start <= d.end and _PRECISION[m.precision] >= _PRECISION[d.precision]
-                         for d in dates for m in cited_dates):
+        if dates and any(
+            d.start <= m.end and m.start <= d.end and _PRECISION[m.precision] >= _PRECISION[d.precision]
+            for d in dates
+            for m in cited_dates
+        ):
             continue
         missing.append(fact)
     return CheckedSentence(sentence, valid, tuple(missing))
 
 
 # --- from the model's reply to an Answer ---------------------------------------------------------
+
 
 def compose_checked(reply: str, hits: Sequence[Hit], index: IndexData) -> Answer:
     """Turn a generated reply into an :class:`Answer`: each sentence keeps its markers only when
@@ -171,16 +177,35 @@ def compose_checked(reply: str, hits: Sequence[Hit], index: IndexData) -> Answer
                 start, end = _best_sentence(sentence, hit.chunk.text, sentence_spans(hit.chunk.text), analyzer)
                 start, end = hit.chunk.start + start, hit.chunk.start + end
                 number_of[marker] = len(citations) + 1
-                citations.append(Citation(number_of[marker], doc.id, hit.chunk.id, doc.title, date_label(doc),
-                                          start, end, doc.text[start:end], doc.page_at(start)))
+                citations.append(
+                    Citation(
+                        number_of[marker],
+                        doc.id,
+                        hit.chunk.id,
+                        doc.title,
+                        date_label(doc),
+                        start,
+                        end,
+                        doc.text[start:end],
+                        doc.page_at(start),
+                    )
+                )
             numbers.append(number_of[marker])
         parts.append(sentence + " " + "".join(f"[{n}]" for n in numbers))
-    return Answer(" ".join(parts), tuple(citations), False, tuple(hits), mode="llm", flagged=tuple(flagged),
-                  confidence=1.0 if citations else 0.0)
+    return Answer(
+        " ".join(parts),
+        tuple(citations),
+        False,
+        tuple(hits),
+        mode="llm",
+        flagged=tuple(flagged),
+        confidence=1.0 if citations else 0.0,
+    )
 
 
-def _best_sentence(claim: str, passage: str, spans: Sequence[tuple[int, int]],
-                   analyzer: GermanAnalyzer) -> tuple[int, int]:
+def _best_sentence(
+    claim: str, passage: str, spans: Sequence[tuple[int, int]], analyzer: GermanAnalyzer
+) -> tuple[int, int]:
     claim_terms = set(analyzer.analyze(claim))
     best, best_score = (0, len(passage)), -1.0
     for start, end in spans:

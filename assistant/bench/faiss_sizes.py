@@ -14,22 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from ..index.faiss_index import (
-    KINDS,
-    DensePlan,
-    build,
-    exact_knn,
-    nlist_for,
-    plan_of,
-    recall,
-    search,
-    tune_nprobe,
-)
+from ..index.faiss_index import KINDS, DensePlan, build, nlist_for, plan_of, search
+from ..index.faiss_tuning import exact_knn, recall, tune_nprobe
 
 
-def clustered_vectors(rows: int, dim: int, centres: int = 1000, spread: float = 1.0, seed: int = 0,
-                      rng: np.random.Generator | None = None, centre_vectors: np.ndarray | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def clustered_vectors(
+    rows: int,
+    dim: int,
+    centres: int = 1000,
+    spread: float = 1.0,
+    seed: int = 0,
+    rng: np.random.Generator | None = None,
+    centre_vectors: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Synthetic embeddings: ``centres`` random unit centres with Zipf-like sizes, each row a centre
     plus Gaussian noise of norm about ``spread``, normalised. Returns ``(vectors, centres)``."""
     rng = rng or np.random.default_rng(seed)
@@ -57,8 +54,10 @@ def _bench_flat(rows_list: list[int], dim: int, queries: int, threads: int | Non
     rng = np.random.default_rng(0)
     q = rng.standard_normal((queries, dim), dtype=np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
-    print(f"IndexFlatIP, {dim} dims, {faiss.omp_get_max_threads()} OpenMP thread(s), "
-          f"median/p95 of {queries} single-query searches, k=10")
+    print(
+        f"IndexFlatIP, {dim} dims, {faiss.omp_get_max_threads()} OpenMP thread(s), "
+        f"median/p95 of {queries} single-query searches, k=10"
+    )
     for rows in rows_list:
         index = faiss.IndexFlatIP(dim)
         for start in range(0, rows, 65536):
@@ -79,8 +78,11 @@ def _bench_ivf(rows: int, dim: int, centres: int, spread: float, kinds: list[str
     begin = time.perf_counter()
     x, centre_vectors = clustered_vectors(rows, dim, centres, spread, rng=rng)
     held_out, _ = clustered_vectors(200, dim, spread=spread, rng=rng, centre_vectors=centre_vectors)
-    print(f"{rows:,} clustered rows x {dim} ({centres} centres, spread {spread}) generated in "
-          f"{time.perf_counter() - begin:.1f} s", flush=True)
+    print(
+        f"{rows:,} clustered rows x {dim} ({centres} centres, spread {spread}) generated in "
+        f"{time.perf_counter() - begin:.1f} s",
+        flush=True,
+    )
 
     def read(a: int, b: int) -> np.ndarray:
         return x[a:b]
@@ -96,10 +98,13 @@ def _bench_ivf(rows: int, dim: int, centres: int, spread: float, kinds: list[str
         tune_s = time.perf_counter() - begin
         _, found = search(index, held_out, 10)
         size = len(_serialized(index))
-        print(f"{plan_of(index).describe()}: build {built:.1f} s, tune {tune_s:.1f} s, "
-              f"recall@10 {tuned['recall_at_10']:.3f} ({tuned['exact_recall_checked_queries']} noisy stored "
-              f"vectors), held-out queries {recall(found, truth_held):.3f}, single query p50 "
-              f"{tuned['search_ms_p50']:.2f} ms, size {size / 2**20:.0f} MiB", flush=True)
+        print(
+            f"{plan_of(index).describe()}: build {built:.1f} s, tune {tune_s:.1f} s, "
+            f"recall@10 {tuned['recall_at_10']:.3f} ({tuned['exact_recall_checked_queries']} noisy stored "
+            f"vectors), held-out queries {recall(found, truth_held):.3f}, single query p50 "
+            f"{tuned['search_ms_p50']:.2f} ms, size {size / 2**20:.0f} MiB",
+            flush=True,
+        )
         print(f"  curve {{nprobe: recall}}: { {p: round(r, 3) for p, r in tuned['curve'].items()} }", flush=True)
         for share in (0.1, 0.01):
             mask = rng.random(rows) < share
@@ -114,8 +119,10 @@ def _bench_ivf(rows: int, dim: int, centres: int, spread: float, kinds: list[str
                 _, found = search(index, held_out[:50], 10, mask, scale_nprobe=scaled)
                 ms = (time.perf_counter() - begin) * 1000 / 50
                 ok = bool(mask[found[found >= 0]].all())
-                line += (f"  {'scaled' if scaled else 'fixed'} nprobe recall@10 {recall(found, truth):.3f} "
-                         f"({ms:.2f} ms/query, only allowed ids: {ok})")
+                line += (
+                    f"  {'scaled' if scaled else 'fixed'} nprobe recall@10 {recall(found, truth):.3f} "
+                    f"({ms:.2f} ms/query, only allowed ids: {ok})"
+                )
             print(line, flush=True)
         del index
 

@@ -25,8 +25,8 @@ import sys
 import tempfile
 import time
 import warnings
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -132,14 +132,15 @@ def peak_rss_mb() -> float:
 
 def doc_hit_at_5(ranked_doc_ids: list[list[str]], qa: list[dict[str, Any]]) -> float:
     found = 0
-    for docs, item in zip(ranked_doc_ids, qa):
+    for docs, item in zip(ranked_doc_ids, qa, strict=False):
         distinct = list(dict.fromkeys(docs))[:5]
         found += bool(set(distinct) & set(item["sources"]))
     return round(found / max(len(qa), 1), 4)
 
 
-def langchain_side_by_side(index: Any, embedder: SyntheticEmbedder, qa: list[dict[str, Any]],
-                           ours: Any) -> dict[str, Any]:
+def langchain_side_by_side(
+    index: Any, embedder: SyntheticEmbedder, qa: list[dict[str, Any]], ours: Any
+) -> dict[str, Any]:
     """LangChain's usual stack on the same chunks, vectors and questions: BM25Retriever +
     FAISS vector store + EnsembleRetriever (defaults; k = 5 so that hit@5 can be measured)."""
     try:
@@ -159,12 +160,15 @@ def langchain_side_by_side(index: Any, embedder: SyntheticEmbedder, qa: list[dic
         def embed_query(self, text: str) -> list[float]:
             return embedder.encode_queries([text])[0].tolist()
 
-    docs = [LCDocument(page_content=c.text, metadata={"doc_id": c.doc_id})
-            for c in (index.chunks[int(r)] for r in np.flatnonzero(index.live))]
+    docs = [
+        LCDocument(page_content=c.text, metadata={"doc_id": c.doc_id})
+        for c in (index.chunks[int(r)] for r in np.flatnonzero(index.live))
+    ]
     started = time.perf_counter()
     bm25 = BM25Retriever.from_documents(docs, k=5)
     store = FAISS.from_documents(docs, Wrapped())
-    ensemble = EnsembleRetriever(retrievers=[bm25, store.as_retriever(search_kwargs={"k": 5})])
+    # weights as the default (equal), written out because the type checker wants them
+    ensemble = EnsembleRetriever(retrievers=[bm25, store.as_retriever(search_kwargs={"k": 5})], weights=[0.5, 0.5])
     build_s = time.perf_counter() - started
     questions = [q["question"] for q in qa]
     started = time.perf_counter()
@@ -174,8 +178,10 @@ def langchain_side_by_side(index: Any, embedder: SyntheticEmbedder, qa: list[dic
     mine = [[h.chunk.doc_id for h in ours.search(q, 10)] for q in questions]
     our_qps = len(questions) / (time.perf_counter() - started)
     return {
-        "hit_at_5": doc_hit_at_5(theirs, qa), "queries_per_s": round(their_qps, 1),
-        "throughput_ratio": round(our_qps / their_qps, 1), "build_seconds": round(build_s, 1),
+        "hit_at_5": doc_hit_at_5(theirs, qa),
+        "queries_per_s": round(their_qps, 1),
+        "throughput_ratio": round(our_qps / their_qps, 1),
+        "build_seconds": round(build_s, 1),
         "ours": {"hit_at_5": doc_hit_at_5(mine, qa), "queries_per_s": round(our_qps, 1)},
         "questions": len(questions),
     }
@@ -185,34 +191,47 @@ LANGCHAIN_MAX_CHUNKS = 150_000  # beyond, LangChain's in-memory BM25 needs hours
 FULL_REBUILD_MAX_CHUNKS = 300_000  # beyond, the first build (also a full one) is the figure
 
 
-def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, queries: int = 200,
-        work: Path | None = None, langchain: bool = True, langchain_queries: int = 100) -> dict[str, Any]:
+def run(
+    chunks: int,
+    corpus: Path | None = None,
+    data: Path = DEFAULT_DATA,
+    queries: int = 200,
+    work: Path | None = None,
+    langchain: bool = True,
+    langchain_queries: int = 100,
+) -> dict[str, Any]:
     """Grow (or take) a corpus, index it and measure; see the module docstring."""
+
     def log(step: str) -> None:
         print(f"[bench {time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True)
 
     own_work = work is None
     work = work or Path(tempfile.mkdtemp(prefix="assistant-bench-"))
-    settings = Settings(corpus_dir=corpus or work / "corpus", index_dir=work / "index", model=SyntheticEmbedder.name,
-                        progress=False)
+    settings = Settings(
+        corpus_dir=corpus or work / "corpus", index_dir=work / "index", model=SyntheticEmbedder.name, progress=False
+    )
     log(f"Korpus mit etwa {chunks} Abschnitten erzeugen" if corpus is None else "Korpus indexieren")
     if corpus is None:
         grow_corpus(settings.corpus_dir, chunks, data, settings.chunk_size)
     embedder = SyntheticEmbedder()
     log("indexieren")
     started = time.perf_counter()
-    report = build_index(settings, embedder=embedder)  # type: ignore[arg-type]
+    report = build_index(settings, embedder=embedder)
     index_seconds = time.perf_counter() - started
     result: dict[str, Any] = {
-        "chunks": report.chunks, "documents": report.documents, "index_seconds": round(index_seconds, 2),
+        "chunks": report.chunks,
+        "documents": report.documents,
+        "index_seconds": round(index_seconds, 2),
         "index_chunks_per_s": round(report.chunks / index_seconds, 1),
-        "index_bytes": folder_bytes(settings.index_dir), "vectors": "synthetic 384-d (no model download here)",
+        "index_bytes": folder_bytes(settings.index_dir),
+        "vectors": "synthetic 384-d (no model download here)",
     }
     dense_info = read_manifest(settings.index_dir).dense_index
     result["dense_index"] = dataclasses.asdict(dense_info) if dense_info else {}
-    qa = [json.loads(line) for line in open(data / "germanquad" / "qa.jsonl", encoding="utf-8")][:queries]
+    with open(data / "germanquad" / "qa.jsonl", encoding="utf-8") as handle:
+        qa = [json.loads(line) for line in handle][:queries]
     questions = [q["question"] for q in qa]
-    assistant = Assistant.open(settings, embedder=embedder)  # type: ignore[arg-type]
+    assistant = Assistant.open(settings, embedder=embedder)
     retriever = assistant.retriever
     latency: dict[str, Any] = {}
     log("Latenzen messen")
@@ -220,28 +239,42 @@ def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, quer
         retriever.mode = mode
         latency[mode] = percentiles(timed(lambda q: retriever.search(q, 10), questions))
     retriever.mode = "hybrid"
-    latency["hybrid_answer"] = percentiles(timed(lambda q: assistant.ask(q), questions))
+    latency["hybrid_answer"] = percentiles(timed(assistant.ask, questions))
     result["latency_ms"] = latency
     result["query_embedding_ms"] = None  # synthetic vectors: no model on the query path
     assistant = retriever = None  # type: ignore[assignment]  # free the loaded index before the rebuilds
     log("Kaltstart, Update, Neubau")
     env = dict(os.environ, ASSISTANT_MODEL="none", ASSISTANT_RETRIEVAL="lexical")
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "assistant.cli", "ask", questions[0], "--index", str(settings.index_dir),
-                    "--corpus", str(settings.corpus_dir)], env=env, check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant.cli",
+            "ask",
+            questions[0],
+            "--index",
+            str(settings.index_dir),
+            "--corpus",
+            str(settings.corpus_dir),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     result["cold_start_s"] = round(time.perf_counter() - started, 2)
     changed = next(p for p in sorted(settings.corpus_dir.rglob("*.txt")))
     original = changed.read_text(encoding="utf-8")
     changed.write_text(original + "\n\nNachtrag zur Messung.", encoding="utf-8")
     started = time.perf_counter()
-    build_index(settings, embedder=embedder)  # type: ignore[arg-type]
+    build_index(settings, embedder=embedder)
     result["update_seconds"] = round(time.perf_counter() - started, 2)
     changed.write_text(original, encoding="utf-8")  # LangChain (below) sees the corpus the latencies saw
     if report.chunks > FULL_REBUILD_MAX_CHUNKS:
-        build_index(settings, embedder=embedder)  # type: ignore[arg-type]
+        build_index(settings, embedder=embedder)
     if report.chunks <= FULL_REBUILD_MAX_CHUNKS:
         started = time.perf_counter()
-        build_index(settings, embedder=embedder, full=True)  # type: ignore[arg-type]
+        build_index(settings, embedder=embedder, full=True)
         result["full_rebuild_seconds"] = round(time.perf_counter() - started, 2)
     else:
         result["full_rebuild_seconds"] = result["index_seconds"]  # the first build was a full one
@@ -251,9 +284,10 @@ def run(chunks: int, corpus: Path | None = None, data: Path = DEFAULT_DATA, quer
     result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if langchain and report.chunks <= LANGCHAIN_MAX_CHUNKS:
         log("LangChain daneben")
-        assistant = Assistant.open(settings, embedder=embedder)  # type: ignore[arg-type]
-        result["langchain"] = langchain_side_by_side(assistant.index, embedder, qa[:langchain_queries],
-                                                     assistant.retriever)
+        assistant = Assistant.open(settings, embedder=embedder)
+        result["langchain"] = langchain_side_by_side(
+            assistant.index, embedder, qa[:langchain_queries], assistant.retriever
+        )
         result["langchain"]["peak_rss_mb_with_langchain"] = round(peak_rss_mb(), 1)
     elif langchain:
         result["langchain"] = {"skipped": f"über {LANGCHAIN_MAX_CHUNKS} Abschnitte nicht gemessen"}
@@ -276,17 +310,21 @@ def table(result: dict[str, Any]) -> str:
         row = lat[mode]
         lines.append(f"  {mode:<14}{row['p50']:>7.1f}  {row['p95']:>7.1f}  {row['p99']:>7.1f}")
     lines.append(f"Kaltstart  {result['cold_start_s']:>9.2f} s (assistant ask, nur lexikalisch)")
-    lines.append(f"Update     {result['update_seconds']:>9.2f} s (ein Dokument) gegen {result['full_rebuild_seconds']:.2f} s "
-                 f"(alles): {result['update_speedup']}x")
+    lines.append(
+        f"Update     {result['update_seconds']:>9.2f} s (ein Dokument) gegen {result['full_rebuild_seconds']:.2f} s "
+        f"(alles): {result['update_speedup']}x"
+    )
     dense = result.get("dense_index") or {}
     if dense.get("kind"):
         recall = f", recall@10 {dense['recall_at_10']:.3f} gegen exakt" if dense.get("recall_at_10") else ""
         lines.append(f"FAISS      {dense['describe']}{recall}")
     side = result.get("langchain")
     if side and "skipped" not in side:
-        lines.append(f"LangChain  hit@5 {side['hit_at_5']:.3f}, {side['queries_per_s']:.1f} Fragen/s"
-                     f" | wir hit@5 {side['ours']['hit_at_5']:.3f}, {side['ours']['queries_per_s']:.1f} Fragen/s"
-                     f" | Durchsatz {side['throughput_ratio']}x")
+        lines.append(
+            f"LangChain  hit@5 {side['hit_at_5']:.3f}, {side['queries_per_s']:.1f} Fragen/s"
+            f" | wir hit@5 {side['ours']['hit_at_5']:.3f}, {side['ours']['queries_per_s']:.1f} Fragen/s"
+            f" | Durchsatz {side['throughput_ratio']}x"
+        )
     elif side:
         lines.append(f"LangChain  {side['skipped']}")
     return "\n".join(lines)

@@ -110,19 +110,25 @@ def aggregate(pairs: Sequence[tuple[Question, dict[str, Any]]], k: int = 10) -> 
     with_gold = [s for q, _, s in scored if q.answerable and q.sources]
     unanswerable = [s for q, _, s in scored if not q.answerable]
     abstained = [s for _, _, s in scored if s["abstained"]]
-    result: dict[str, Any] = {"questions": len(scored), "answerable": len(answerable),
-                              "unanswerable": len(unanswerable)}
+    result: dict[str, Any] = {
+        "questions": len(scored),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+    }
     for cutoff in CUTOFFS:
-        result[f"hit@{cutoff}"] = _mean([float(s["gold_rank"] is not None and s["gold_rank"] <= cutoff)
-                                         for s in with_gold])
-    result["mrr@10"] = _mean([1.0 / s["gold_rank"] if s["gold_rank"] and s["gold_rank"] <= 10 else 0.0
-                              for s in with_gold])
+        result[f"hit@{cutoff}"] = _mean(
+            [float(s["gold_rank"] is not None and s["gold_rank"] <= cutoff) for s in with_gold]
+        )
+    result["mrr@10"] = _mean(
+        [1.0 / s["gold_rank"] if s["gold_rank"] and s["gold_rank"] <= 10 else 0.0 for s in with_gold]
+    )
     result["ndcg@10"] = _mean([s["ndcg@10"] for s in with_gold])
     result["answered"] = _mean([float(not s["abstained"]) for s in answerable])
     result["containment"] = _mean([float(s["contained"]) for s in answerable])
     result["token_f1"] = _mean([s["f1"] for s in answerable])
-    result["citation_precision"] = _mean([s["citation_precision"] for s in answerable
-                                          if s["citation_precision"] is not None])
+    result["citation_precision"] = _mean(
+        [s["citation_precision"] for s in answerable if s["citation_precision"] is not None]
+    )
     result["first_citation_gold"] = _mean([float(s["first_citation_gold"]) for s in with_gold])
     right = sum(1 for s in unanswerable if s["abstained"])
     # Without unanswerable questions every abstention is wrong; "answered" says that already.
@@ -133,8 +139,10 @@ def aggregate(pairs: Sequence[tuple[Question, dict[str, Any]]], k: int = 10) -> 
     for p in (50, 95):
         value = percentile(latencies, p)
         result[f"latency_p{p}_ms"] = round(value, 2) if value is not None else None
-    result["hit_curve"] = [_mean([float(s["gold_rank"] is not None and s["gold_rank"] <= c) for s in with_gold])
-                           for c in range(1, max(k, 10) + 1)]
+    result["hit_curve"] = [
+        _mean([float(s["gold_rank"] is not None and s["gold_rank"] <= c) for s in with_gold])
+        for c in range(1, max(k, 10) + 1)
+    ]
     return result
 
 
@@ -152,8 +160,12 @@ def group_fields(questions: Sequence[Question], requested: Sequence[str] | None 
         if not all(v is None or isinstance(v, (str, int, float, bool)) for v in values):
             continue
         distinct = {v for v in values if v is not None}
-        if name == "category" or (distinct and len(distinct) <= MAX_GROUP_VALUES and len(distinct) < len(questions)
-                                  and len(distinct) < max(2, len(questions) // 2)):
+        if name == "category" or (
+            distinct
+            and len(distinct) <= MAX_GROUP_VALUES
+            and len(distinct) < len(questions)
+            and len(distinct) < max(2, len(questions) // 2)
+        ):
             chosen.append(name)
     return chosen
 
@@ -163,8 +175,9 @@ def group_value(q: Question, name: str) -> str:
     return "(none)" if value is None or value == "" else str(value)
 
 
-def metrics_by_group(pairs: Sequence[tuple[Question, dict[str, Any]]], names: Sequence[str],
-                     k: int = 10) -> dict[str, dict[str, dict[str, Any]]]:
+def metrics_by_group(
+    pairs: Sequence[tuple[Question, dict[str, Any]]], names: Sequence[str], k: int = 10
+) -> dict[str, dict[str, dict[str, Any]]]:
     groups: dict[str, dict[str, dict[str, Any]]] = {}
     for name in names:
         buckets: dict[str, list[tuple[Question, dict[str, Any]]]] = {}
@@ -194,11 +207,25 @@ def worst_misses(pairs: Sequence[tuple[Question, dict[str, Any]]], limit: int = 
             kind, order = "abstained, but answerable", 2
         else:
             kind, order = "answer does not contain a gold answer", 1
-        misses.append((order, s.get("f1", 0.0), q.line, {
-            "id": q.id, "question": q.question, "kind": kind, "expected": list(q.answers),
-            "expected_sources": list(q.sources), "answer": row.get("answer", ""),
-            "cited": list(dict.fromkeys(c["doc_id"] for c in row.get("citations", []))),
-            "retrieved": doc_ranking(row.get("retrieved", []))[:5], "gold_rank": s.get("gold_rank"),
-            "f1": round(s.get("f1", 0.0), 3), **{f"field:{k}": v for k, v in q.extra.items()}}))
+        misses.append(
+            (
+                order,
+                s.get("f1", 0.0),
+                q.line,
+                {
+                    "id": q.id,
+                    "question": q.question,
+                    "kind": kind,
+                    "expected": list(q.answers),
+                    "expected_sources": list(q.sources),
+                    "answer": row.get("answer", ""),
+                    "cited": list(dict.fromkeys(c["doc_id"] for c in row.get("citations", []))),
+                    "retrieved": doc_ranking(row.get("retrieved", []))[:5],
+                    "gold_rank": s.get("gold_rank"),
+                    "f1": round(s.get("f1", 0.0), 3),
+                    **{f"field:{k}": v for k, v in q.extra.items()},
+                },
+            )
+        )
     misses.sort(key=lambda m: (m[0], m[1], m[2]))
     return [m[3] for m in misses[:limit]]

@@ -29,7 +29,7 @@ from ..errors import ConfigError, ResumeError
 from ..index.format import CorpusRecord, current_generation
 from ..pipeline import Assistant
 from ..types import Answer
-from .metrics import aggregate, metrics_by_group, worst_misses, group_fields
+from .metrics import aggregate, group_fields, metrics_by_group, worst_misses
 from .report import comparison_table, write_reports
 from .testset import Question, load_testset
 from .variants import Log, Variant, assign_index_dirs, prepare_indexes
@@ -41,14 +41,19 @@ SETTINGS_FILE = "settings.json"
 METRICS = "metrics.json"
 
 
-def signature(settings: Settings, k: int, record: CorpusRecord, index_model: str | None,
-              mode: str) -> dict[str, Any]:
+def signature(settings: Settings, k: int, record: CorpusRecord, index_model: str | None, mode: str) -> dict[str, Any]:
     """What a question's result depends on: the settings, k, the documents' contents, the model
     the index was built with and the retrieval mode actually used; one digest of it all."""
     values = {f.name: str(getattr(settings, f.name)) for f in fields(Settings) if f.name not in VOLATILE}
     docs = sorted((d, info["content_hash"]) for d, info in record.documents.items())
-    values.update({"k": str(k), "effective_mode": mode, "index_model": str(index_model),
-                   "corpus": hashlib.sha256(json.dumps(docs).encode()).hexdigest()[:16]})
+    values.update(
+        {
+            "k": str(k),
+            "effective_mode": mode,
+            "index_model": str(index_model),
+            "corpus": hashlib.sha256(json.dumps(docs).encode()).hexdigest()[:16],
+        }
+    )
     digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
     return {"signature": digest, "values": values}
 
@@ -69,7 +74,8 @@ def _check_resume(folder: Path, current: dict[str, Any], fresh: bool) -> None:
             detail = f" (geändert: {'; '.join(diff[:6])})" if diff and old else ""
             raise ResumeError(
                 f"{results} stammt aus einem Lauf mit anderen Einstellungen{detail}. "
-                "Mit --fresh neu beginnen oder ein anderes --out wählen.")
+                "Mit --fresh neu beginnen oder ein anderes --out wählen."
+            )
     folder.mkdir(parents=True, exist_ok=True)
     tmp = stored_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(current, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -122,12 +128,20 @@ def result_row(q: Question, answer: Answer, latency_ms: float) -> dict[str, Any]
     row: dict[str, Any] = {"id": q.id, "question": q.question}
     if q.history:
         row["history"] = list(q.history)
-    row.update({
-        "answer": data["answer"], "abstained": data["abstained"], "citations": data["citations"],
-        "retrieved": [{"rank": i, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id, "score": round(float(h.score), 6)}
-                      for i, h in enumerate(answer.hits, start=1)],
-        "latency_ms": round(latency_ms, 3), "confidence": data.get("confidence"), "mode": data.get("mode"),
-    })
+    row.update(
+        {
+            "answer": data["answer"],
+            "abstained": data["abstained"],
+            "citations": data["citations"],
+            "retrieved": [
+                {"rank": i, "doc_id": h.chunk.doc_id, "chunk_id": h.chunk.id, "score": round(float(h.score), 6)}
+                for i, h in enumerate(answer.hits, start=1)
+            ],
+            "latency_ms": round(latency_ms, 3),
+            "confidence": data.get("confidence"),
+            "mode": data.get("mode"),
+        }
+    )
     if data.get("note"):
         row["note"] = data["note"]
     row["expected_answers"] = list(q.answers)
@@ -137,16 +151,31 @@ def result_row(q: Question, answer: Answer, latency_ms: float) -> dict[str, Any]
     return row
 
 
-def run_variant(assistant: Assistant, questions: Sequence[Question], folder: Path, done: dict[str, dict[str, Any]],
-                name: str, progress: bool) -> dict[str, dict[str, Any]]:
+def run_variant(
+    assistant: Assistant,
+    questions: Sequence[Question],
+    folder: Path,
+    done: dict[str, dict[str, Any]],
+    name: str,
+    progress: bool,
+) -> dict[str, dict[str, Any]]:
     """Ask the questions not yet in ``done``, appending each result to ``results.jsonl`` at once."""
 
     todo = [q for q in questions if q.id not in done]
     if not todo:
         return done
-    with open(folder / RESULTS, "a", encoding="utf-8") as handle, \
-            tqdm(total=len(questions), initial=len(questions) - len(todo), desc=name, unit="Frage",
-                 file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
+    with (
+        open(folder / RESULTS, "a", encoding="utf-8") as handle,
+        tqdm(
+            total=len(questions),
+            initial=len(questions) - len(todo),
+            desc=name,
+            unit="Frage",
+            file=sys.stderr,
+            disable=not progress,
+            dynamic_ncols=True,
+        ) as bar,
+    ):
         for q in todo:
             started = time.perf_counter()
             answer = assistant.ask(q.question, list(q.history))
@@ -171,9 +200,20 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-").lower() or "variante"
 
 
-def evaluate(testset: Path, variants: Sequence[Variant], out_dir: Path, k: int = 10, *, fresh: bool = False,
-             progress: bool = False, worst: int = 10, group_by: Sequence[str] | None = None, limit: int = 0,
-             report: bool = True, log: Log | None = None) -> EvalResult:
+def evaluate(
+    testset: Path,
+    variants: Sequence[Variant],
+    out_dir: Path,
+    k: int = 10,
+    *,
+    fresh: bool = False,
+    progress: bool = False,
+    worst: int = 10,
+    group_by: Sequence[str] | None = None,
+    limit: int = 0,
+    report: bool = True,
+    log: Log | None = None,
+) -> EvalResult:
     """Run every variant over the test set in ``out_dir`` (resuming earlier results) and write
     metrics.json and, with ``report``, report.md/report.html with their plots."""
     log = log or (lambda message: print(message, file=sys.stderr))
@@ -213,23 +253,40 @@ def evaluate(testset: Path, variants: Sequence[Variant], out_dir: Path, k: int =
         pairs = [(q, done[q.id]) for q in questions]
         overall = aggregate(pairs, k)
         curve = overall.pop("hit_curve")
-        summaries.append({
-            "name": v.name, "folder": str(folder), "results": str(folder / RESULTS),
-            "settings": {f.name: str(getattr(v.settings, f.name)) for f in fields(Settings)
-                         if f.name != "llm_api_key"},
-            "effective_mode": mode, "index": {"dir": str(v.settings.index_dir),
-                                              "generation": _generation_name(v.settings.index_dir),
-                                              "built": prepared[str(v.settings.index_dir)]["built"],
-                                              "documents": manifest.document_count,
-                                              "chunks": manifest.chunks},
-            "warnings": list(assistant.warnings), "seconds": round(time.perf_counter() - variant_started, 2),
-            "overall": overall, "hit_curve": curve, "groups": metrics_by_group(pairs, groups, k),
-            "worst": worst_misses(pairs, worst),
-        })
+        summaries.append(
+            {
+                "name": v.name,
+                "folder": str(folder),
+                "results": str(folder / RESULTS),
+                "settings": {
+                    f.name: str(getattr(v.settings, f.name)) for f in fields(Settings) if f.name != "llm_api_key"
+                },
+                "effective_mode": mode,
+                "index": {
+                    "dir": str(v.settings.index_dir),
+                    "generation": _generation_name(v.settings.index_dir),
+                    "built": prepared[str(v.settings.index_dir)]["built"],
+                    "documents": manifest.document_count,
+                    "chunks": manifest.chunks,
+                },
+                "warnings": list(assistant.warnings),
+                "seconds": round(time.perf_counter() - variant_started, 2),
+                "overall": overall,
+                "hit_curve": curve,
+                "groups": metrics_by_group(pairs, groups, k),
+                "worst": worst_misses(pairs, worst),
+            }
+        )
         latencies[v.name] = [float(done[q.id].get("latency_ms", 0.0)) for q in questions]
         files.append(folder / RESULTS)
-    metrics = {"testset": str(testset), "questions": len(questions), "k": k,
-               "seconds": round(time.perf_counter() - started, 2), "group_fields": groups, "variants": summaries}
+    metrics = {
+        "testset": str(testset),
+        "questions": len(questions),
+        "k": k,
+        "seconds": round(time.perf_counter() - started, 2),
+        "group_fields": groups,
+        "variants": summaries,
+    }
     path = out_dir / METRICS
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")

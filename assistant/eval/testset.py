@@ -50,15 +50,19 @@ def load_testset(path: Path) -> list[Question]:
     except UnicodeDecodeError as exc:
         raise TestSetError(f"{path}: kein UTF-8 ({exc})") from None
     suffix = path.suffix.lower()
-    records = _csv_records(path, text, "\t" if suffix == ".tsv" else None) if suffix in (".csv", ".tsv") \
+    records = (
+        _csv_records(path, text, "\t" if suffix == ".tsv" else None)
+        if suffix in (".csv", ".tsv")
         else _jsonl_records(path, text)
+    )
     questions: list[Question] = []
     first_line: dict[str, int] = {}
     for line, record in records:
         q = _question(path, line, record)
         if q.id in first_line:
-            raise TestSetError(f"{path}, Zeile {line}: id {q.id!r} kommt doppelt vor "
-                               f"(zuerst in Zeile {first_line[q.id]})")
+            raise TestSetError(
+                f"{path}, Zeile {line}: id {q.id!r} kommt doppelt vor (zuerst in Zeile {first_line[q.id]})"
+            )
         first_line[q.id] = line
         questions.append(q)
     if not questions:
@@ -99,8 +103,10 @@ def _csv_records(path: Path, text: str, delimiter: str | None) -> Iterable[tuple
         columns = reader.fieldnames or []
         missing = [c for c in REQUIRED if c not in columns]
         if missing:
-            raise TestSetError(f"{path}, Zeile 1: Spalte(n) {', '.join(missing)} fehlen in der Kopfzeile "
-                               f"(gefunden: {', '.join(columns) or 'keine'})")
+            raise TestSetError(
+                f"{path}, Zeile 1: Spalte(n) {', '.join(missing)} fehlen in der Kopfzeile "
+                f"(gefunden: {', '.join(columns) or 'keine'})"
+            )
         for row in reader:
             number = reader.line_num
             if None in row:
@@ -138,10 +144,12 @@ def _question(path: Path, line: int, record: dict[str, Any]) -> Question:
         if value is None and name == "history":
             value = []
         # numbers are fine as answers ("answers": [80]); anything else is a mistake
-        if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                                                  for v in value):
+        if not isinstance(value, list) or not all(
+            isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value
+        ):
             raise TestSetError(f"{where}: '{name}' muss eine Liste von Texten sein")
         lists[name] = tuple(str(v) for v in value)
     extra = {k: v for k, v in record.items() if k not in REQUIRED and k != "history"}
-    return Question(str(qid).strip(), question.strip(), lists["answers"], lists["sources"], lists["history"],
-                    extra, line)
+    return Question(
+        str(qid).strip(), question.strip(), lists["answers"], lists["sources"], lists["history"], extra, line
+    )

@@ -46,8 +46,13 @@ def parse_set(text: str) -> dict[str, str]:
     return changes
 
 
-def make_variants(sets: Sequence[str] = (), configs: Sequence[Path] = (), k: int = 10,
-                  env: dict[str, str] | None = None, **overrides: Any) -> list[Variant]:
+def make_variants(
+    sets: Sequence[str] = (),
+    configs: Sequence[Path] = (),
+    k: int = 10,
+    env: dict[str, str] | None = None,
+    **overrides: Any,
+) -> list[Variant]:
     """One variant per ``--set`` and per ``--config`` file (none given: the settings as they are).
     ``overrides`` are the command-line flags (corpus_dir, index_dir, model); ``k`` is every
     variant's top_k unless the variant sets top_k itself."""
@@ -65,8 +70,9 @@ def make_variants(sets: Sequence[str] = (), configs: Sequence[Path] = (), k: int
         changes = parse_set(text)
         if "top_k" not in changes:
             changes["top_k"] = str(k)
-        variants.append(Variant(text.strip() or "standard", base.replace(**changes), "index_dir" in changes,
-                                base, flag))
+        variants.append(
+            Variant(text.strip() or "standard", base.replace(**changes), "index_dir" in changes, base, flag)
+        )
     if not variants:
         variants.append(Variant("standard", base.replace(top_k=k), False, base, flag))
     names: Counter[str] = Counter()
@@ -90,8 +96,11 @@ def assign_index_dirs(variants: Sequence[Variant], out_dir: Path) -> None:
     default = Settings()
     base = variants[0].base or variants[0].settings
     base_dir = base.index_dir
-    if not variants[0].index_flag and base.index_dir == default.index_dir \
-            and base.corpus_dir.resolve() != default.corpus_dir.resolve():
+    if (
+        not variants[0].index_flag
+        and base.index_dir == default.index_dir
+        and base.corpus_dir.resolve() != default.corpus_dir.resolve()
+    ):
         base_dir = out_dir / "index"
     base_key = _index_key(base)
     for v in variants:
@@ -125,8 +134,9 @@ def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, Any]:
         if dense:
             if s.model not in embedders:
                 try:
-                    embedders[s.model] = load_embedder(s.model, s.query_prefix, s.passage_prefix, s.embed_batch_size,
-                                                       s.hub_timeout, progress=False)
+                    embedders[s.model] = load_embedder(
+                        s.model, s.query_prefix, s.passage_prefix, s.embed_batch_size, s.hub_timeout, progress=False
+                    )
                 except EmbedderUnavailableError as exc:
                     log(f"Warnung: {exc}")
                     embedders[s.model] = None
@@ -146,7 +156,8 @@ def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, Any]:
             report = build_index(build.replace(progress=False), embedder=embedder)
             for warning in report.warnings:
                 log(f"Warnung: {warning}")
-            log(f"Index {s.index_dir}: {report.documents} Dokumente, {report.chunks} Abschnitte, "
-                f"{report.seconds:.1f} s")
+            log(
+                f"Index {s.index_dir}: {report.documents} Dokumente, {report.chunks} Abschnitte, {report.seconds:.1f} s"
+            )
         prepared[key] = {"built": reason, "embedder": embedder}
     return prepared

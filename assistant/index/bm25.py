@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..text.german import GermanAnalyzer
+from .files import TokenFile
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -44,8 +45,15 @@ class Postings:
         return self.rows[a:b], self.tf[a:b]
 
     @classmethod
-    def build(cls, ids: np.ndarray, offsets: np.ndarray, first: int, stop: int, n_terms: int,
-              live: np.ndarray | None = None) -> "Postings":
+    def build(
+        cls,
+        ids: np.ndarray | TokenFile,
+        offsets: np.ndarray,
+        first: int,
+        stop: int,
+        n_terms: int,
+        live: np.ndarray | None = None,
+    ) -> Postings:
         """Lists for rows ``first..stop-1``; ``ids[offsets[r]:offsets[r + 1]]`` are the term ids of
         row ``r``; rows with ``live[r] == False`` are left out. Memory: the result plus ~10 bytes
         per (term, row) pair, built batch by batch (a counting sort by term)."""
@@ -53,8 +61,8 @@ class Postings:
         df = np.zeros(n_terms, dtype=np.int64)
         for a in range(first, stop, _POSTINGS_BATCH_ROWS):
             b = min(stop, a + _POSTINGS_BATCH_ROWS)
-            tokens = np.asarray(ids[offsets[a]:offsets[b]], dtype=np.int64)
-            lengths = np.diff(np.asarray(offsets[a:b + 1], dtype=np.int64))
+            tokens = np.asarray(ids[offsets[a] : offsets[b]], dtype=np.int64)
+            lengths: np.ndarray = np.diff(np.asarray(offsets[a : b + 1], dtype=np.int64))
             row = np.repeat(np.arange(a, b, dtype=np.int64), lengths)
             if live is not None:
                 keep = live[row]
@@ -89,9 +97,12 @@ class Postings:
         np.save(folder / "tf.npy", self.tf)
 
     @classmethod
-    def load(cls, folder: Path) -> "Postings":
-        return cls(np.load(folder / "indptr.npy", mmap_mode="r"), np.load(folder / "rows.npy", mmap_mode="r"),
-                   np.load(folder / "tf.npy", mmap_mode="r"))
+    def load(cls, folder: Path) -> Postings:
+        return cls(
+            np.load(folder / "indptr.npy", mmap_mode="r"),
+            np.load(folder / "rows.npy", mmap_mode="r"),
+            np.load(folder / "tf.npy", mmap_mode="r"),
+        )
 
 
 _EMPTY_ROWS = np.zeros(0, dtype=np.int32)
@@ -110,8 +121,16 @@ class LexicalIndex:
     statistics of the live rows, so an update never rewrites the large segment and the scores
     equal those of a full rebuild."""
 
-    def __init__(self, analyzer: GermanAnalyzer, terms: list[str], segments: Sequence[Postings],
-                 row_len: np.ndarray, row_doc: np.ndarray, live: np.ndarray, doc_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        analyzer: GermanAnalyzer,
+        terms: list[str],
+        segments: Sequence[Postings],
+        row_len: np.ndarray,
+        row_doc: np.ndarray,
+        live: np.ndarray,
+        doc_weight: float = 1.0,
+    ) -> None:
         self.analyzer = analyzer
         self.terms = terms
         self.vocab = {term: i for i, term in enumerate(terms)}
@@ -134,16 +153,24 @@ class LexicalIndex:
         self._doc_norm = (BM25_K1 * (1 - BM25_B + BM25_B * doc_len / (doc_mean or 1.0))).astype(np.float32)
 
     @classmethod
-    def build(cls, analyzer: GermanAnalyzer, rows: Sequence[Sequence[str]], doc_of_row: Sequence[int],
-              doc_weight: float = 1.0) -> "LexicalIndex":
+    def build(
+        cls, analyzer: GermanAnalyzer, rows: Sequence[Sequence[str]], doc_of_row: Sequence[int], doc_weight: float = 1.0
+    ) -> LexicalIndex:
         """An index over ``rows`` (the terms of each chunk), all live, in one segment."""
         vocab: dict[str, int] = {}
         ids = np.fromiter((vocab.setdefault(t, len(vocab)) for row in rows for t in row), dtype=np.int32)
         offsets = np.zeros(len(rows) + 1, dtype=np.int64)
         np.cumsum([len(r) for r in rows], out=offsets[1:])
         postings = Postings.build(ids, offsets, 0, len(rows), len(vocab))
-        return cls(analyzer, list(vocab), [postings], np.diff(offsets), np.asarray(doc_of_row),
-                   np.ones(len(rows), dtype=bool), doc_weight)
+        return cls(
+            analyzer,
+            list(vocab),
+            [postings],
+            np.diff(offsets),
+            np.asarray(doc_of_row),
+            np.ones(len(rows), dtype=bool),
+            doc_weight,
+        )
 
     def term_ids(self, query: str) -> list[int]:
         terms = self.analyzer.query_terms(query, self.vocab.__contains__)
@@ -154,8 +181,11 @@ class LexicalIndex:
         found = [(r, f) for r, f in found if r.size]
         if not found:
             return _EMPTY_ROWS, _EMPTY_TF
-        rows, tf = found[0] if len(found) == 1 else (
-            np.concatenate([r for r, _ in found]), np.concatenate([f for _, f in found]))
+        rows, tf = (
+            found[0]
+            if len(found) == 1
+            else (np.concatenate([r for r, _ in found]), np.concatenate([f for _, f in found]))
+        )
         if not self._all_live:
             keep = self.live[rows]
             rows, tf = rows[keep], tf[keep]

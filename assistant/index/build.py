@@ -55,8 +55,13 @@ class BuildReport:
         return not (self.added or self.changed or self.removed)
 
 
-def build_index(settings: Settings, embedder: Encoder | None = None, progress: Progress | None = None,
-                decompound: bool = True, full: bool = False) -> BuildReport:
+def build_index(
+    settings: Settings,
+    embedder: Encoder | None = None,
+    progress: Progress | None = None,
+    decompound: bool = True,
+    full: bool = False,
+) -> BuildReport:
     """Bring ``settings.index_dir`` up to date with ``settings.corpus_dir``.
 
     Raises :class:`CorpusError` when no document could be indexed; the previous index then
@@ -80,8 +85,9 @@ def build_index(settings: Settings, embedder: Encoder | None = None, progress: P
             run = _Build(settings, embedder, progress, decompound, previous, builder, report)
             entries = run.read_documents(files)
             run.add_chunks(entries)
-            generation, chunks = run.commit(entries, {**stats, **{f.doc_id: [f.size, f.mtime_ns] for f in files}},
-                                            scanned_at_ns)
+            generation, chunks = run.commit(
+                entries, {**stats, **{f.doc_id: [f.size, f.mtime_ns] for f in files}}, scanned_at_ns
+            )
         except BaseException:
             builder.abort()
             raise
@@ -97,9 +103,16 @@ class _Build:
     """One build's steps: read the new and changed documents, chunk, analyse and embed them,
     then write the search structures and commit the generation."""
 
-    def __init__(self, settings: Settings, embedder: Encoder | None, progress: Progress | None,
-                 decompound: bool, previous: IndexData | None, builder: GenerationBuilder,
-                 report: BuildReport) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        embedder: Encoder | None,
+        progress: Progress | None,
+        decompound: bool,
+        previous: IndexData | None,
+        builder: GenerationBuilder,
+        report: BuildReport,
+    ) -> None:
         self.settings = settings
         self.embedder = embedder
         self.progress = progress
@@ -148,7 +161,8 @@ class _Build:
             raise CorpusError(
                 f"Keine Datei in {self.settings.corpus_dir} konnte indexiert werden"
                 + (f" ({len(report.skipped)} übersprungen)" if report.skipped else "")
-                + "; der bisherige Index bleibt unverändert.")
+                + "; der bisherige Index bleibt unverändert."
+            )
         # The vocabulary only grows: unchanged chunks keep the terms they were given, so an update
         # analyses only new text (`assistant index --full` re-analyses everything).
         self.analyzer.add_vocabulary(words)
@@ -169,7 +183,8 @@ class _Build:
                 found = ids_of_word.get(word)
                 if found is None:
                     found = ids_of_word[word] = tuple(
-                        term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word))
+                        term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)
+                    )
                 ids.extend(found)
             return np.asarray(ids, dtype=np.int32)
 
@@ -194,7 +209,7 @@ class _Build:
         vectors = self.embedder.encode_passages(texts) if self.embedder is not None and texts else None
         at = 0
         for number, spans, ids, part in pending:
-            self.builder.add_rows(number, spans, ids, None if vectors is None else vectors[at:at + len(part)])
+            self.builder.add_rows(number, spans, ids, None if vectors is None else vectors[at : at + len(part)])
             at += len(part)
         self.report.embedded_chunks += len(texts) if self.embedder is not None else 0
 
@@ -227,15 +242,25 @@ class _Build:
             dimension=embedder.dimension if embedder is not None else None,
             passage_prefix=embedder.passage_prefix if embedder is not None else None,
             query_prefix=embedder.query_prefix if embedder is not None else None,
-            chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap, decompound=self.decompound,
-            analyzer_version=ANALYZER_VERSION, doc_weight=settings.doc_weight, chunks=int(live.sum()), rows=rows,
-            lexical_base_rows=lexical_base, dense_base_rows=dense_base_rows if embedder is not None else 0,
-            corpus_path=str(settings.corpus_dir.resolve()), corpus_digest=stats_digest(files),
-            scanned_at_ns=scanned_at_ns, document_count=len(documents),
+            chunk_size=settings.chunk_size,
+            chunk_overlap=settings.chunk_overlap,
+            decompound=self.decompound,
+            analyzer_version=ANALYZER_VERSION,
+            doc_weight=settings.doc_weight,
+            chunks=int(live.sum()),
+            rows=rows,
+            lexical_base_rows=lexical_base,
+            dense_base_rows=dense_base_rows if embedder is not None else 0,
+            corpus_path=str(settings.corpus_dir.resolve()),
+            corpus_digest=stats_digest(files),
+            scanned_at_ns=scanned_at_ns,
+            document_count=len(documents),
             dense_index=dense_info if embedder is not None else None,
-            skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped))
-        generation = builder.commit(manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta,
-                                    dense_base)
+            skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped),
+        )
+        generation = builder.commit(
+            manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base
+        )
         return generation, int(live.sum())
 
 
@@ -251,8 +276,11 @@ def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
         return {}
     record = previous.corpus_record()
     racy = previous.manifest.scanned_at_ns - 1_000_000_000
-    return {d: (int(size), int(mtime), record.documents[d]["content_hash"])
-            for d, (size, mtime) in record.files.items() if d in record.documents and int(mtime) < racy}
+    return {
+        d: (int(size), int(mtime), record.documents[d]["content_hash"])
+        for d, (size, mtime) in record.files.items()
+        if d in record.documents and int(mtime) < racy
+    }
 
 
 def _embedder(settings: Settings, embedder: Encoder | None, report: BuildReport) -> Encoder | None:
@@ -261,15 +289,20 @@ def _embedder(settings: Settings, embedder: Encoder | None, report: BuildReport)
     if embedder is not None:
         return embedder
     try:
-        return load_embedder(settings.model, settings.query_prefix, settings.passage_prefix,
-                             settings.embed_batch_size, settings.hub_timeout, settings.progress)
+        return load_embedder(
+            settings.model,
+            settings.query_prefix,
+            settings.passage_prefix,
+            settings.embed_batch_size,
+            settings.hub_timeout,
+            settings.progress,
+        )
     except EmbedderUnavailableError as exc:
         report.warnings.append(str(exc))
         return None
 
 
-def _previous(settings: Settings, decompound: bool, embedder: Encoder | None,
-              report: BuildReport) -> IndexData | None:
+def _previous(settings: Settings, decompound: bool, embedder: Encoder | None, report: BuildReport) -> IndexData | None:
     if current_generation(settings.index_dir) is None:
         return None
     try:
@@ -279,8 +312,11 @@ def _previous(settings: Settings, decompound: bool, embedder: Encoder | None,
         report.full_rebuild_reason = f"bisheriger Index nicht nutzbar: {exc}"
         return None
     reason = settings_mismatch(previous.manifest, settings, decompound) or vectors_mismatch(
-        previous.manifest, embedder.name if embedder else None, embedder.dimension if embedder else None,
-        embedder.passage_prefix if embedder else None)
+        previous.manifest,
+        embedder.name if embedder else None,
+        embedder.dimension if embedder else None,
+        embedder.passage_prefix if embedder else None,
+    )
     if reason:
         report.full_rebuild_reason = reason
         return None

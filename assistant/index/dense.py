@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..types import Progress
-from . import faiss_index
+from . import faiss_index, faiss_tuning
 from .files import VectorFile
 from .format import DENSE_BASE, VECTORS, DenseInfo, Manifest, Tables
 
@@ -19,8 +19,9 @@ from .format import DENSE_BASE, VECTORS, DenseInfo, Manifest, Tables
 class DenseIndex:
     """Searches the base index and the delta index and merges their top rows."""
 
-    def __init__(self, base: Any | None, base_rows: int, delta: Any | None, live: np.ndarray, dim: int,
-                 nprobe: int | None = None) -> None:
+    def __init__(
+        self, base: Any | None, base_rows: int, delta: Any | None, live: np.ndarray, dim: int, nprobe: int | None = None
+    ) -> None:
         self.base = base
         self.base_rows = base_rows
         self.delta = delta
@@ -40,17 +41,17 @@ class DenseIndex:
         faiss.omp_set_num_threads(1)
 
         found: list[tuple[int, float]] = []
-        base_allowed = None if allowed is None else allowed[:self.base_rows]
+        base_allowed = None if allowed is None else allowed[: self.base_rows]
         if base_allowed is None and not self._all_live:
-            base_allowed = self.live[:self.base_rows]
+            base_allowed = self.live[: self.base_rows]
         if self.base is not None and self.base_rows:
             scores, ids = faiss_index.search(self.base, vector, min(k, self.base_rows), base_allowed, self.nprobe)
             found += [(int(i), float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         rest = self.ntotal - self.base_rows
         if self.delta is not None and rest:
-            mask = self.live[self.base_rows:]
+            mask = self.live[self.base_rows :]
             if allowed is not None:
-                mask = allowed[self.base_rows:] & mask
+                mask = allowed[self.base_rows :] & mask
             scores, ids = faiss_index.search(self.delta, vector, min(k, rest), mask, None)
             found += [(int(i) + self.base_rows, float(s)) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
         found.sort(key=lambda p: (-p[1], p[0]))
@@ -96,6 +97,11 @@ def build_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | No
     index = faiss_index.build(plan, dim, rows, vectors.read, progress=progress)
     if plan.kind == "flat":
         return index, DenseInfo(plan.kind, plan.nlist, plan.describe())
-    tuning = faiss_index.tune_nprobe(index, vectors.read, rows)
-    return index, DenseInfo(plan.kind, plan.nlist, f"{plan.describe()} (nprobe {tuning['nprobe']})",
-                            tuning["nprobe"], tuning["recall_at_10"])
+    tuning = faiss_tuning.tune_nprobe(index, vectors.read, rows)
+    return index, DenseInfo(
+        plan.kind,
+        plan.nlist,
+        f"{plan.describe()} (nprobe {tuning['nprobe']})",
+        tuning["nprobe"],
+        tuning["recall_at_10"],
+    )

@@ -12,8 +12,8 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
@@ -41,8 +41,15 @@ class Encoder(Protocol):
 class Embedder:
     """Encodes queries and passages into L2-normalized float32 vectors."""
 
-    def __init__(self, model: Any, name: str, query_prefix: str, passage_prefix: str,
-                 batch_size: int = 32, progress: bool = False) -> None:
+    def __init__(
+        self,
+        model: Any,
+        name: str,
+        query_prefix: str,
+        passage_prefix: str,
+        batch_size: int = 32,
+        progress: bool = False,
+    ) -> None:
         self._model = model
         self.name = name
         self.query_prefix = query_prefix
@@ -117,12 +124,19 @@ def resolve_model(name: str, hub_timeout: float) -> tuple[str, bool]:
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     if not _reachable(endpoint, hub_timeout, name):
         raise EmbedderUnavailableError(
-            _advice(name, f"nicht im Cache und {urlparse(endpoint).hostname} ist nicht erreichbar"))
+            _advice(name, f"nicht im Cache und {urlparse(endpoint).hostname} ist nicht erreichbar")
+        )
     return name, False
 
 
-def load_embedder(name: str, query_prefix: str, passage_prefix: str, batch_size: int = 32,
-                  hub_timeout: float = 1.0, progress: bool = False) -> Embedder:
+def load_embedder(
+    name: str,
+    query_prefix: str,
+    passage_prefix: str,
+    batch_size: int = 32,
+    hub_timeout: float = 1.0,
+    progress: bool = False,
+) -> Embedder:
     """Load the model or raise :class:`EmbedderUnavailableError` quickly (hub failures are
     remembered for :data:`FAILURE_TTL` seconds; local folders are looked at every time)."""
     key = _failure_key(name)
@@ -136,10 +150,13 @@ def load_embedder(name: str, query_prefix: str, passage_prefix: str, batch_size:
         from sentence_transformers import SentenceTransformer
 
         try:
-            model = SentenceTransformer(source, local_files_only=local_only, device="cpu"
-                                        if not _has_accelerator() else None)
+            model = SentenceTransformer(
+                source, local_files_only=local_only, device="cpu" if not _has_accelerator() else None
+            )
         except Exception as exc:  # the hub client and transformers raise many kinds of errors
-            raise EmbedderUnavailableError(_advice(name, f"Laden fehlgeschlagen ({type(exc).__name__}: {exc})")) from None
+            raise EmbedderUnavailableError(
+                _advice(name, f"Laden fehlgeschlagen ({type(exc).__name__}: {exc})")
+            ) from None
     except EmbedderUnavailableError as exc:
         if not _is_local(name):
             _failures[key] = (str(exc), time.monotonic())

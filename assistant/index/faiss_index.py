@@ -6,7 +6,7 @@ vector ids: row ``i`` is added as the ``i``-th vector, so faiss returns row numb
 
 * up to :data:`EXACT_MAX_ROWS` rows: ``IndexFlatIP``, exact;
 * more rows: ``IVF<nlist>,Flat`` (inverted file over k-means cells, exact scores inside the
-  probed cells), ``nprobe`` tuned on the data by :func:`tune_nprobe`;
+  probed cells), ``nprobe`` tuned on the data by :func:`~.faiss_tuning.tune_nprobe`;
 * when the raw vectors (``rows * dim * 4`` bytes) exceed a memory budget: ``IVF<nlist>,SQ8``
   (8-bit scalar quantiser, a quarter of the memory, slightly lower recall).
 
@@ -50,18 +50,14 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from ..errors import IndexCorruptError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import faiss
 
 # Exact search up to this many rows. Measured: one query against IndexFlatIP, 384 dimensions,
 # random normalised vectors, k=10, median of 200 single-query searches, 2-core VM
@@ -86,6 +82,10 @@ ProgressFn = Callable[[str, int, int], None]
 ReadFn = Callable[[int, int], np.ndarray]
 
 KINDS = ("flat", "ivf", "ivf_sq8")
+# A faiss index of any kind. faiss' SWIG stubs describe the C++ classes, not the Python wrappers
+# (keyword arguments, numpy arrays, the attributes of IVF indexes): the calls are checked by the
+# tests instead.
+FaissIndex: TypeAlias = Any
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,15 @@ def default_nprobe(nlist: int) -> int:
     return max(1, min(nlist, nlist // DEFAULT_NPROBE_DIVISOR))
 
 
-def build(plan: DensePlan, dim: int, rows: int, read: ReadFn, batch: int = 65536,
-          train_rows: int | None = None, progress: ProgressFn | None = None) -> faiss.Index:
+def build(
+    plan: DensePlan,
+    dim: int,
+    rows: int,
+    read: ReadFn,
+    batch: int = 65536,
+    train_rows: int | None = None,
+    progress: ProgressFn | None = None,
+) -> FaissIndex:
     """Build the index of ``plan`` over rows ``0 .. rows-1``; row ``i`` gets id ``i``.
 
     ``read(a, b)`` returns the vectors of rows ``[a, b)`` as float32 ``(b - a, dim)`` (normalised;
@@ -169,14 +176,15 @@ def build(plan: DensePlan, dim: int, rows: int, read: ReadFn, batch: int = 65536
 
     if batch < 1:
         raise ValueError(f"batch muss >= 1 sein, nicht {batch}")
-    index = faiss.index_factory(dim, plan.factory_string, faiss.METRIC_INNER_PRODUCT)
+    index: FaissIndex = faiss.index_factory(dim, plan.factory_string, faiss.METRIC_INNER_PRODUCT)
     if plan.kind != "flat":
         count = train_rows if train_rows is not None else max(40 * plan.nlist, TRAIN_ROWS_DEFAULT)
         count = min(max(count, 1), rows)
         if count < plan.nlist:
-            raise ValueError(f"{plan.factory_string} braucht mindestens {plan.nlist} Zeilen zum Trainieren, "
-                             f"vorhanden: {count}")
-        sample = _read_rows(read, rows, dim, _evenly_spaced(rows, count), batch, progress)
+            raise ValueError(
+                f"{plan.factory_string} braucht mindestens {plan.nlist} Zeilen zum Trainieren, vorhanden: {count}"
+            )
+        sample = read_rows(read, rows, dim, _evenly_spaced(rows, count), batch, progress)
         if progress:
             progress("Vektorindex trainieren", 0, 1)
         index.train(sample)
@@ -188,75 +196,20 @@ def build(plan: DensePlan, dim: int, rows: int, read: ReadFn, batch: int = 65536
         end = min(start + batch, rows)
         if progress:
             progress("Vektoren einfügen", start, rows)
-        index.add(_checked(read(start, end), start, end, dim))
+        index.add(checked_rows(read(start, end), start, end, dim))
     if progress:
         progress("Vektoren einfügen", rows, rows)
     return index
 
 
-def tune_nprobe(index: faiss.Index, read: ReadFn, rows: int, k: int = 10, target: float = 0.95,
-                queries: int = 200, seed: int = 0, noise: float = 0.3, batch: int = 65536,
-                query_vectors: np.ndarray | None = None) -> dict[str, Any]:
-    """Smallest ``nprobe`` with recall@k >= ``target``; sets ``index.nprobe`` to it.
-
-    Queries: ``queries`` stored vectors drawn at random (``seed``) plus Gaussian noise of norm about
-    ``noise`` (0.3: cosine ~0.96 to the source row), re-normalised, so a query is not simply its own
-    nearest neighbour. This is a proxy: real questions usually lie farther from the passages, and
-    recall on them may be lower; pass embedded real queries as ``query_vectors`` where available.
-    Ground truth: exact top-k by brute force over all rows, ``read`` batch by batch
-    (``faiss.knn``), so memory stays at one batch. Recall@k = share of the exact top-k ids found
-    (ties between identical vectors can count as misses). nprobe is tried as 1, 2, 4, ...,
-    ``nlist``; when the target is never reached, the smallest nprobe within 0.005 of the best
-    recall is taken (SQ8 can level off below the target).
-
-    Returns ``{"nprobe", "recall_at_10", "exact_recall_checked_queries", "search_ms_p50",
-    "curve"}`` (``recall_at_10`` is recall@k; ``curve`` maps each tried nprobe to its recall;
-    ``search_ms_p50`` is the median single-query latency at the chosen nprobe). A flat index
-    is exact: nprobe 0, recall 1.0, nothing checked.
-    """
-    import faiss
-
-    kind = kind_of(index)
-    if rows != index.ntotal:
-        raise ValueError(f"Index hat {index.ntotal} Vektoren, tune_nprobe erwartet {rows}")
-    rng = np.random.default_rng(seed)
-    if query_vectors is None:
-        picked = np.sort(rng.choice(rows, size=min(queries, rows), replace=False)) if rows else np.zeros(0, int)
-        base = _read_rows(read, rows, index.d, picked, batch, None) if picked.size else np.zeros((0, index.d), np.float32)
-        q = base + rng.standard_normal(base.shape).astype(np.float32) * np.float32(noise / math.sqrt(index.d))
-    else:
-        q = np.array(query_vectors, dtype=np.float32, ndmin=2)
-    norms = np.linalg.norm(q, axis=1, keepdims=True)
-    q = np.ascontiguousarray(q / np.where(norms > 0, norms, 1), dtype=np.float32)
-    if kind == "flat":
-        return {"nprobe": 0, "recall_at_10": 1.0, "exact_recall_checked_queries": 0,
-                "search_ms_p50": _latency_ms(index, q[:50], k, None), "curve": {}}
-    k_eff = min(k, rows)
-    if k_eff < 1 or q.shape[0] == 0:
-        raise ValueError("tune_nprobe braucht mindestens eine Zeile und eine Anfrage")
-    truth = exact_knn(q, read, rows, k_eff, batch)
-    ivf = faiss.extract_index_ivf(index)
-    curve: dict[int, float] = {}
-    nprobe = 1
-    while True:
-        _, found = search(index, q, k_eff, nprobe=nprobe)
-        curve[nprobe] = recall(found, truth)
-        if curve[nprobe] >= target or nprobe >= ivf.nlist:
-            break
-        nprobe = min(nprobe * 2, ivf.nlist)
-    reached = [p for p, r in curve.items() if r >= target]
-    if reached:
-        chosen = min(reached)
-    else:
-        best = max(curve.values())
-        chosen = min(p for p, r in curve.items() if r >= best - 0.005)
-    ivf.nprobe = chosen
-    return {"nprobe": chosen, "recall_at_10": curve[chosen], "exact_recall_checked_queries": int(q.shape[0]),
-            "search_ms_p50": _latency_ms(index, q[:100], k_eff, chosen), "curve": curve}
-
-
-def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
-           nprobe: int | None = None, scale_nprobe: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def search(
+    index: FaissIndex,
+    queries: np.ndarray,
+    k: int,
+    allowed: np.ndarray | None = None,
+    nprobe: int | None = None,
+    scale_nprobe: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top-``k`` by inner product: ``(scores, ids)`` of shape ``(nq, k)`` like faiss; ids are row
     numbers, ``-1`` with score ``-inf`` (faiss itself pads with ``-3.4e38``) where fewer than ``k``
     rows qualify.
@@ -286,7 +239,8 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray 
             return _empty(nq, k)
         if chosen < mask.size:
             bitmap = np.packbits(mask, bitorder="little")  # bit i%8 of byte i//8, as faiss reads it
-            selector = faiss.IDSelectorBitmap(bitmap)  # one-argument form: n = bytes, keeps bitmap alive
+            # one-argument form: n = bytes, keeps bitmap alive
+            selector = faiss.IDSelectorBitmap(bitmap)  # type: ignore[call-arg, arg-type]
             share = chosen / mask.size
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None:
@@ -295,43 +249,20 @@ def search(index: faiss.Index, queries: np.ndarray, k: int, allowed: np.ndarray 
             probe = math.ceil(probe / share)
         probe = max(1, min(probe, ivf.nlist))
         # nprobe must be given here: SearchParametersIVF's own default (1) replaces index.nprobe.
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=probe) if selector is not None \
-            else faiss.SearchParametersIVF(nprobe=probe)
+        params: Any = (
+            faiss.SearchParametersIVF(sel=selector, nprobe=probe)  # type: ignore[call-arg]
+            if selector is not None
+            else faiss.SearchParametersIVF(nprobe=probe)  # type: ignore[call-arg]
+        )
     else:
-        params = faiss.SearchParameters(sel=selector) if selector is not None else None
+        params = faiss.SearchParameters(sel=selector) if selector is not None else None  # type: ignore[call-arg]
     scores, ids = index.search(q, k, params=params)
     del bitmap  # referenced until here: faiss reads it during the search
     scores[ids < 0] = -np.inf  # faiss pads inner-product results with -FLT_MAX
     return scores, ids
 
 
-def exact_knn(queries: np.ndarray, read: ReadFn, rows: int, k: int, batch: int = 65536) -> np.ndarray:
-    """Ids of the exact top-``k`` rows by inner product, brute force over ``read`` batch by batch."""
-    import faiss
-
-    q = np.ascontiguousarray(queries, dtype=np.float32)
-    best_s = np.full((q.shape[0], k), -np.inf, dtype=np.float32)
-    best_i = np.full((q.shape[0], k), -1, dtype=np.int64)
-    for start in range(0, rows, batch):
-        end = min(start + batch, rows)
-        x = _checked(read(start, end), start, end, q.shape[1])
-        s, i = faiss.knn(q, x, min(k, end - start), metric=faiss.METRIC_INNER_PRODUCT)
-        all_s = np.hstack([best_s, s])
-        all_i = np.hstack([best_i, i + start])
-        order = np.argsort(-all_s, axis=1, kind="stable")[:, :k]
-        best_s = np.take_along_axis(all_s, order, axis=1)
-        best_i = np.take_along_axis(all_i, order, axis=1)
-    return best_i
-
-
-def recall(found: np.ndarray, truth: np.ndarray) -> float:
-    """Mean share of each row of ``truth`` (ids, -1 ignored) that appears in ``found``."""
-    hits = (found[:, :, None] == truth[:, None, :]) & (truth[:, None, :] >= 0)
-    wanted = np.maximum((truth >= 0).sum(axis=1), 1)
-    return float(np.mean(hits.any(axis=1).sum(axis=1) / wanted))
-
-
-def save(index: faiss.Index, path: Path) -> None:
+def save(index: FaissIndex, path: Path) -> None:
     """Write ``index`` to ``path`` atomically (temporary file, fsync, ``os.replace``): a process
     that has ``path`` memory-mapped keeps reading the old file instead of crashing (SIGBUS)."""
     import faiss
@@ -347,7 +278,7 @@ def save(index: faiss.Index, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load(path: Path, mmap: bool = False) -> faiss.Index:
+def load(path: Path, mmap: bool = False) -> FaissIndex:
     """Read an index written by :func:`save`.
 
     ``mmap=True`` maps the vectors instead of reading them (``IO_FLAG_MMAP_IFC``: flat codes and
@@ -375,7 +306,7 @@ def load(path: Path, mmap: bool = False) -> faiss.Index:
         raise IndexCorruptError(f"Vektorindex {path} ist nicht lesbar: {first}") from None
 
 
-def kind_of(index: faiss.Index) -> str:
+def kind_of(index: FaissIndex) -> str:
     """``"flat"``, ``"ivf"`` or ``"ivf_sq8"``; ValueError for any other faiss index."""
     import faiss
 
@@ -390,7 +321,7 @@ def kind_of(index: faiss.Index) -> str:
     raise ValueError(f"Nicht unterstützter Vektorindex: {type(index).__name__}")
 
 
-def plan_of(index: faiss.Index) -> DensePlan:
+def plan_of(index: FaissIndex) -> DensePlan:
     """The plan (with the current nprobe) that describes a built or loaded index."""
     kind = kind_of(index)
     if kind == "flat":
@@ -400,7 +331,8 @@ def plan_of(index: faiss.Index) -> DensePlan:
 
 # --- helpers -----------------------------------------------------------------------------------
 
-def _checked(x: np.ndarray, start: int, end: int, dim: int) -> np.ndarray:
+
+def checked_rows(x: np.ndarray, start: int, end: int, dim: int) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float32)
     if x.shape != (end - start, dim):
         raise ValueError(f"Vektoren der Zeilen {start}..{end}: Form {x.shape}, erwartet ({end - start}, {dim})")
@@ -413,8 +345,9 @@ def _evenly_spaced(rows: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, rows - 1, count).round().astype(np.int64))
 
 
-def _read_rows(read: ReadFn, rows: int, dim: int, picked: np.ndarray, batch: int,
-               progress: ProgressFn | None) -> np.ndarray:
+def read_rows(
+    read: ReadFn, rows: int, dim: int, picked: np.ndarray, batch: int, progress: ProgressFn | None
+) -> np.ndarray:
     """Rows ``picked`` (sorted), gathered from one pass of ``read`` over the batches that hold them."""
     out = np.empty((picked.size, dim), dtype=np.float32)
     done = 0
@@ -424,22 +357,10 @@ def _read_rows(read: ReadFn, rows: int, dim: int, picked: np.ndarray, batch: int
         if upto > done:
             if progress:
                 progress("Trainingsstichprobe lesen", start, rows)
-            out[done:upto] = _checked(read(start, end), start, end, dim)[picked[done:upto] - start]
+            out[done:upto] = checked_rows(read(start, end), start, end, dim)[picked[done:upto] - start]
             done = upto
     return out
 
 
 def _empty(nq: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.full((nq, k), -np.inf, dtype=np.float32), np.full((nq, k), -1, dtype=np.int64)
-
-
-def _latency_ms(index: faiss.Index, q: np.ndarray, k: int, nprobe: int | None) -> float:
-    if q.shape[0] == 0:
-        return 0.0
-    search(index, q[:1], k, nprobe=nprobe)  # warm-up
-    times = []
-    for row in q:
-        begin = time.perf_counter()
-        search(index, row[None, :], k, nprobe=nprobe)
-        times.append((time.perf_counter() - begin) * 1000)
-    return float(np.median(times))

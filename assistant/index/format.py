@@ -12,7 +12,7 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 import numpy as np
 
@@ -105,7 +105,8 @@ class Manifest:
         if data.get("format_version") != FORMAT_VERSION:
             raise IndexMismatchError(
                 f"Index in {where} hat Format {data.get('format_version')}, erwartet {FORMAT_VERSION}; "
-                "`assistant index` baut ihn neu.")
+                "`assistant index` baut ihn neu."
+            )
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         try:
@@ -149,8 +150,7 @@ def current_generation(index_dir: Path) -> Path | None:
 def require_generation(index_dir: Path) -> Path:
     generation = current_generation(index_dir)
     if generation is None:
-        raise IndexNotFoundError(
-            f"Kein Index in {index_dir}. Zuerst `assistant index --index {index_dir}` ausführen.")
+        raise IndexNotFoundError(f"Kein Index in {index_dir}. Zuerst `assistant index --index {index_dir}` ausführen.")
     return generation
 
 
@@ -191,11 +191,21 @@ class Tables:
     """
 
     OFFSETS = ("row_tok", "doc_text", "doc_line")
-    DTYPES: dict[str, Any] = {
-        "row_doc": np.int32, "row_start": np.int32, "row_end": np.int32, "live": bool,
-        "doc_first": np.int64, "doc_count": np.int32, "doc_live": bool, "date_doc": np.int32,
-        "date_start": np.int32, "date_end": np.int32, "row_tok": np.int64, "doc_text": np.int64,
-        "doc_line": np.int64}
+    DTYPES: ClassVar[dict[str, Any]] = {
+        "row_doc": np.int32,
+        "row_start": np.int32,
+        "row_end": np.int32,
+        "live": bool,
+        "doc_first": np.int64,
+        "doc_count": np.int32,
+        "doc_live": bool,
+        "date_doc": np.int32,
+        "date_start": np.int32,
+        "date_end": np.int32,
+        "row_tok": np.int64,
+        "doc_text": np.int64,
+        "doc_line": np.int64,
+    }
 
     row_doc: np.ndarray
     row_start: np.ndarray
@@ -233,4 +243,5 @@ class Tables:
             return cls({name: stored[name] for name in stored.files})
 
     def save(self, generation: Path) -> None:
-        np.savez(generation / TABLES, **self.arrays())
+        arrays: dict[str, Any] = self.arrays()
+        np.savez(generation / TABLES, **arrays)

@@ -28,8 +28,10 @@ def settings_mismatch(manifest: Manifest, settings: Settings, decompound: bool =
     """Why an index built as ``manifest`` cannot be extended under ``settings`` (None when it can):
     its chunks or stored terms would differ from what these settings produce."""
     if (manifest.chunk_size, manifest.chunk_overlap) != (settings.chunk_size, settings.chunk_overlap):
-        return (f"Chunk-Einstellungen geändert ({manifest.chunk_size}/{manifest.chunk_overlap} → "
-                f"{settings.chunk_size}/{settings.chunk_overlap})")
+        return (
+            f"Chunk-Einstellungen geändert ({manifest.chunk_size}/{manifest.chunk_overlap} → "
+            f"{settings.chunk_size}/{settings.chunk_overlap})"
+        )
     if manifest.decompound != decompound:
         return "Kompositazerlegung geändert"
     if manifest.analyzer_version != ANALYZER_VERSION:
@@ -37,22 +39,27 @@ def settings_mismatch(manifest: Manifest, settings: Settings, decompound: bool =
     return None
 
 
-def vectors_mismatch(manifest: Manifest, model: str | None, dimension: int | None = None,
-                     passage_prefix: str | None = None) -> str | None:
+def vectors_mismatch(
+    manifest: Manifest, model: str | None, dimension: int | None = None, passage_prefix: str | None = None
+) -> str | None:
     """Why the stored vectors cannot be kept for ``model`` (None: no model, and none stored, or
     the same model with the same passage prefix)."""
     if model is None:
         return "Vektoren entfallen (kein Einbettungsmodell)" if manifest.dense else None
     if not manifest.dense:
         return "Vektoren werden für alle Abschnitte berechnet (bisher ohne Modell gebaut)"
-    if (not same_model(manifest.model, model) or (dimension is not None and manifest.dimension != dimension)
-            or (passage_prefix is not None and manifest.passage_prefix != passage_prefix)):
+    if (
+        not same_model(manifest.model, model)
+        or (dimension is not None and manifest.dimension != dimension)
+        or (passage_prefix is not None and manifest.passage_prefix != passage_prefix)
+    ):
         return f"Einbettungsmodell geändert ({manifest.model} → {model})"
     return None
 
 
-def corpus_changes(settings: Settings, manifest: Manifest,
-                   record: Callable[[], CorpusRecord] | None = None) -> str | None:
+def corpus_changes(
+    settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord] | None = None
+) -> str | None:
     """What changed in the corpus folder since the build ("2 neu, 1 geändert"), or None.
 
     One digest of the corpus walk is compared first; the per-file record (``record``, read only
@@ -71,20 +78,25 @@ def corpus_changes(settings: Settings, manifest: Manifest,
     changed = [d for d in current if d in recorded and list(current[d]) != list(recorded[d])]
     if not (added or removed or changed):
         return None
-    return ", ".join(f"{len(x)} {label}" for x, label in
-                     ((added, "neu"), (changed, "geändert"), (removed, "gelöscht")) if x)
+    return ", ".join(
+        f"{len(x)} {label}" for x, label in ((added, "neu"), (changed, "geändert"), (removed, "gelöscht")) if x
+    )
 
 
 def staleness(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord] | None = None) -> str | None:
     """A German warning when the index no longer matches the corpus (or the text analysis), else None."""
     if manifest.analyzer_version != ANALYZER_VERSION:
-        return ("Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
-                "auf (bis dahin können Suchergebnisse leicht abweichen).")
+        return (
+            "Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
+            "auf (bis dahin können Suchergebnisse leicht abweichen)."
+        )
     changes = corpus_changes(settings, manifest, record)
     if changes is None:
         return None
-    return (f"Der Index ist veraltet: seit dem Bau sind Dokumente im Korpus {changes}. "
-            "`assistant index` aktualisiert ihn (nur die geänderten Dokumente).")
+    return (
+        f"Der Index ist veraltet: seit dem Bau sind Dokumente im Korpus {changes}. "
+        "`assistant index` aktualisiert ihn (nur die geänderten Dokumente)."
+    )
 
 
 def needs_rebuild(settings: Settings, model: str | None = None) -> str | None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
+from typing import overload
 
 import numpy as np
 
@@ -85,9 +86,15 @@ class ChunkTable(Sequence[Chunk]):
     def __len__(self) -> int:
         return self._t.rows
 
-    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:  # type: ignore[override]
+    @overload
+    def __getitem__(self, row: int) -> Chunk: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> list[Chunk]: ...
+
+    def __getitem__(self, row: int | slice) -> Chunk | list[Chunk]:
         if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(len(self)))]  # type: ignore[misc]
+            return [self[i] for i in range(*row.indices(len(self)))]
         t = self._t
         if not -t.rows <= row < t.rows:
             raise IndexError(row)
@@ -95,7 +102,9 @@ class ChunkTable(Sequence[Chunk]):
         number = int(t.row_doc[row])
         doc = self._docs.by_number(number)
         start, end = int(t.row_start[row]), int(t.row_end[row])
-        return Chunk(chunk_id(doc.id, row - int(t.doc_first[number])), int(row), doc.id, doc.text[start:end], start, end)
+        return Chunk(
+            chunk_id(doc.id, row - int(t.doc_first[number])), int(row), doc.id, doc.text[start:end], start, end
+        )
 
 
 class DocumentRows(Mapping[str, np.ndarray]):

@@ -81,8 +81,12 @@ class GenerationBuilder:
             shutil.rmtree(self.staging)
         self.staging.mkdir()
         t = previous.tables if previous is not None else Tables({})
-        recorded = {TEXTS: int(t.doc_text[-1]), DOC_LINES: int(t.doc_line[-1]), TOKENS: int(t.row_tok[-1]) * 4,
-                    VECTORS: t.rows * 4 * (dim or 0)}
+        recorded = {
+            TEXTS: int(t.doc_text[-1]),
+            DOC_LINES: int(t.doc_line[-1]),
+            TOKENS: int(t.row_tok[-1]) * 4,
+            VECTORS: t.rows * 4 * (dim or 0),
+        }
         self._files: dict[str, IO[bytes]] = {}
         for name in APPEND_ONLY:
             if name == VECTORS and not dim:
@@ -92,7 +96,7 @@ class GenerationBuilder:
                 os.link(previous.path / name, target)
                 # Bytes past what the previous generation recorded are leftovers of a failed build.
                 os.truncate(target, recorded[name])
-            self._files[name] = open(target, "ab")
+            self._files[name] = open(target, "ab")  # noqa: SIM115 (open until commit or abort)
         self.columns: dict[str, array] = {}
         for name, values in t.arrays().items():
             column = array(_TYPECODE[name])
@@ -132,14 +136,15 @@ class GenerationBuilder:
             self._texts = Blob(self.staging / TEXTS)
         return self._texts.read(self.columns["doc_text"][number], self.columns["doc_text"][number + 1]).decode("utf-8")
 
-    def add_rows(self, number: int, spans: Sequence[tuple[int, int]], terms: Sequence[np.ndarray],
-                 vectors: np.ndarray | None) -> None:
+    def add_rows(
+        self, number: int, spans: Sequence[tuple[int, int]], terms: Sequence[np.ndarray], vectors: np.ndarray | None
+    ) -> None:
         """The chunks of document ``number`` (added last): character spans, term ids, vectors."""
         c = self.columns
         c["doc_first"][number] = self.rows
         c["doc_count"][number] = len(spans)
         tokens = self._files[TOKENS]
-        for (start, end), ids in zip(spans, terms):
+        for (start, end), ids in zip(spans, terms, strict=False):
             c["row_doc"].append(number)
             c["row_start"].append(start)
             c["row_end"].append(end)
@@ -159,8 +164,14 @@ class GenerationBuilder:
             c["live"][row] = 0
 
     def tables(self) -> Tables:
-        return Tables({name: np.frombuffer(column, dtype=_ARRAY_DTYPE[name]) if len(column) else
-                       np.zeros(0, dtype=_ARRAY_DTYPE[name]) for name, column in self.columns.items()})
+        return Tables(
+            {
+                name: np.frombuffer(column, dtype=_ARRAY_DTYPE[name])
+                if len(column)
+                else np.zeros(0, dtype=_ARRAY_DTYPE[name])
+                for name, column in self.columns.items()
+            }
+        )
 
     def flush(self) -> None:
         for handle in self._files.values():
@@ -175,8 +186,16 @@ class GenerationBuilder:
         self.flush()
         return TokenFile(self.staging / TOKENS)
 
-    def commit(self, manifest: Manifest, record: CorpusRecord, terms: list[str], analyzer: GermanAnalyzer,
-               postings_base: Postings | None, postings_delta: Postings | None, dense_base: Any | None) -> Path:
+    def commit(
+        self,
+        manifest: Manifest,
+        record: CorpusRecord,
+        terms: list[str],
+        analyzer: GermanAnalyzer,
+        postings_base: Postings | None,
+        postings_delta: Postings | None,
+        dense_base: Any | None,
+    ) -> Path:
         """Write the remaining files and make this generation current. ``postings_base`` /
         ``dense_base`` None keep the previous generation's (hard-linked)."""
         for handle in self._files.values():
@@ -199,8 +218,9 @@ class GenerationBuilder:
             else:
                 assert self.previous is not None
                 os.link(self.previous.path / DENSE_BASE, staging / DENSE_BASE)
-        manifest = dataclasses.replace(manifest, package_version=__version__,
-                                       created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        manifest = dataclasses.replace(
+            manifest, package_version=__version__, created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        )
         write_json(staging / CORPUS_RECORD, record.to_json())
         write_json(staging / MANIFEST, manifest.to_json())
         _fsync_tree(staging)
@@ -208,10 +228,10 @@ class GenerationBuilder:
         final = self.index_dir / f"gen-{self.number:06d}"
         os.replace(staging, final)
         pointer_tmp = self.index_dir / f".{CURRENT}.tmp"
-        with open(pointer_tmp, "w", encoding="utf-8") as handle:
-            handle.write(final.name + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        with open(pointer_tmp, "w", encoding="utf-8") as pointer:
+            pointer.write(final.name + "\n")
+            pointer.flush()
+            os.fsync(pointer.fileno())
         os.replace(pointer_tmp, self.index_dir / CURRENT)
         _fsync_dir(self.index_dir)
         _remove_old(self.index_dir, keep={final.name, previous.name if previous else ""})
@@ -241,10 +261,10 @@ def _next_number(index_dir: Path) -> int:
 def _remove_old(index_dir: Path, keep: set[str]) -> None:
     """Drop generations other than the current and the previous one, and leftovers of crashes."""
     for path in index_dir.iterdir():
-        if path.is_dir() and (path.name.startswith(".tmp-gen-") or
-                              (path.name.startswith("gen-") and path.name not in keep)):
+        if path.is_dir() and (
+            path.name.startswith(".tmp-gen-") or (path.name.startswith("gen-") and path.name not in keep)
+        ):
             shutil.rmtree(path, ignore_errors=True)
-
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -1,1 +1,2 @@
-"""From files to documents: the corpus walk (:mod:`.corpus`), parsers per format (:mod:`.parsers`), German dates (:mod:`.dates`) and chunking (:mod:`.chunking`)."""
+"""From files to documents: the corpus walk (:mod:`.corpus`), parsers per format (:mod:`.parsers`),
+German dates (:mod:`.dates`) and chunking (:mod:`.chunking`)."""

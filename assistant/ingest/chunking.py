@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import numpy as np
 
-
 # Paragraphs first, then lines, then sentence ends, then clause breaks, then words.
 GERMAN_SEPARATORS = ["\n\n", "\n", ". ", "! ", "? ", "; ", ": ", ", ", " – ", " ", ""]
 
@@ -41,7 +40,7 @@ def _masked(text: str) -> str:
             continue
         at = text.find(separator)
         while at >= 0:
-            keep[at:at + len(separator)] = True
+            keep[at : at + len(separator)] = True
             at = text.find(separator, at + 1)
     positions = np.flatnonzero(~keep)
     codes[positions] = _PRIVATE + (positions % _PRIVATE_SIZE).astype(np.uint32)

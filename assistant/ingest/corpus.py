@@ -41,9 +41,12 @@ class CorpusFile:
     mtime_ns: int = 0
 
 
-def scan_corpus(corpus_dir: Path, max_file_bytes: int,
-                known: dict[str, tuple[int, int, str]] | None = None,
-                stats: FileStats | None = None) -> tuple[list[CorpusFile], list[Skipped]]:
+def scan_corpus(
+    corpus_dir: Path,
+    max_file_bytes: int,
+    known: dict[str, tuple[int, int, str]] | None = None,
+    stats: FileStats | None = None,
+) -> tuple[list[CorpusFile], list[Skipped]]:
     """List the corpus files with their content hashes, without parsing them.
 
     Hidden files and folders are ignored; symlinks that leave the corpus, unsupported formats
@@ -92,8 +95,11 @@ def stats_digest(stats: FileStats) -> str:
     return hashlib.sha256(json.dumps(list(stats.items())).encode("utf-8")).hexdigest()
 
 
-def _walk_corpus(root: Path, max_file_bytes: int | None, stats: FileStats | None = None,
-                 ) -> Iterator[tuple[str, str, os.stat_result | str]]:
+def _walk_corpus(
+    root: Path,
+    max_file_bytes: int | None,
+    stats: FileStats | None = None,
+) -> Iterator[tuple[str, str, os.stat_result | str]]:
     """``(doc id, path, stat)`` for each acceptable corpus file and ``(doc id, path, reason)``
     for each one to skip, folder by folder in name order. Hidden files and folders are left
     out. ``os.scandir`` and plain strings, one ``stat`` per file: this runs over every file at
@@ -102,8 +108,9 @@ def _walk_corpus(root: Path, max_file_bytes: int | None, stats: FileStats | None
     yield from _walk_folder(root, str(root), "", max_file_bytes, stats)
 
 
-def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | None,
-                 stats: FileStats | None) -> Iterator[tuple[str, str, os.stat_result | str]]:
+def _walk_folder(
+    root: Path, folder: str, prefix: str, max_file_bytes: int | None, stats: FileStats | None
+) -> Iterator[tuple[str, str, os.stat_result | str]]:
     try:
         with os.scandir(folder) as found:
             entries = sorted((e for e in found if not e.name.startswith(".")), key=lambda e: e.name)
@@ -141,7 +148,7 @@ def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | Non
             if not target.is_file():
                 yield rel, full, "symbolischer Link zeigt auf keine Datei"
                 continue
-        suffix = name[name.rfind("."):].lower() if name.rfind(".") > 0 else ""  # as os.path.splitext
+        suffix = name[name.rfind(".") :].lower() if name.rfind(".") > 0 else ""  # as os.path.splitext
         if suffix not in SUPPORTED_SUFFIXES:
             yield rel, full, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
             continue
@@ -157,8 +164,7 @@ def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | Non
         if stats is not None:
             stats[rel] = [info.st_size, info.st_mtime_ns]
         if max_file_bytes is not None and info.st_size > max_file_bytes:
-            yield rel, full, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, "
-                              f"Grenze {max_file_bytes / 1e6:.1f} MB)")
+            yield rel, full, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)")
             continue
         yield rel, full, info
     for entry in folders:

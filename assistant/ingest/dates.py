@@ -15,18 +15,34 @@ from datetime import date
 from ..types import DateMention
 
 MONTHS: dict[str, int] = {
-    "januar": 1, "jänner": 1, "jan": 1,
-    "februar": 2, "feber": 2, "feb": 2,
-    "märz": 3, "maerz": 3, "mär": 3, "mrz": 3,
-    "april": 4, "apr": 4,
+    "januar": 1,
+    "jänner": 1,
+    "jan": 1,
+    "februar": 2,
+    "feber": 2,
+    "feb": 2,
+    "märz": 3,
+    "maerz": 3,
+    "mär": 3,
+    "mrz": 3,
+    "april": 4,
+    "apr": 4,
     "mai": 5,
-    "juni": 6, "jun": 6,
-    "juli": 7, "jul": 7,
-    "august": 8, "aug": 8,
-    "september": 9, "sept": 9, "sep": 9,
-    "oktober": 10, "okt": 10,
-    "november": 11, "nov": 11,
-    "dezember": 12, "dez": 12,
+    "juni": 6,
+    "jun": 6,
+    "juli": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "oktober": 10,
+    "okt": 10,
+    "november": 11,
+    "nov": 11,
+    "dezember": 12,
+    "dez": 12,
 }
 _MONTH = r"(?P<{name}>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = r"(?P<{name}>(?:19|20)\d\d)"
@@ -34,27 +50,56 @@ _DASH = r"\s*(?:-|–|—|bis)\s*"
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # 26.–27.09.2022 / 26.09.-27.09.2022
-    ("num_range", re.compile(
-        r"\b(?P<d1>\d{1,2})\.(?:(?P<m1>\d{1,2})\.)?" + _DASH +
-        r"(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>(?:19|20)?\d\d)\b")),
+    (
+        "num_range",
+        re.compile(
+            r"\b(?P<d1>\d{1,2})\.(?:(?P<m1>\d{1,2})\.)?"
+            + _DASH
+            + r"(?P<d2>\d{1,2})\.(?P<m2>\d{1,2})\.(?P<y2>(?:19|20)?\d\d)\b"
+        ),
+    ),
     # 17.05.2017
     # (not inside a longer dotted number or after "Version": "Version 2.10.12", "1.2.10.5")
-    ("num_day", re.compile(
-        r"(?=\d)(?<![\d.])(?<![Vv]ersion )\b(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>(?:19|20)\d\d|\d\d)\b"
-        r"(?![.,]\d)")),
+    (
+        "num_day",
+        re.compile(
+            r"(?=\d)(?<![\d.])(?<![Vv]ersion )\b(?P<d>\d{1,2})\.\s?(?P<m>\d{1,2})\.\s?(?P<y>(?:19|20)\d\d|\d\d)\b"
+            r"(?![.,]\d)"
+        ),
+    ),
     # 2017-05-17
     ("iso_day", re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b")),
     # vom 25. bis 28. April 2017 / 26.-27. September / 30. April bis 2. Mai 2017
-    ("text_range", re.compile(
-        r"\b(?P<d1>\d{1,2})\.\s*(?:" + _MONTH.format(name="m1") + r"\s*)?" + _DASH +
-        r"(?P<d2>\d{1,2})\.\s*" + _MONTH.format(name="m2") + r"(?:\s+" + _YEAR.format(name="y") + r")?\b",
-        re.IGNORECASE)),
+    (
+        "text_range",
+        re.compile(
+            r"\b(?P<d1>\d{1,2})\.\s*(?:"
+            + _MONTH.format(name="m1")
+            + r"\s*)?"
+            + _DASH
+            + r"(?P<d2>\d{1,2})\.\s*"
+            + _MONTH.format(name="m2")
+            + r"(?:\s+"
+            + _YEAR.format(name="y")
+            + r")?\b",
+            re.IGNORECASE,
+        ),
+    ),
     # 9. Mai 2022 / 20. Oktober
-    ("text_day", re.compile(
-        r"\b(?P<d>\d{1,2})\.\s*" + _MONTH.format(name="m") + r"(?:\s+" + _YEAR.format(name="y") + r")?\b",
-        re.IGNORECASE)),
+    (
+        "text_day",
+        re.compile(
+            r"\b(?P<d>\d{1,2})\.\s*" + _MONTH.format(name="m") + r"(?:\s+" + _YEAR.format(name="y") + r")?\b",
+            re.IGNORECASE,
+        ),
+    ),
     # Januar 2019
-    ("month", re.compile(r"\b(?=[jfmasond])" + _MONTH.format(name="m") + r"\s+" + _YEAR.format(name="y") + r"\b", re.IGNORECASE)),
+    (
+        "month",
+        re.compile(
+            r"\b(?=[jfmasond])" + _MONTH.format(name="m") + r"\s+" + _YEAR.format(name="y") + r"\b", re.IGNORECASE
+        ),
+    ),
     # 2020
     ("year", re.compile(r"(?=[12])(?<![\d.,/-])" + _YEAR.format(name="y") + r"(?![\d.,]\d)")),
 ]

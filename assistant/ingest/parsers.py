@@ -101,6 +101,7 @@ def _is_bare_date(line: str) -> bool:
 
 # --- text decoding -----------------------------------------------------------------------------
 
+
 def decode_text(raw: bytes, doc_id: str) -> str:
     """Bytes -> str for text formats: UTF-8 (with or without BOM), UTF-16 with BOM, and the
     cp1252 / latin-1 family that older German files use. Binary content is rejected."""
@@ -133,8 +134,11 @@ def _utf16_without_bom(raw: bytes) -> str | None:
     even_zeros = sample[0::2].count(0)
     odd_zeros = sample[1::2].count(0)
     half = len(sample) / 2
-    encoding = "utf-16-le" if odd_zeros > 0.3 * half and even_zeros < 0.05 * half else (
-        "utf-16-be" if even_zeros > 0.3 * half and odd_zeros < 0.05 * half else None)
+    encoding = (
+        "utf-16-le"
+        if odd_zeros > 0.3 * half and even_zeros < 0.05 * half
+        else ("utf-16-be" if even_zeros > 0.3 * half and odd_zeros < 0.05 * half else None)
+    )
     if encoding is None:
         return None
     try:
@@ -176,7 +180,8 @@ def _parse_markdown(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
 
 def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     import trafilatura
-    from lxml import etree, html as lxml_html
+    from lxml import etree
+    from lxml import html as lxml_html
 
     markup = decode_text(raw, doc_id)
     parser = lxml_html.HTMLParser(encoding="utf-8", huge_tree=False)
@@ -187,8 +192,11 @@ def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     # Past libxml2's limits (256 levels of nesting, 10 MB in one text node) parsing stops
     # without an exception and the rest of the page would be lost without a word.
     if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
-        raise DocumentError(doc_id, "HTML zu tief verschachtelt oder zu großer Textblock "
-                                    "(Grenze des HTML-Parsers), der Text wäre unvollständig")
+        raise DocumentError(
+            doc_id,
+            "HTML zu tief verschachtelt oder zu großer Textblock "
+            "(Grenze des HTML-Parsers), der Text wäre unvollständig",
+        )
     title_el = tree.find(".//title")
     title = title_el.text_content().strip() if title_el is not None else None
     h1 = tree.find(".//h1")
@@ -196,10 +204,12 @@ def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
         title = h1.text_content().strip()
     # Page chrome goes before extraction: with favor_recall trafilatura keeps the menu of a
     # short page. Headers and footers inside the article or main part stay.
-    for bad in tree.xpath("//script|//style|//noscript|//template|//nav"
-                          "|//header[not(ancestor::article or ancestor::main)]"
-                          "|//footer[not(ancestor::article or ancestor::main)]"
-                          "|//aside[not(ancestor::article or ancestor::main)]"):
+    for bad in tree.xpath(
+        "//script|//style|//noscript|//template|//nav"
+        "|//header[not(ancestor::article or ancestor::main)]"
+        "|//footer[not(ancestor::article or ancestor::main)]"
+        "|//aside[not(ancestor::article or ancestor::main)]"
+    ):
         bad.drop_tree()
     cleaned = lxml_html.tostring(tree, encoding="unicode")
     try:
@@ -208,8 +218,9 @@ def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
         text = None
     if not text:
         body = tree.find(".//body")
-        text = "\n".join(line.strip() for line in (body if body is not None else tree).text_content().splitlines()
-                         if line.strip())
+        text = "\n".join(
+            line.strip() for line in (body if body is not None else tree).text_content().splitlines() if line.strip()
+        )
     return text, title, ()
 
 
@@ -255,8 +266,7 @@ def _parse_docx(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     except zipfile.BadZipFile:
         raise DocumentError(doc_id, "beschädigte DOCX-Datei (kein gültiges ZIP)") from None
     if unpacked > MAX_UNPACKED_BYTES:
-        raise DocumentError(
-            doc_id, f"DOCX entpackt zu groß ({unpacked / 1e6:.0f} MB), möglicherweise eine ZIP-Bombe")
+        raise DocumentError(doc_id, f"DOCX entpackt zu groß ({unpacked / 1e6:.0f} MB), möglicherweise eine ZIP-Bombe")
     try:
         document = docx.Document(io.BytesIO(raw))
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on bad files

@@ -4,9 +4,9 @@ and, for follow-ups, what to carry over from the previous question."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..ingest.dates import extract_dates
@@ -15,7 +15,10 @@ from ..types import Answer
 _MAX_CHAIN = 4  # how many earlier questions a chain of follow-ups may reach back
 
 _KINDS = [
-    ("when", re.compile(r"^\s*(und\s+)?(wann|seit wann|bis wann|an welchem (tag|datum)|in welchem (jahr|monat))\b", re.I)),
+    (
+        "when",
+        re.compile(r"^\s*(und\s+)?(wann|seit wann|bis wann|an welchem (tag|datum)|in welchem (jahr|monat))\b", re.I),
+    ),
     ("number", re.compile(r"^\s*(und\s+)?(wie (viele?|hoch|groß|lange|alt|weit|teuer)|wieviele?)\b", re.I)),
     ("who", re.compile(r"^\s*(und\s+)?(wer|wem|wen|wessen|von wem)\b", re.I)),
     ("where", re.compile(r"^\s*(und\s+)?(wo|wohin|woher|in welche[rm]? (stadt|ort|land|region))\b", re.I)),
@@ -23,32 +26,45 @@ _KINDS = [
 ]
 _FOLLOW_UP = re.compile(
     r"^\s*(und|aber|auch|außerdem|sowie)\b|\b(dort|dabei|damals|davon|dazu|daran|darüber|dafür|"
-    r"diese[mnrs]?|jene[mnrs]?|derselben?|demselben)\b", re.I)
+    r"diese[mnrs]?|jene[mnrs]?|derselben?|demselben)\b",
+    re.I,
+)
 _LATEST = re.compile(r"\b(letzte[mnrs]?|neueste[mnrs]?|jüngste[mnrs]?|aktuellste[mnrs]?|zuletzt)\b", re.I)
 _EARLIEST = re.compile(r"\b(erste[mnrs]?|älteste[mnrs]?|früheste[mnrs]?)\b", re.I)
-_UPCOMING = re.compile(r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?|geplante[mnrs]?|künftige[mnrs]?)\b", re.I)
+_UPCOMING = re.compile(
+    r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?|geplante[mnrs]?|künftige[mnrs]?)\b", re.I
+)
 _EVENTS = re.compile(
     r"\b(welche|was für)\s+(\w+\s+)?(veranstaltungen|events|termine|treffen|workshops|konferenzen|"
-    r"tagungen|seminare|schulungen|trainings)\b|\bwas (fand|gab es|war|passierte)\b.*\b(statt|los)?\b", re.I)
+    r"tagungen|seminare|schulungen|trainings)\b|\bwas (fand|gab es|war|passierte)\b.*\b(statt|los)?\b",
+    re.I,
+)
 _EVENT_NOUN = re.compile(
     r"(veranstaltung|event|termin|treffen|tagung|konferenz|workshop|seminar|schulung|training|messe|"
-    r"empfang|meldung|nachricht|news|beitrag|ausschreibung|aufruf|wettbewerb|camp|webinar|sitzung)", re.I)
+    r"empfang|meldung|nachricht|news|beitrag|ausschreibung|aufruf|wettbewerb|camp|webinar|sitzung)",
+    re.I,
+)
 _THIS_YEAR = re.compile(r"\b(dieses|diesem|in diesem|im laufenden)\s+jahr\b", re.I)
 # "letztes Jahr", "im Vorjahr" (but not "im Jahr der Gründung": "im Jahr" alone is no date)
 _LAST_YEAR = re.compile(r"\b(letztes|letzten|vergangenes|vergangenen)\s+jahr(es)?\b|\b(im\s+)?vorjahr(es)?\b", re.I)
 # Verbs that make a short question complete: "Was ist COSME?" is none, "Wie viele Teilnehmer?" is.
-_VERB = re.compile(r"\b(ist|sind|war|waren|gibt|gab|hat|hatte|haben|hatten|wird|werden|wurde|wurden|"
-                   r"fand|findet|kam|kamen|kommt|kommen|heißt|hieß|bedeutet|macht|machte)\b", re.I)
+_VERB = re.compile(
+    r"\b(ist|sind|war|waren|gibt|gab|hat|hatte|haben|hatten|wird|werden|wurde|wurden|"
+    r"fand|findet|kam|kamen|kommt|kommen|heißt|hieß|bedeutet|macht|machte)\b",
+    re.I,
+)
 _QUESTION_WORDS = frozenset(
     "wann wer wem wen wessen wo wohin woher was welche welcher welches welchen welchem wie warum "
-    "weshalb wieso wozu und aber auch gab gibt fand findet statt wurde wurden".split())
+    "weshalb wieso wozu und aber auch gab gibt fand findet statt wurde wurden".split()
+)
 # Words of a question that say what is asked, not about what: they do not count when checking
 # whether a passage covers the question.
 GENERIC_WORDS = _QUESTION_WORDS | frozenset(
     "viele viel hoch lange groß heißt hieß lautet lauten nennt genannt gibt gab geben kann können "
     "konnte man etwa genau bitte eigentlich jemand etwas welchem welchen passierte passiert thema "
     "themen bereich letzte letzten letzter letztes neueste neuesten jüngste jüngsten aktuellste "
-    "erste ersten älteste früheste kommende nächste".split())
+    "erste ersten älteste früheste kommende nächste".split()
+)
 
 
 @dataclass(frozen=True)
@@ -100,8 +116,9 @@ def cited_docs(history: Sequence[Any]) -> list[str]:
     return []
 
 
-def understand(question: str, history: Sequence[Any] = (), today: date | None = None,
-               previous_docs: Sequence[str] = ()) -> Intent:
+def understand(
+    question: str, history: Sequence[Any] = (), today: date | None = None, previous_docs: Sequence[str] = ()
+) -> Intent:
     today = today or date.today()
     kind = next((name for name, pattern in _KINDS if pattern.search(question)), "other")
     date_from, date_to, label = _date_range(question, today)
@@ -127,8 +144,19 @@ def understand(question: str, history: Sequence[Any] = (), today: date | None = 
         search_text = f"{question} {' '.join(carried)}".strip()
         if date_from is None:
             date_from, date_to, label = previous.date_from, previous.date_to, previous.date_label
-    return Intent(question, search_text, kind, date_from, date_to, label, order, list_events,
-                  follow_up, carried, tuple(previous_docs) if follow_up else ())
+    return Intent(
+        question,
+        search_text,
+        kind,
+        date_from,
+        date_to,
+        label,
+        order,
+        list_events,
+        follow_up,
+        carried,
+        tuple(previous_docs) if follow_up else (),
+    )
 
 
 def is_follow_up(question: str) -> bool:
@@ -170,4 +198,5 @@ _STOP = frozenset(
     "der die das den dem des ein eine einer eines einem einen im in am an auf aus bei mit nach von "
     "vom zu zum zur für über unter um ist sind war waren hat haben wird werden wurde wurden sich "
     "es er sie ihr ihm ihnen dort dabei damals davon dazu daran darüber dafür diese dieser dieses "
-    "diesem diesen nicht noch nur auch oder sowie als wie thema".split())
+    "diesem diesen nicht noch nur auch oder sowie als wie thema".split()
+)

@@ -14,8 +14,9 @@ from ..types import Hit, SearchFilters
 class Retriever:
     """Searches one loaded index. Safe to share across threads (no mutable state per query)."""
 
-    def __init__(self, index: IndexData, embedder: Encoder | None, mode: str = "hybrid",
-                 candidates: int = 50, rrf_k: int = 60) -> None:
+    def __init__(
+        self, index: IndexData, embedder: Encoder | None, mode: str = "hybrid", candidates: int = 50, rrf_k: int = 60
+    ) -> None:
         self.index = index
         self.embedder = embedder if index.has_dense else None
         self.mode = mode
@@ -27,8 +28,9 @@ class Retriever:
         """The mode actually used: without vectors every mode is lexical."""
         return self.mode if self.embedder is not None else "lexical"
 
-    def search(self, query: str, k: int = 5, filters: SearchFilters | None = None,
-               boost: np.ndarray | None = None) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, filters: SearchFilters | None = None, boost: np.ndarray | None = None
+    ) -> list[Hit]:
         """The ``k`` best chunks for ``query``. ``boost`` (one value per chunk row) adds to the
         fused score, e.g. for documents dated near a date named in the question."""
         allowed = self.allowed_rows(filters)

@@ -14,15 +14,14 @@ so both stay on the query side. Kept as own code rather than a library splitter 
 reason (CharSplit, the maintained option, splits statistically and lost hit@5).
 """
 
-
 from __future__ import annotations
 
 import json
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
-from collections.abc import Callable, Iterable
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
@@ -30,7 +29,8 @@ _LINKING = ("", "s", "es", "n", "en", "er", "e")
 # Past participles: "ausgezeichnet" -> "auszeichnen", "angemeldet" -> "anmelden", "gewählt" -> "wählen".
 _PARTICIPLE = re.compile(
     r"^(ab|an|auf|aus|bei|ein|fest|her|hin|mit|nach|vor|weg|zu|zurück|zusammen|teil|vorbei|vorgestellt)?"
-    r"ge([a-zäöüß]{3,}?)(et|t)$")
+    r"ge([a-zäöüß]{3,}?)(et|t)$"
+)
 MIN_PART = 4
 MIN_COMPOUND = 8
 # Raised whenever analyze() produces other terms for the same text: an index built with another
@@ -48,8 +48,9 @@ def default_stopwords() -> frozenset[str]:
 class GermanAnalyzer:
     """Text -> index terms. ``vocabulary`` holds the words that may appear as compound parts."""
 
-    def __init__(self, vocabulary: Iterable[str] = (), decompound: bool = True,
-                 stopwords: Iterable[str] | None = None) -> None:
+    def __init__(
+        self, vocabulary: Iterable[str] = (), decompound: bool = True, stopwords: Iterable[str] | None = None
+    ) -> None:
         import Stemmer
 
         self._stemmer = Stemmer.Stemmer("german")
@@ -122,9 +123,9 @@ class GermanAnalyzer:
         # A tuple, not a set: the order decides which form of a compound is found first (and so
         # whether it counts twice); set order changes with every process (hash randomization).
         forms = [(w, tuple(dict.fromkeys((w.translate(_FOLD), self.stem(w))))) for w in words if len(w) >= MIN_PART]
-        for i, (first, first_forms) in enumerate(forms):
+        for i, (_first, first_forms) in enumerate(forms):
             # Compound parts stand close together in a query: "Programm zur Förderung".
-            for second, second_forms in forms[max(0, i - 2):i] + forms[i + 1:i + 3]:
+            for _second, second_forms in forms[max(0, i - 2) : i] + forms[i + 1 : i + 3]:
                 for head in first_forms:
                     for link in _LINKING:
                         for tail in second_forms:
@@ -148,12 +149,13 @@ class GermanAnalyzer:
     def word_terms(self, text: str) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         """``(word, stem, compound parts, alternative terms)`` for each non-stop word of ``text``."""
         words = self.words_of(text)
-        result = []
-        for word, stem in zip(words, self._stemmer.stemWords(words)):
-            parts = self._split(word) if (
-                self.decompound and len(word) >= MIN_COMPOUND and not word.isdigit()) else None
+        result: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
+        for word, stem in zip(words, self._stemmer.stemWords(words), strict=True):
+            parts = (
+                self._split(word) if (self.decompound and len(word) >= MIN_COMPOUND and not word.isdigit()) else None
+            )
             base = self._participle(word) if self.decompound else None
-            alternatives = (base,) if base and base != stem else ()
+            alternatives: tuple[str, ...] = (base,) if base and base != stem else ()
             result.append((word, stem, tuple(p for p in parts or () if p != stem), alternatives))
         return result
 
@@ -171,11 +173,16 @@ class GermanAnalyzer:
 
     def save_vocabulary(self, path: Path) -> None:
         # The stems too: stemming a large vocabulary again would cost every start ~1 s per 1M words.
-        path.write_text(json.dumps({"words": sorted(self.words), "stems": sorted(self.stems),
-                                    "stopwords": sorted(self._stop)}, ensure_ascii=False), encoding="utf-8")
+        path.write_text(
+            json.dumps(
+                {"words": sorted(self.words), "stems": sorted(self.stems), "stopwords": sorted(self._stop)},
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
 
     @classmethod
-    def load(cls, path: Path, decompound: bool = True) -> "GermanAnalyzer":
+    def load(cls, path: Path, decompound: bool = True) -> GermanAnalyzer:
         data = json.loads(path.read_text(encoding="utf-8"))
         analyzer = cls(decompound=decompound, stopwords=data["stopwords"])
         analyzer.words = set(data["words"])
@@ -183,9 +190,12 @@ class GermanAnalyzer:
         return analyzer
 
 
-def _split_word(word: str, key: Callable[[str], str | None],
-                split: Callable[[str], tuple[str, ...] | None],
-                stem: Callable[[str], str] | None = None) -> tuple[str, ...] | None:
+def _split_word(
+    word: str,
+    key: Callable[[str], str | None],
+    split: Callable[[str], tuple[str, ...] | None],
+    stem: Callable[[str], str] | None = None,
+) -> tuple[str, ...] | None:
     """Split ``word`` into parts that ``key`` knows, longest first part first (``split`` recurses).
 
     Only the last part carries the inflection (``Förderprogramme``): it is also looked up by its
@@ -198,7 +208,7 @@ def _split_word(word: str, key: Callable[[str], str | None],
         for link in _LINKING:
             if not rest.startswith(link) or len(rest) - len(link) < MIN_PART:
                 continue
-            tail_word = rest[len(link):]
+            tail_word = rest[len(link) :]
             tail = key(tail_word)
             if tail is None and stem is not None:
                 base = stem(tail_word)

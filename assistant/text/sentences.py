@@ -30,7 +30,8 @@ _ORDINAL_START = re.compile(r"^\d{1,2}\.(?:\s|$)|^\d{4}\b")
 _ABBREVIATION_END = re.compile(
     r"(?:^|[\s(])(?:Abs|Art|Bd|Bde|Kap|Ziff|Nr|Nrn|S|Sp|Abb|Tab|Anm|Hrsg|Vol|Jh|Jhd|Tel|Fax|Pkt|Rn|Rz|"
     r"Mo|Di|Mi|Do|Fr|Sa|So|Jan|Feb|Apr|Aug|Sep|Sept|Okt|Nov|Dez|ca|vgl|gem|lt|Mio|Mrd|Tsd|"
-    r"[A-ZÄÖÜ][\wäöüß-]*str)\.$")
+    r"[A-ZÄÖÜ][\wäöüß-]*str)\.$"
+)
 _MONTH_START = re.compile(r"^(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b\.?", re.I)
 
 
@@ -90,7 +91,7 @@ def _block_spans(block: str, offset: int) -> list[tuple[int, int]]:
         if found < 0:
             continue
         end = found + len(piece)
-        if spans and _joins(block[spans[-1][0]:spans[-1][1]], piece):
+        if spans and _joins(block[spans[-1][0] : spans[-1][1]], piece):
             spans[-1] = (spans[-1][0], end)
         else:
             spans.append((found, end))

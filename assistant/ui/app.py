@@ -37,8 +37,8 @@ from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
 from .service import DEFAULT_CONCURRENCY, Service
 from .static import CSS
 
-PRIVATE = {"api_visibility": "private"}
-STAFF = {"api_visibility": "private", "concurrency_id": "staff", "concurrency_limit": 1}
+# Every event is api_visibility="private": the only API endpoint is /ask. Staff actions (builds)
+# share one queue slot: concurrency_id "staff", limit 1.
 
 
 def _wire_chat(ui: ChatUI, service: Service) -> None:
@@ -48,12 +48,11 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
     def chat_turn(question, conversation, date_from, date_to, docs):
         yield from respond(service, question, conversation, date_from, date_to, docs)
 
-    ui.send.click(chat_turn, inputs, outputs, **PRIVATE)
-    ui.question.submit(chat_turn, inputs, outputs, **PRIVATE)
-    reset = [ui.chatbot, ui.conversation, ui.sources, ui.document, ui.turn, ui.question, ui.comment,
-             ui.feedback_note]
-    ui.new.click(new_conversation, None, reset, **PRIVATE)
-    ui.chatbot.clear(new_conversation, None, reset, **PRIVATE)  # the chat's own bin icon
+    ui.send.click(chat_turn, inputs, outputs, api_visibility="private")
+    ui.question.submit(chat_turn, inputs, outputs, api_visibility="private")
+    reset = [ui.chatbot, ui.conversation, ui.sources, ui.document, ui.turn, ui.question, ui.comment, ui.feedback_note]
+    ui.new.click(new_conversation, None, reset, api_visibility="private")
+    ui.chatbot.clear(new_conversation, None, reset, api_visibility="private")  # the chat's own bin icon
 
     def show_document(conversation, evt: gr.EventData):
         return open_source(service, conversation, evt)
@@ -61,21 +60,28 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
     def show_sources(conversation, evt: gr.SelectData):
         return select_answer(service, conversation, evt)
 
-    ui.sources.click(show_document, [ui.conversation], [ui.document], **PRIVATE)
-    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], **PRIVATE)
+    ui.sources.click(show_document, [ui.conversation], [ui.document], api_visibility="private")
+    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], api_visibility="private")
     for button, vote in ((ui.up, "up"), (ui.down, "down")):
-        button.click(lambda c, t, m, vote=vote: send_feedback(service, vote, c, t, m),
-                     [ui.conversation, ui.turn, ui.comment], [ui.feedback_note, ui.comment], **PRIVATE)
+        button.click(
+            lambda c, t, m, vote=vote: send_feedback(service, vote, c, t, m),
+            [ui.conversation, ui.turn, ui.comment],
+            [ui.feedback_note, ui.comment],
+            api_visibility="private",
+        )
 
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
     listing = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
     login_outputs = [ui.logged_in, ui.login_box, ui.panel, ui.login_note, ui.password]
     for trigger in (ui.login.click, ui.password.submit):
-        trigger(lambda p: staff_login(service, p), [ui.password], login_outputs, **PRIVATE).then(
-            lambda ok: staff_refresh(service, ok) if ok else (gr.skip(),) * 5, [ui.logged_in], listing,
-            **PRIVATE)
-    ui.logout.click(staff_logout, None, login_outputs, **PRIVATE)
+        trigger(lambda p: staff_login(service, p), [ui.password], login_outputs, api_visibility="private").then(
+            lambda ok: staff_refresh(service, ok) if ok else (gr.skip(),) * 5,
+            [ui.logged_in],
+            listing,
+            api_visibility="private",
+        )
+    ui.logout.click(staff_logout, None, login_outputs, api_visibility="private")
 
     def upload(ok, files, progress=gr.Progress()):
         return staff_upload(service, ok, files, progress)
@@ -86,13 +92,30 @@ def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
     def reindex(ok, progress=gr.Progress()):
         return staff_reindex(service, ok, progress)
 
-    ui.upload.click(upload, [ui.logged_in, ui.files], listing + [ui.files], **STAFF)
-    ui.delete.click(delete, [ui.logged_in, ui.delete_choice], listing, **STAFF)
-    ui.reindex.click(reindex, [ui.logged_in], listing, **STAFF)
+    ui.upload.click(
+        upload,
+        [ui.logged_in, ui.files],
+        listing + [ui.files],
+        api_visibility="private",
+        concurrency_id="staff",
+        concurrency_limit=1,
+    )
+    ui.delete.click(
+        delete,
+        [ui.logged_in, ui.delete_choice],
+        listing,
+        api_visibility="private",
+        concurrency_id="staff",
+        concurrency_limit=1,
+    )
+    ui.reindex.click(
+        reindex, [ui.logged_in], listing, api_visibility="private", concurrency_id="staff", concurrency_limit=1
+    )
 
 
-def build_app(settings: Settings, data_dir: Path | None = None, staff_password: str | None = None,
-              service: Service | None = None) -> gr.Blocks:
+def build_app(
+    settings: Settings, data_dir: Path | None = None, staff_password: str | None = None, service: Service | None = None
+) -> gr.Blocks:
     """The Gradio app over ``settings`` (the index must exist). Launch it with :func:`launch`."""
     service = service or Service(settings, data_dir, staff_password)
     # Uploads wait in Gradio's cache only until copied into the corpus; a day later they go.
@@ -105,7 +128,7 @@ def build_app(settings: Settings, data_dir: Path | None = None, staff_password: 
         _wire_chat(chat, service)
         if staff is not None:
             _wire_staff(staff, chat, service)
-        demo.load(lambda: on_load(service), None, [chat.docs, chat.status], **PRIVATE)
+        demo.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")
 
         def ask(question: str) -> dict:
             """Answer a German question from the documents; returns what `assistant ask --json`
@@ -113,16 +136,30 @@ def build_app(settings: Settings, data_dir: Path | None = None, staff_password: 
             return ask_api(service, question)
 
         gr.api(ask, api_name="ask")
-    demo.service = service  # type: ignore[attr-defined]
+    demo.service = service
     return demo
 
 
-def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860,
-           concurrency: int = DEFAULT_CONCURRENCY, **kwargs: Any) -> Any:
+def launch(
+    demo: gr.Blocks,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    **kwargs: Any,
+) -> Any:
     """Serve ``demo``: queued, ``concurrency`` answers at a time, uploads limited to the
     corpus' file size limit, loopback unless ``host`` says otherwise."""
     service: Service = demo.service  # type: ignore[attr-defined]
     demo.queue(default_concurrency_limit=concurrency, max_size=256)
-    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Default(),
-                       max_file_size=service.settings.max_file_bytes, ssr_mode=False, share=False,
-                       footer_links=["api"], show_error=False, **kwargs)
+    return demo.launch(
+        server_name=host,
+        server_port=port,
+        css=CSS,
+        theme=gr.themes.Default(),
+        max_file_size=service.settings.max_file_bytes,
+        ssr_mode=False,
+        share=False,
+        footer_links=["api"],
+        show_error=False,
+        **kwargs,
+    )

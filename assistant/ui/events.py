@@ -48,20 +48,27 @@ def _display(conversation: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
 def _history(conversation: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The chat history as the pipeline reads it: role/content messages, the answers' citations
     in ``metadata`` (so a follow-up can prefer the documents just cited)."""
-    return [{"role": m["role"], "content": m["content"], "metadata": m.get("metadata") or {}}
-            for m in conversation]
+    return [{"role": m["role"], "content": m["content"], "metadata": m.get("metadata") or {}} for m in conversation]
 
 
-def respond(service: Service, question: str, conversation: list[dict[str, Any]], date_from: Any,
-            date_to: Any, doc_ids: list[str] | None) -> Iterator[tuple[Any, ...]]:
+def respond(
+    service: Service,
+    question: str,
+    conversation: list[dict[str, Any]],
+    date_from: Any,
+    date_to: Any,
+    doc_ids: list[str] | None,
+) -> Iterator[tuple[Any, ...]]:
     """Stream one answer: (chat, conversation, sources, selected turn, input box, feedback note)."""
     with user_errors():
         question = checked_question(question)
         filters = make_filters(date_from, date_to, doc_ids)
     assistant = service.assistant  # this answer stays with one index generation
     history = _history(conversation)
-    shown = _display(conversation) + [{"role": "user", "content": md_escape(question)},
-                                      {"role": "assistant", "content": THINKING}]
+    shown = _display(conversation) + [
+        {"role": "user", "content": md_escape(question)},
+        {"role": "assistant", "content": THINKING},
+    ]
     yield list(shown), gr.skip(), gr.skip(), gr.skip(), "", ""
     answer: Answer | None = None
     streamed = ""
@@ -82,20 +89,25 @@ def respond(service: Service, question: str, conversation: list[dict[str, Any]],
     turn = len(conversation) + 1
     conversation = conversation + [
         {"role": "user", "content": question},
-        {"role": "assistant", "content": answer.text, "display": answer_markdown(answer),
-         "metadata": {"citations": [c.to_json() for c in answer.citations]},
-         "question": question, "sources": entries, "abstained": answer.abstained,
-         "filters": filters_json(filters)},
+        {
+            "role": "assistant",
+            "content": answer.text,
+            "display": answer_markdown(answer),
+            "metadata": {"citations": [c.to_json() for c in answer.citations]},
+            "question": question,
+            "sources": entries,
+            "abstained": answer.abstained,
+            "filters": filters_json(filters),
+        },
     ]
-    yield (_display(conversation), conversation, render_sources(entries, turn, question, assistant.index),
-           turn, "", "")
+    yield (_display(conversation), conversation, render_sources(entries, turn, question, assistant.index), turn, "", "")
 
 
 def open_source(service: Service, conversation: list[dict[str, Any]], evt: gr.EventData) -> str:
-    data = getattr(evt, "_data", None) or {}
+    data: dict[str, Any] = getattr(evt, "_data", None) or {}
     try:
-        turn, n = int(data.get("turn")), int(data.get("n"))
-    except (TypeError, ValueError):
+        turn, n = int(data["turn"]), int(data["n"])
+    except (KeyError, TypeError, ValueError):
         return gr.skip()
     if not 0 <= turn < len(conversation) or conversation[turn]["role"] != "assistant":
         return NO_DOCUMENT
@@ -115,31 +127,39 @@ def select_answer(service: Service, conversation: list[dict[str, Any]], evt: gr.
     message = conversation[index]
     if message["role"] != "assistant":
         return gr.skip(), gr.skip()
-    return render_sources(message.get("sources", []), index, message.get("question", ""),
-                          service.assistant.index), index
+    return render_sources(
+        message.get("sources", []), index, message.get("question", ""), service.assistant.index
+    ), index
 
 
 def new_conversation() -> tuple[Any, ...]:
     return [], [], NO_SOURCES, NO_DOCUMENT, None, "", "", ""
 
 
-def send_feedback(service: Service, vote: str, conversation: list[dict[str, Any]], turn: int | None,
-                  comment: str) -> tuple[str, str]:
+def send_feedback(
+    service: Service, vote: str, conversation: list[dict[str, Any]], turn: int | None, comment: str
+) -> tuple[str, str]:
     if turn is None or not 0 <= turn < len(conversation) or conversation[turn]["role"] != "assistant":
         return "Es gibt noch keine Antwort, die Sie bewerten könnten.", comment
     message = conversation[turn]
-    service.feedback.add({
-        "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "vote": vote,
-        "comment": (comment or "").strip(),
-        "question": message.get("question", ""),
-        "answer": message["content"],
-        "abstained": message.get("abstained", False),
-        "sources": [{k: e[k] for k in ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote")}
-                    for e in message.get("sources", ())],
-        "filters": message.get("filters"),
-    })
-    return ("Danke für Ihre Rückmeldung! 👍" if vote == "up" else "Danke für Ihre Rückmeldung – wir sehen uns das an."), ""
+    service.feedback.add(
+        {
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "vote": vote,
+            "comment": (comment or "").strip(),
+            "question": message.get("question", ""),
+            "answer": message["content"],
+            "abstained": message.get("abstained", False),
+            "sources": [
+                {k: e[k] for k in ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote")}
+                for e in message.get("sources", ())
+            ],
+            "filters": message.get("filters"),
+        }
+    )
+    return (
+        "Danke für Ihre Rückmeldung! 👍" if vote == "up" else "Danke für Ihre Rückmeldung – wir sehen uns das an."
+    ), ""
 
 
 def ask_api(service: Service, question: str) -> dict[str, Any]:
@@ -153,14 +173,20 @@ def ask_api(service: Service, question: str) -> dict[str, Any]:
 def _progress_callback(progress: gr.Progress) -> Progress:
     def update(stage: str, done: int, total: int) -> None:
         progress((done, max(total, 1)), desc=stage)
+
     return update
 
 
 def _staff_outputs(service: Service, message: str) -> tuple[Any, ...]:
     index = service.assistant.index
     choices = document_choices(index)
-    return (message, document_rows(index), gr.update(choices=[c[1] for c in choices], value=None),
-            gr.update(choices=choices), index_status(service))
+    return (
+        message,
+        document_rows(index),
+        gr.update(choices=[c[1] for c in choices], value=None),
+        gr.update(choices=choices),
+        index_status(service),
+    )
 
 
 def _reindex_message(service: Service, progress: gr.Progress, prefix: str) -> str:
@@ -192,8 +218,9 @@ def staff_refresh(service: Service, logged_in: bool) -> tuple[Any, ...]:
     return _staff_outputs(service, "")
 
 
-def staff_upload(service: Service, logged_in: bool, files: list[str] | None,
-                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def staff_upload(
+    service: Service, logged_in: bool, files: list[str] | None, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     _require_staff(logged_in)
     if not files:
         return _staff_outputs(service, "Bitte zuerst Dateien auswählen.") + (None,)
@@ -206,8 +233,9 @@ def staff_upload(service: Service, logged_in: bool, files: list[str] | None,
     return _staff_outputs(service, message) + (None,)
 
 
-def staff_delete(service: Service, logged_in: bool, doc_id: str | None,
-                 progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+def staff_delete(
+    service: Service, logged_in: bool, doc_id: str | None, progress: gr.Progress = gr.Progress()
+) -> tuple[Any, ...]:
     _require_staff(logged_in)
     if not doc_id:
         return _staff_outputs(service, "Bitte ein Dokument auswählen.")

@@ -13,12 +13,16 @@ from .service import PASSWORD_ENV
 from .static import DOCUMENT_JS, SOURCES_JS
 
 TITLE = "Cluster-Dokumenten-Assistent"
-INTRO = ("Fragen Sie auf Deutsch zu den Dokumenten des Clusters: Förderprogramme, Veranstaltungen, "
-         "Projekte. Jede Antwort nennt ihre Quellen mit [n]; ein Klick auf eine Quelle zeigt die "
-         "Stelle im Dokument.")
+INTRO = (
+    "Fragen Sie auf Deutsch zu den Dokumenten des Clusters: Förderprogramme, Veranstaltungen, "
+    "Projekte. Jede Antwort nennt ihre Quellen mit [n]; ein Klick auf eine Quelle zeigt die "
+    "Stelle im Dokument."
+)
 PLACEHOLDER = "Ihre Frage, z. B. „Wer wurde zum ClusterERFOLG 2022 gewählt?“"
-STAFF_DISABLED = (f"**Der Mitarbeiterbereich ist ausgeschaltet.** Zum Einschalten die Umgebungsvariable "
-                  f"`{PASSWORD_ENV}` mit einem Passwort setzen und den Assistenten neu starten.")
+STAFF_DISABLED = (
+    f"**Der Mitarbeiterbereich ist ausgeschaltet.** Zum Einschalten die Umgebungsvariable "
+    f"`{PASSWORD_ENV}` mit einem Passwort setzen und den Assistenten neu starten."
+)
 
 EXAMPLES: dict[str, list[str]] = {
     "KMU: Förderprogramme und Unterstützung": [
@@ -82,12 +86,26 @@ def layout_chat() -> ChatUI:
     status = gr.Markdown(elem_id="index-status")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
-            chatbot = gr.Chatbot(label="Gespräch", height=430, elem_id="chat", feedback_options=None,
-                                 latex_delimiters=[], buttons=["copy"], autoscroll=True,
-                                 placeholder="Stellen Sie eine Frage – oder wählen Sie unten ein Beispiel.")
+            chatbot = gr.Chatbot(
+                label="Gespräch",
+                height=430,
+                elem_id="chat",
+                feedback_options=None,
+                latex_delimiters=[],
+                buttons=["copy"],
+                autoscroll=True,
+                placeholder="Stellen Sie eine Frage – oder wählen Sie unten ein Beispiel.",
+            )
             with gr.Row():
-                question = gr.Textbox(show_label=False, placeholder=PLACEHOLDER, scale=5, lines=1,
-                                      max_lines=4, elem_id="frage", submit_btn=False)
+                question = gr.Textbox(
+                    show_label=False,
+                    placeholder=PLACEHOLDER,
+                    scale=5,
+                    lines=1,
+                    max_lines=4,
+                    elem_id="frage",
+                    submit_btn=False,
+                )
                 send = gr.Button("Senden", variant="primary", scale=1, elem_id="senden")
                 new = gr.Button("Neues Gespräch", scale=1, elem_id="neu")
             up, down, comment, feedback_note = _layout_feedback()
@@ -97,14 +115,35 @@ def layout_chat() -> ChatUI:
             sources = gr.HTML(NO_SOURCES, elem_id="quellen", js_on_load=SOURCES_JS)
     with gr.Accordion("Dokument", open=True, elem_id="dokument-bereich"):
         document = gr.HTML(NO_DOCUMENT, elem_id="dokument", js_on_load=DOCUMENT_JS)
-    return ChatUI(conversation, turn, status, chatbot, question, send, new, sources, document,
-                  date_from, date_to, docs, up, down, comment, feedback_note)
+    return ChatUI(
+        conversation,
+        turn,
+        status,
+        chatbot,
+        question,
+        send,
+        new,
+        sources,
+        document,
+        date_from,
+        date_to,
+        docs,
+        up,
+        down,
+        comment,
+        feedback_note,
+    )
 
 
 def _layout_feedback() -> tuple[gr.Button, gr.Button, gr.Textbox, gr.Markdown]:
     with gr.Row(equal_height=False, elem_id="feedback"):
-        comment = gr.Textbox(label="War die Antwort hilfreich?", scale=4, lines=1, elem_id="kommentar",
-                             placeholder="Kommentar (optional), z. B. was gefehlt hat")
+        comment = gr.Textbox(
+            label="War die Antwort hilfreich?",
+            scale=4,
+            lines=1,
+            elem_id="kommentar",
+            placeholder="Kommentar (optional), z. B. was gefehlt hat",
+        )
         with gr.Column(scale=1, min_width=160):
             up = gr.Button("👍 Ja", size="md", elem_id="daumen-hoch")
             down = gr.Button("👎 Nein", size="md", elem_id="daumen-runter")
@@ -139,18 +178,44 @@ def layout_staff(enabled: bool) -> StaffUI | None:
         with gr.Row(equal_height=True):
             gr.Markdown("Angemeldet im Mitarbeiterbereich.")
             logout = gr.Button("Abmelden", size="sm", scale=0, min_width=120)
-        gr.Markdown(f"**Dokumente hochladen** ({', '.join(SUPPORTED_SUFFIXES)}); danach wird der Index "
-                    "aktualisiert und der Chat findet sie sofort.")
-        files = gr.File(label="Dateien", file_count="multiple", file_types=list(SUPPORTED_SUFFIXES),
-                        type="filepath", elem_id="hochladen-dateien")
+        gr.Markdown(
+            f"**Dokumente hochladen** ({', '.join(SUPPORTED_SUFFIXES)}); danach wird der Index "
+            "aktualisiert und der Chat findet sie sofort."
+        )
+        files = gr.File(
+            label="Dateien",
+            file_count="multiple",
+            file_types=list(SUPPORTED_SUFFIXES),
+            type="filepath",
+            elem_id="hochladen-dateien",
+        )
         upload = gr.Button("Hochladen und indexieren", variant="primary", elem_id="hochladen")
         message = gr.Markdown(elem_id="staff-meldung")
-        table = gr.Dataframe(headers=["Dokument", "Titel", "Datum", "Abschnitte"], interactive=False,
-                             wrap=True, label="Dokumente im Index", elem_id="dokumentliste",
-                             column_widths=["32%", "43%", "15%", "10%"])
+        table = gr.Dataframe(
+            headers=["Dokument", "Titel", "Datum", "Abschnitte"],
+            interactive=False,
+            wrap=True,
+            label="Dokumente im Index",
+            elem_id="dokumentliste",
+            column_widths=["32%", "43%", "15%", "10%"],
+        )
         with gr.Row():
             delete_choice = gr.Dropdown(label="Dokument löschen", choices=[], scale=3, elem_id="loeschen-wahl")
             delete = gr.Button("Löschen", variant="stop", scale=1, elem_id="loeschen")
         reindex = gr.Button("Index neu einlesen", elem_id="neu-indexieren")
-    return StaffUI(logged_in, login_box, password, login, login_note, panel, logout, files, upload,
-                   table, delete_choice, delete, reindex, message)
+    return StaffUI(
+        logged_in,
+        login_box,
+        password,
+        login,
+        login_note,
+        panel,
+        logout,
+        files,
+        upload,
+        table,
+        delete_choice,
+        delete,
+        reindex,
+        message,
+    )

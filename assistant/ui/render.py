@@ -16,8 +16,10 @@ from .service import Service
 MAX_VIEW_CHARS = 200_000  # longer documents are shown as a window around the passage
 CARD_CONTEXT = 220  # characters of the passage shown on a card before and after the quote
 NO_SOURCES = '<div class="quellen-leer">Hier erscheinen die Quellen zur Antwort.</div>'
-NO_DOCUMENT = ('<div class="dokument-leer">Wählen Sie bei einer Quelle „Im Dokument anzeigen“, '
-               "um das ganze Dokument mit der markierten Stelle zu sehen.</div>")
+NO_DOCUMENT = (
+    '<div class="dokument-leer">Wählen Sie bei einer Quelle „Im Dokument anzeigen“, '
+    "um das ganze Dokument mit der markierten Stelle zu sehen.</div>"
+)
 
 
 class SourceEntry(TypedDict):
@@ -57,8 +59,9 @@ def answer_markdown(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
-def _chunk_bounds(index: IndexData, answer: Answer, doc_id: str, chunk_id: str,
-                  start: int, end: int) -> tuple[int, int]:
+def _chunk_bounds(
+    index: IndexData, answer: Answer, doc_id: str, chunk_id: str, start: int, end: int
+) -> tuple[int, int]:
     for hit in answer.hits:
         if hit.chunk.id == chunk_id:
             return hit.chunk.start, hit.chunk.end
@@ -75,20 +78,44 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
     entries: list[SourceEntry] = []
     for c in answer.citations:
         ps, pe = _chunk_bounds(index, answer, c.doc_id, c.chunk_id, c.start, c.end)
-        entries.append({"n": c.n, "kind": "citation", "doc_id": c.doc_id, "chunk_id": c.chunk_id,
-                        "title": c.title, "date": c.date, "page": c.page, "start": c.start, "end": c.end,
-                        "quote": c.quote, "passage_start": min(ps, c.start), "passage_end": max(pe, c.end)})
+        entries.append(
+            {
+                "n": c.n,
+                "kind": "citation",
+                "doc_id": c.doc_id,
+                "chunk_id": c.chunk_id,
+                "title": c.title,
+                "date": c.date,
+                "page": c.page,
+                "start": c.start,
+                "end": c.end,
+                "quote": c.quote,
+                "passage_start": min(ps, c.start),
+                "passage_end": max(pe, c.end),
+            }
+        )
     if entries or not answer.hits:
         return entries
     for n, hit in enumerate(answer.hits[:3], start=1):
         doc = index.documents.get(hit.chunk.doc_id)
         if doc is None:
             continue
-        entries.append({"n": n, "kind": "hit", "doc_id": doc.id, "chunk_id": hit.chunk.id,
-                        "title": doc.title, "date": doc.date.text if doc.date else None,
-                        "page": doc.page_at(hit.chunk.start), "start": hit.chunk.start,
-                        "end": hit.chunk.end, "quote": hit.chunk.text,
-                        "passage_start": hit.chunk.start, "passage_end": hit.chunk.end})
+        entries.append(
+            {
+                "n": n,
+                "kind": "hit",
+                "doc_id": doc.id,
+                "chunk_id": hit.chunk.id,
+                "title": doc.title,
+                "date": doc.date.text if doc.date else None,
+                "page": doc.page_at(hit.chunk.start),
+                "start": hit.chunk.start,
+                "end": hit.chunk.end,
+                "quote": hit.chunk.text,
+                "passage_start": hit.chunk.start,
+                "passage_end": hit.chunk.end,
+            }
+        )
     return entries
 
 
@@ -128,11 +155,16 @@ def _squeeze(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
-def render_sources(entries: Sequence[SourceEntry], turn: int, question: str,
-                   index: IndexData | None) -> str:
+def render_sources(entries: Sequence[SourceEntry], turn: int, question: str, index: IndexData | None) -> str:
     if not entries:
-        return NO_SOURCES if not question else (
-            f'<div class="quellen-leer">Zu „{_esc(question)}“ gibt es keine passenden Stellen in den Dokumenten.</div>')
+        return (
+            NO_SOURCES
+            if not question
+            else (
+                f'<div class="quellen-leer">Zu „{_esc(question)}“ gibt es keine passenden Stellen '
+                "in den Dokumenten.</div>"
+            )
+        )
     hits = entries[0]["kind"] == "hit"
     heading = "Keine belegte Antwort – die ähnlichsten Stellen" if hits else "Quellen zur Antwort"
     cards = [f'<div class="quellen-kopf">{heading} <span class="quellen-frage">auf „{_esc(question)}“</span></div>']
@@ -140,11 +172,13 @@ def render_sources(entries: Sequence[SourceEntry], turn: int, question: str,
         doc = index.documents.get(entry["doc_id"]) if index is not None else None
         cards.append(
             f'<article class="quelle" data-n="{entry["n"]}">'
-            f'<div><span class="quelle-nr">[{entry["n"]}]</span><span class="quelle-titel">{_esc(entry["title"])}</span></div>'
+            f'<div><span class="quelle-nr">[{entry["n"]}]</span>'
+            f'<span class="quelle-titel">{_esc(entry["title"])}</span></div>'
             f'<div class="quelle-meta">{_meta_line(entry)}</div>'
             f'<blockquote class="quelle-text">{_card_passage(entry, doc.text if doc else None)}</blockquote>'
             f'<button type="button" class="quelle-oeffnen" data-turn="{turn}" data-quelle="{entry["n"]}">'
-            "Im Dokument anzeigen</button></article>")
+            "Im Dokument anzeigen</button></article>"
+        )
     return f'<div class="quellen">{"".join(cards)}</div>'
 
 
@@ -152,8 +186,10 @@ def render_document(index: IndexData, entry: SourceEntry, nonce: str = "") -> st
     """The whole document, escaped, with the passage tinted and the cited sentence marked."""
     doc = index.documents.get(entry["doc_id"])
     if doc is None:
-        return (f'<div class="dokument-leer">Das Dokument {_esc(entry["doc_id"])} ist nicht mehr im Index '
-                "(inzwischen gelöscht?).</div>")
+        return (
+            f'<div class="dokument-leer">Das Dokument {_esc(entry["doc_id"])} ist nicht mehr im Index '
+            "(inzwischen gelöscht?).</div>"
+        )
     text = doc.text
     notes = []
     start, end = entry["start"], entry["end"]
@@ -171,20 +207,29 @@ def render_document(index: IndexData, entry: SourceEntry, nonce: str = "") -> st
     if len(text) > MAX_VIEW_CHARS:
         low = max(0, start - MAX_VIEW_CHARS // 2)
         high = min(len(text), low + MAX_VIEW_CHARS)
-        notes.append(f"Langes Dokument: gezeigt werden die Zeichen {low:,}–{high:,} von {len(text):,}."
-                     .replace(",", "."))
+        notes.append(
+            f"Langes Dokument: gezeigt werden die Zeichen {low:,}–{high:,} von {len(text):,}.".replace(",", ".")
+        )
     ps, pe = max(ps, low), min(pe, high)
     start, end = max(start, ps), min(max(end, start), pe)
     mark_id = f"zitat-{entry['n']}"
-    body = (_esc(text[low:ps]) + '<span class="passage">' + _esc(text[ps:start])
-            + f'<mark class="zitat" id="{mark_id}">{_esc(text[start:end])}</mark>'
-            + _esc(text[end:pe]) + "</span>" + _esc(text[pe:high]))
+    body = (
+        _esc(text[low:ps])
+        + '<span class="passage">'
+        + _esc(text[ps:start])
+        + f'<mark class="zitat" id="{mark_id}">{_esc(text[start:end])}</mark>'
+        + _esc(text[end:pe])
+        + "</span>"
+        + _esc(text[pe:high])
+    )
     meta = [doc.id, doc.date.text if doc.date else None, doc.fmt.upper()]
     hint = "".join(f'<div class="dokument-hinweis">{_esc(n)}</div>' for n in notes)
-    return (f'<div class="dokument" data-geoeffnet="{_esc(nonce)}">'
-            f'<div class="dokument-kopf"><h3>{_esc(doc.title)}</h3>'
-            f'<div class="dokument-meta">{" · ".join(_esc(m) for m in meta if m)} · Quelle [{entry["n"]}]</div></div>'
-            f'{hint}<div class="dokument-text">{body}</div></div>')
+    return (
+        f'<div class="dokument" data-geoeffnet="{_esc(nonce)}">'
+        f'<div class="dokument-kopf"><h3>{_esc(doc.title)}</h3>'
+        f'<div class="dokument-meta">{" · ".join(_esc(m) for m in meta if m)} · Quelle [{entry["n"]}]</div></div>'
+        f'{hint}<div class="dokument-text">{body}</div></div>'
+    )
 
 
 def document_rows(index: IndexData) -> list[list[Any]]:
@@ -200,9 +245,13 @@ def document_choices(index: IndexData) -> list[tuple[str, str]]:
 
 def index_status(service: Service) -> str:
     assistant = service.assistant
-    mode = ("hybrid (BM25 + Vektoren)" if assistant.retriever.effective_mode == "hybrid"
-            else "nur lexikalisch (BM25)" if assistant.retriever.effective_mode == "lexical"
-            else assistant.retriever.effective_mode)
+    mode = (
+        "hybrid (BM25 + Vektoren)"
+        if assistant.retriever.effective_mode == "hybrid"
+        else "nur lexikalisch (BM25)"
+        if assistant.retriever.effective_mode == "lexical"
+        else assistant.retriever.effective_mode
+    )
     text = f"{len(assistant.index.documents)} Dokumente · {assistant.index.live_chunks} Abschnitte · Suche: {mode}"
     for warning in assistant.warnings:
         text += f"\n\n*Hinweis: {md_escape(warning)}*"
@@ -211,13 +260,13 @@ def index_status(service: Service) -> str:
 
 def report_markdown(report: BuildReport, prefix: str = "") -> str:
     lines = [prefix] if prefix else []
-    lines.append(f"**Index aktualisiert** ({report.generation}, {report.seconds:.1f} s): "
-                 f"{report.documents} Dokumente, {report.chunks} Abschnitte – {len(report.added)} neu, "
-                 f"{len(report.changed)} geändert, {len(report.removed)} entfernt.")
+    lines.append(
+        f"**Index aktualisiert** ({report.generation}, {report.seconds:.1f} s): "
+        f"{report.documents} Dokumente, {report.chunks} Abschnitte – {len(report.added)} neu, "
+        f"{len(report.changed)} geändert, {len(report.removed)} entfernt."
+    )
     for item in report.skipped:
         lines.append(f"- übersprungen: {md_escape(item.path)}: {md_escape(item.reason)}")
     for warning in report.warnings:
         lines.append(f"- Hinweis: {md_escape(warning)}")
     return "\n\n".join(lines) if not report.skipped else "\n".join(lines)
-
-

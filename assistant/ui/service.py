@@ -12,9 +12,9 @@ import shutil
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from collections.abc import Sequence
 from typing import Any
 
 from ..config import Settings
@@ -38,6 +38,7 @@ MAX_NAME_CHARS = 120
 MAX_QUESTION_CHARS = 2000
 
 # --- state shared by all sessions ------------------------------------------------------------
+
 
 class FeedbackStore:
     """Votes and comments, one JSON object per line in ``<data dir>/feedback.jsonl``."""
@@ -66,8 +67,7 @@ class Service:
     """The assistant behind the app. ``assistant`` is replaced as a whole after a re-index; a
     question already running keeps the generation it started with."""
 
-    def __init__(self, settings: Settings, data_dir: Path | None = None,
-                 staff_password: str | None = None) -> None:
+    def __init__(self, settings: Settings, data_dir: Path | None = None, staff_password: str | None = None) -> None:
         self.settings = settings
         self.data_dir = Path(data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or ".data")
         password = staff_password if staff_password is not None else os.environ.get(PASSWORD_ENV, "")
@@ -110,13 +110,15 @@ class Service:
                 original = Path(path).name
                 name = safe_filename(original)
                 if name is None:
-                    problems.append(f"{original}: Dateiname oder Format nicht erlaubt "
-                                    f"(erlaubt: {', '.join(SUPPORTED_SUFFIXES)})")
+                    problems.append(
+                        f"{original}: Dateiname oder Format nicht erlaubt (erlaubt: {', '.join(SUPPORTED_SUFFIXES)})"
+                    )
                     continue
                 size = os.path.getsize(path)
                 if size > self.settings.max_file_bytes:
-                    problems.append(f"{original}: zu groß ({size / 1e6:.1f} MB, Grenze "
-                                    f"{self.settings.max_file_bytes / 1e6:.1f} MB)")
+                    problems.append(
+                        f"{original}: zu groß ({size / 1e6:.1f} MB, Grenze {self.settings.max_file_bytes / 1e6:.1f} MB)"
+                    )
                     continue
                 target = inside(corpus, name)
                 if target is None:
@@ -160,6 +162,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
 
 
 # --- pure helpers --------------------------------------------------------------------------
+
 
 def safe_filename(name: str) -> str | None:
     """A plain file name for the corpus folder, or None when nothing acceptable is left: no
@@ -219,8 +222,6 @@ def make_filters(date_from: Any, date_to: Any, doc_ids: Sequence[str] | None) ->
     return None if filters.is_empty() else filters
 
 
-
-
 def checked_question(question: str | None) -> str:
     """The question without surrounding blanks; :class:`InputError` when empty or too long."""
     question = (question or "").strip()
@@ -235,6 +236,8 @@ def filters_json(filters: SearchFilters | None) -> dict[str, Any] | None:
     """The filters as stored with an answer (and in a feedback record)."""
     if filters is None:
         return None
-    return {"doc_ids": sorted(filters.doc_ids) if filters.doc_ids else None,
-            "date_from": filters.date_from.isoformat() if filters.date_from else None,
-            "date_to": filters.date_to.isoformat() if filters.date_to else None}
+    return {
+        "doc_ids": sorted(filters.doc_ids) if filters.doc_ids else None,
+        "date_from": filters.date_from.isoformat() if filters.date_from else None,
+        "date_to": filters.date_to.isoformat() if filters.date_to else None,
+    }
