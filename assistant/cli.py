@@ -162,6 +162,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         print(f"Warnung: {warning}", file=sys.stderr)
     print(f"Index: {settings.index_dir} ({report.generation})")
+    if report.up_to_date and not report.full_rebuild_reason:
+        print("Keine Änderungen im Korpus seit dem letzten Bau.")
     print(
         f"Dokumente: {report.documents} ({len(report.added)} neu, {len(report.changed)} geändert, "
         f"{len(report.removed)} entfernt, {report.unchanged} unverändert)"

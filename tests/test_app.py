@@ -347,7 +347,8 @@ def browser():
         pytest.skip(
             "kein /usr/bin/chromium: `apt-get install -y --no-install-recommends chromium` (Debian) installiert es"
         )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright fehlt (pip install playwright)")
+    from playwright import sync_api  # a dev dependency: missing means a broken set-up, not a skip
+
     sync_api.expect.set_options(timeout=20_000)
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

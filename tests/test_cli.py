@@ -41,11 +41,13 @@ def test_index_summary_with_one_bad_file(tmp_path, capsys, corpus_copy):
     assert "PDF" in skipped_lines[0]  # the reason names what is wrong
     assert "Dauer: " in out and out.rstrip().endswith(" s")
     assert f"Index: {tmp_path / 'index'} (gen-000001)" in out
+    assert "Keine Änderungen" not in out
 
     code, out, _ = run_cli(capsys, *index_args(corpus_copy, tmp_path / "index"))
     assert code == 0
     assert "(0 neu, 0 geändert, 0 entfernt, 5 unverändert)" in out
     assert "davon 0 neu eingebettet" in out
+    assert "Keine Änderungen im Korpus seit dem letzten Bau." in out
 
 
 def test_index_fails_when_nothing_can_be_indexed(tmp_path, capsys):

@@ -37,10 +37,6 @@ def generations(index_dir: Path) -> list[str]:
     return sorted(p.name for p in index_dir.iterdir() if p.is_dir())
 
 
-def chunk_table(index_dir: Path) -> dict[str, tuple[int, str, int, int]]:
-    return {c.id: (c.row, c.doc_id, c.start, c.end) for c in load_index(index_dir).chunks}
-
-
 def doc_ids(hits) -> list[str]:
     return [h.chunk.doc_id for h in hits]
 

@@ -662,7 +662,17 @@ def _decode_fuzzed(raw: bytes) -> None:
     except DocumentError as exc:
         assert exc.path == "fuzz.txt" and exc.reason
     else:
-        assert isinstance(text, str)
+        # What decode_text promises of a text it accepts: at most 1 % control or replacement
+        # characters, and valid UTF-8 (without BOM or NUL bytes) decoded unchanged.
+        sample = text[:20000]
+        bad = sum(1 for ch in sample if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\f\r"))
+        assert not sample or bad / len(sample) <= 0.01
+        try:
+            plain = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        if not raw.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) and b"\x00" not in raw[:4096]:
+            assert text == plain
 
 
 def _load_fuzzed(folder: Path, name: str, raw: bytes) -> None:
