@@ -8,12 +8,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from .errors import ConfigError
 
@@ -78,6 +77,11 @@ class Settings:
     @property
     def dense_enabled(self) -> bool:
         return self.model.strip().lower() not in ("", "none", "off")
+
+    @property
+    def wants_dense(self) -> bool:
+        """Whether dense search is asked for: a model, and a retrieval mode that uses vectors."""
+        return self.retrieval != "lexical" and self.dense_enabled
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **_coerce_all(changes, source="Aufruf"))

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .answer.extractive import PASSAGES, ExtractiveAnswerer
-from .answer.grounding import compose_checked
+from .answer.grounding import checked_answer
 from .answer.llm import LLMConfig, build_messages, stream_chat
 from .config import Settings
 from .errors import EmbedderUnavailableError, IndexMismatchError, LLMError
@@ -54,7 +54,7 @@ class Assistant:
         index = load_index(settings.index_dir, doc_weight=settings.doc_weight)
         warnings: list[str] = []
         built_with = index.manifest.model
-        wants_dense = settings.retrieval != "lexical" and settings.dense_enabled
+        wants_dense = settings.wants_dense
         if index.has_dense and wants_dense and not same_model(built_with, settings.model):
             raise IndexMismatchError(
                 f"Der Index in {settings.index_dir} wurde mit dem Modell {built_with!r} gebaut, eingestellt "
@@ -137,7 +137,7 @@ class Assistant:
             note = f"Hinweis: {exc}. Die Antwort wurde stattdessen direkt aus den Dokumenten zusammengestellt."
             yield replace(answer, note=note)
             return
-        answer = compose_checked("".join(reply), passages, self.index)
+        answer = checked_answer("".join(reply), passages, self.index)
         if not answer.abstained and not answer.citations:
             fallback = extractive.answer(intent, hits)
             answer = replace(

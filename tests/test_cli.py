@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main
+from assistant.cli import EXIT_ERROR, main
 
 ROOT = Path(__file__).resolve().parents[1]
 NIRO = "2022-10-niro-clustererfolg.txt"
@@ -41,13 +41,13 @@ def test_index_summary_with_one_bad_file(tmp_path, capsys, corpus_copy):
     assert "PDF" in skipped_lines[0]  # the reason names what is wrong
     assert "Dauer: " in out and out.rstrip().endswith(" s")
     assert f"Index: {tmp_path / 'index'} (gen-000001)" in out
-    assert "Keine Änderungen" not in out
+    assert "unverändert (" not in out
 
     code, out, _ = run_cli(capsys, *index_args(corpus_copy, tmp_path / "index"))
     assert code == 0
     assert "(0 neu, 0 geändert, 0 entfernt, 5 unverändert)" in out
     assert "davon 0 neu eingebettet" in out
-    assert "Keine Änderungen im Korpus seit dem letzten Bau." in out
+    assert "Der Index ist unverändert (kein Dokument neu, geändert oder entfernt)." in out
 
 
 def test_index_fails_when_nothing_can_be_indexed(tmp_path, capsys):
@@ -56,7 +56,7 @@ def test_index_fails_when_nothing_can_be_indexed(tmp_path, capsys):
     (corpus / "leer.txt").write_bytes(b"")
     (corpus / "kaputt.docx").write_bytes(b"kein zip")
     code, _out, err = run_cli(capsys, *index_args(corpus, tmp_path / "index"))
-    assert code != 0
+    assert code == EXIT_ERROR
     assert "Fehler:" in err and "Keine Datei" in err and str(corpus) in err
     assert not (tmp_path / "index" / "CURRENT").exists()
 
@@ -64,7 +64,7 @@ def test_index_fails_when_nothing_can_be_indexed(tmp_path, capsys):
 def test_index_fails_for_missing_corpus(tmp_path, capsys):
     missing = tmp_path / "gibt-es-nicht"
     code, _, err = run_cli(capsys, *index_args(missing, tmp_path / "index"))
-    assert code != 0
+    assert code == EXIT_ERROR
     assert str(missing) in err and "existiert nicht" in err
 
 
@@ -158,7 +158,7 @@ def test_search_text_output_and_filters(tmp_path, capsys, corpus_copy):
 def test_search_without_index(tmp_path, capsys):
     missing = tmp_path / "kein-index"
     code, out, err = run_cli(capsys, "search", "Cluster", "--index", str(missing), "--model", "none", "--json")
-    assert code != 0
+    assert code == EXIT_ERROR
     assert out == ""
     assert "Kein Index in" in err and str(missing) in err
     assert "assistant index" in err
@@ -232,5 +232,5 @@ def test_real_program_index_and_search(tmp_path, corpus_copy):
         env=env,
         timeout=120,
     )
-    assert done.returncode != 0
+    assert done.returncode == EXIT_ERROR
     assert str(tmp_path / "fehlt") in done.stderr

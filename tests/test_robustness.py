@@ -29,9 +29,9 @@ import pytest
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
-from test_loaders import pdf_bytes as loaders_pdf_bytes
+from test_parsers import pdf_bytes as loaders_pdf_bytes
 
-from assistant.answer.grounding import check_sentence, compose_checked
+from assistant.answer.grounding import check_sentence, checked_answer
 from assistant.answer.llm import SYSTEM_PROMPT, build_messages
 from assistant.config import Settings
 from assistant.errors import DocumentError, IndexNotFoundError, TestSetError
@@ -535,7 +535,7 @@ def test_citation_check_flags_claims_missing_from_the_cited_passages(injected):
         assert not checked.supported and claim in checked.unsupported, (sentence, checked)
     # "HACKED" citing the document that says it is a quote, not a claim of the assistant
     assert check_sentence("HACKED", [attack], passages).supported
-    answer = compose_checked(f"HACKED [{niro}]. NIRO wurde zum ClusterERFOLG 2022 gewählt [{niro}].", hits, dirty.index)
+    answer = checked_answer(f"HACKED [{niro}]. NIRO wurde zum ClusterERFOLG 2022 gewählt [{niro}].", hits, dirty.index)
     assert [f for f in answer.flagged if "HACKED" in f]
     assert [c.doc_id for c in answer.citations] == [NIRO]
     assert re.search(r"HACKED\s*\[", answer.text) is None  # the flagged sentence lost its marker

@@ -151,7 +151,7 @@ def check_sentence(sentence: str, markers: Sequence[int], passages: Sequence[str
 # --- from the model's reply to an Answer ---------------------------------------------------------
 
 
-def compose_checked(reply: str, hits: Sequence[Hit], index: IndexData) -> Answer:
+def checked_answer(reply: str, hits: Sequence[Hit], index: IndexData) -> Answer:
     """Turn a generated reply into an :class:`Answer`: each sentence keeps its markers only when
     the passages it cites hold its numbers, dates and names; markers are renumbered in order of
     first mention and each points to the best-matching sentence of its passage."""

@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,7 +151,7 @@ def langchain_side_by_side(
         from langchain_core.documents import Document as LCDocument
         from langchain_core.embeddings import Embeddings
     except ImportError as exc:
-        return {"skipped": f"langchain-community nicht installiert ({exc}); pip install -e .[bench]"}
+        return {"skipped": f"langchain-community nicht installiert ({exc}); pip install -e '.[dev]'"}
 
     class Wrapped(Embeddings):
         def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -199,11 +199,10 @@ def run(
     work: Path | None = None,
     langchain: bool = True,
     langchain_queries: int = 100,
+    log: Callable[[str], None] = lambda step: None,
 ) -> dict[str, Any]:
-    """Grow (or take) a corpus, index it and measure; see the module docstring."""
-
-    def log(step: str) -> None:
-        print(f"[bench {time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True)
+    """Grow (or take) a corpus, index it and measure; see the module docstring. ``log`` hears
+    each step."""
 
     own_work = work is None
     work = work or Path(tempfile.mkdtemp(prefix="assistant-bench-"))
@@ -226,8 +225,9 @@ def run(
         "index_bytes": folder_bytes(settings.index_dir),
         "vectors": "synthetic 384-d (no model download here)",
     }
-    dense_info = read_manifest(settings.index_dir).dense_index
-    result["dense_index"] = dataclasses.asdict(dense_info) if dense_info else {}
+    faiss_info = read_manifest(settings.index_dir).faiss
+    keys = ("kind", "nlist", "nprobe", "recall_at_10", "describe")
+    result["dense_index"] = dataclasses.asdict(faiss_info) if faiss_info else dict.fromkeys(keys)
     with open(data / "germanquad" / "qa.jsonl", encoding="utf-8") as handle:
         qa = [json.loads(line) for line in handle][:queries]
     questions = [q["question"] for q in qa]
@@ -328,9 +328,3 @@ def table(result: dict[str, Any]) -> str:
     elif side:
         lines.append(f"LangChain  {side['skipped']}")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    outcome = run(int(sys.argv[1]))
-    print(table(outcome))
-    print(json.dumps(outcome, indent=1, ensure_ascii=False))

@@ -68,7 +68,9 @@ def _check_resume(folder: Path, current: dict[str, Any], fresh: bool) -> None:
             stored = json.loads(stored_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             stored = None
-        if not isinstance(stored, dict) or stored.get("signature") != current["signature"]:
+        # "fingerprint": the same digest under its name before the runner was reorganised
+        known = stored.get("signature", stored.get("fingerprint")) if isinstance(stored, dict) else None
+        if known != current["signature"]:
             old = stored.get("values", {}) if isinstance(stored, dict) else {}
             diff = [f"{n}: {old.get(n, '?')} → {v}" for n, v in current["values"].items() if old.get(n) != v]
             detail = f" (geändert: {'; '.join(diff[:6])})" if diff and old else ""
@@ -216,7 +218,7 @@ def evaluate(
 ) -> EvalResult:
     """Run every variant over the test set in ``out_dir`` (resuming earlier results) and write
     metrics.json and, with ``report``, report.md/report.html with their plots."""
-    log = log or (lambda message: print(message, file=sys.stderr))
+    log = log or (lambda message: None)
     if k < 1:
         raise ConfigError(f"k={k} muss mindestens 1 sein")
     questions = load_testset(testset)
@@ -237,7 +239,7 @@ def evaluate(
         while folder in folders.values():
             folder = folder.with_name(folder.name + "-")
         folders[v.name] = folder
-        assistant = Assistant.open(v.settings, embedder=prepared[str(v.settings.index_dir)]["embedder"])
+        assistant = Assistant.open(v.settings, embedder=prepared[str(v.settings.index_dir)].embedder)
         for warning in assistant.warnings:
             log(f"Warnung ({v.name}): {warning}")
         mode = assistant.retriever.effective_mode
@@ -265,7 +267,7 @@ def evaluate(
                 "index": {
                     "dir": str(v.settings.index_dir),
                     "generation": _generation_name(v.settings.index_dir),
-                    "built": prepared[str(v.settings.index_dir)]["built"],
+                    "built": prepared[str(v.settings.index_dir)].built,
                     "documents": manifest.document_count,
                     "chunks": manifest.chunks,
                 },

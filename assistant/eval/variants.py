@@ -114,22 +114,26 @@ def assign_index_dirs(variants: Sequence[Variant], out_dir: Path) -> None:
             v.settings = v.settings.replace(index_dir=out_dir / f"index-{digest}")
 
 
-def wants_dense(settings: Settings) -> bool:
-    return settings.retrieval != "lexical" and settings.dense_enabled
+@dataclass(frozen=True)
+class PreparedIndex:
+    """An index folder ready for the variants that use it."""
+
+    built: str | None  # why it was (re)built, None when it was current
+    embedder: Encoder | None  # the model its variants search with (None: lexical only)
 
 
-def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, Any]:
+def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, PreparedIndex]:
     """Build each index folder the variants use when it is missing or stale; load each embedding
-    model once. Returns ``{index_dir: {"built": reason or None, "embedder": ...}}``."""
+    model once. Returns the prepared index by index folder."""
     embedders: dict[str, Encoder | None] = {}
-    prepared: dict[str, Any] = {}
+    prepared: dict[str, PreparedIndex] = {}
     for v in variants:
         s = v.settings
         key = str(s.index_dir)
         if key in prepared:
             continue
         users = [u.settings for u in variants if str(u.settings.index_dir) == key]
-        dense = any(wants_dense(u) for u in users)
+        dense = any(u.wants_dense for u in users)
         embedder = None
         if dense:
             if s.model not in embedders:
@@ -141,7 +145,7 @@ def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, Any]:
                     log(f"Warnung: {exc}")
                     embedders[s.model] = None
             embedder = embedders[s.model]
-        reason = needs_rebuild(s, s.model if embedder is not None else None)
+        reason = needs_rebuild(s, embedder)
         if reason:
             build = s
             has_dense = False
@@ -159,5 +163,5 @@ def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, Any]:
             log(
                 f"Index {s.index_dir}: {report.documents} Dokumente, {report.chunks} Abschnitte, {report.seconds:.1f} s"
             )
-        prepared[key] = {"built": reason, "embedder": embedder}
+        prepared[key] = PreparedIndex(reason, embedder)
     return prepared

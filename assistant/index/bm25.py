@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..text.german import GermanAnalyzer
-from .files import TokenFile
+from .blobs import TokenFile
 
 BM25_K1 = 1.2
 BM25_B = 0.75

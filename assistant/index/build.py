@@ -21,7 +21,7 @@ from ..types import Progress
 from . import dense
 from .bm25 import Postings
 from .embedder import Encoder, load_embedder
-from .format import CorpusRecord, DenseInfo, DocumentEntry, Manifest, current_generation
+from .format import CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
 from .freshness import settings_mismatch, vectors_mismatch
 from .reader import IndexData, load_index
 from .writer import GenerationBuilder, build_lock
@@ -122,6 +122,8 @@ class _Build:
         self.report = report
         self.analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
         self.added: list[int] = []  # document numbers in the builder
+        # index term -> term id; the previous generation's ids stay, new terms get the next ones
+        self.term_number: dict[str, int] = dict(previous.lexical.vocab) if previous else {}
 
     def read_documents(self, files: list[CorpusFile]) -> dict[str, DocumentEntry]:
         """Parse what is new or changed; the entry of every document the generation keeps."""
@@ -171,7 +173,6 @@ class _Build:
     def add_chunks(self, entries: dict[str, DocumentEntry]) -> None:
         """Chunk, analyse and embed the documents read (in batches of ``embed_batch_size * 8``)."""
         analyzer, builder = self.analyzer, self.builder
-        self.term_number: dict[str, int] = dict(self.previous.lexical.vocab) if self.previous else {}
         term_number = self.term_number
         chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         ids_of_word: dict[str, tuple[int, ...]] = {}
@@ -230,7 +231,7 @@ class _Build:
         elif rows > lexical_base:
             delta = Postings.build(tokens, tables.row_tok, lexical_base, rows, len(terms), live)
         dense_base: Any = None
-        dense_info: DenseInfo | None = previous.manifest.dense_index if previous else None
+        dense_info: FaissInfo | None = previous.manifest.faiss if previous else None
         dense_base_rows = previous.manifest.dense_base_rows if previous else 0
         if embedder is not None and _new_base(previous, rows, dense_base_rows):
             dense_base, dense_info = dense.build_base(builder.vector_file(), rows, embedder.dimension, self.progress)
@@ -252,10 +253,10 @@ class _Build:
             lexical_base_rows=lexical_base,
             dense_base_rows=dense_base_rows if embedder is not None else 0,
             corpus_path=str(settings.corpus_dir.resolve()),
-            corpus_digest=stats_digest(files),
+            file_stats_digest=stats_digest(files),
             scanned_at_ns=scanned_at_ns,
             document_count=len(documents),
-            dense_index=dense_info if embedder is not None else None,
+            faiss=dense_info if embedder is not None else None,
             skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped),
         )
         generation = builder.commit(
@@ -278,7 +279,7 @@ def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
     racy = previous.manifest.scanned_at_ns - 1_000_000_000
     return {
         d: (int(size), int(mtime), record.documents[d]["content_hash"])
-        for d, (size, mtime) in record.files.items()
+        for d, (size, mtime) in record.file_stats.items()
         if d in record.documents and int(mtime) < racy
     }
 

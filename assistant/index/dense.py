@@ -12,8 +12,8 @@ import numpy as np
 
 from ..types import Progress
 from . import faiss_index, faiss_tuning
-from .files import VectorFile
-from .format import DENSE_BASE, VECTORS, DenseInfo, Manifest, Tables
+from .blobs import VectorFile
+from .format import DENSE_BASE, VECTORS, FaissInfo, Manifest, Tables
 
 
 class DenseIndex:
@@ -84,11 +84,11 @@ def load_dense(generation: Path, manifest: Manifest, tables: Tables) -> DenseInd
     if tables.rows > base_rows:
         delta = faiss.IndexFlatIP(dim)
         delta.add(VectorFile(generation / VECTORS, dim).read(base_rows, tables.rows))
-    nprobe = manifest.dense_index.nprobe if manifest.dense_index else None
+    nprobe = manifest.faiss.nprobe if manifest.faiss else None
     return DenseIndex(base, base_rows, delta, tables.live, dim, nprobe or None)
 
 
-def build_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | None) -> tuple[Any, DenseInfo]:
+def build_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | None) -> tuple[Any, FaissInfo]:
     """The FAISS index of all rows, of the kind their number calls for, with its measured recall."""
     import faiss
 
@@ -96,9 +96,9 @@ def build_base(vectors: VectorFile, rows: int, dim: int, progress: Progress | No
     plan = faiss_index.plan_for(rows, dim)
     index = faiss_index.build(plan, dim, rows, vectors.read, progress=progress)
     if plan.kind == "flat":
-        return index, DenseInfo(plan.kind, plan.nlist, plan.describe())
+        return index, FaissInfo(plan.kind, plan.nlist, plan.describe())
     tuning = faiss_tuning.tune_nprobe(index, vectors.read, rows)
-    return index, DenseInfo(
+    return index, FaissInfo(
         plan.kind,
         plan.nlist,
         f"{plan.describe()} (nprobe {tuning['nprobe']})",

@@ -78,7 +78,7 @@ MIN_POINTS_PER_CELL = 39  # faiss warns below this many training points per k-me
 TRAIN_ROWS_DEFAULT = 100_000  # training sample: max(40 * nlist, this), at most all rows
 DEFAULT_NPROBE_DIVISOR = 32  # untuned nprobe = nlist / 32 (tune_nprobe sets the measured one)
 
-ProgressFn = Callable[[str, int, int], None]
+Progress = Callable[[str, int, int], None]
 ReadFn = Callable[[int, int], np.ndarray]
 
 KINDS = ("flat", "ivf", "ivf_sq8")
@@ -157,7 +157,7 @@ def build(
     read: ReadFn,
     batch: int = 65536,
     train_rows: int | None = None,
-    progress: ProgressFn | None = None,
+    progress: Progress | None = None,
 ) -> FaissIndex:
     """Build the index of ``plan`` over rows ``0 .. rows-1``; row ``i`` gets id ``i``.
 
@@ -346,7 +346,7 @@ def _evenly_spaced(rows: int, count: int) -> np.ndarray:
 
 
 def read_rows(
-    read: ReadFn, rows: int, dim: int, picked: np.ndarray, batch: int, progress: ProgressFn | None
+    read: ReadFn, rows: int, dim: int, picked: np.ndarray, batch: int, progress: Progress | None
 ) -> np.ndarray:
     """Rows ``picked`` (sorted), gathered from one pass of ``read`` over the batches that hold them."""
     out = np.empty((picked.size, dim), dtype=np.float32)

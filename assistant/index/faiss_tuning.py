@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
 from .faiss_index import FaissIndex, ReadFn, checked_rows, kind_of, read_rows, search
+
+
+class Tuning(TypedDict):
+    """What :func:`tune_nprobe` measured."""
+
+    nprobe: int  # 0 for an exact index
+    recall_at_10: float  # recall@k at that nprobe
+    exact_recall_checked_queries: int
+    search_ms_p50: float
+    curve: dict[int, float]  # recall per nprobe tried
 
 
 def tune_nprobe(
@@ -23,7 +33,7 @@ def tune_nprobe(
     noise: float = 0.3,
     batch: int = 65536,
     query_vectors: np.ndarray | None = None,
-) -> dict[str, Any]:
+) -> Tuning:
     """Smallest ``nprobe`` with recall@k >= ``target``; sets ``index.nprobe`` to it.
 
     Queries: ``queries`` stored vectors drawn at random (``seed``) plus Gaussian noise of norm about

@@ -3,7 +3,7 @@
 ``index/CURRENT`` names the generation in use (``gen-000007``); a generation folder holds the
 files named below. The manifest (small, read at every start) and the corpus record (one entry
 per document, read by updates and by the detailed staleness check) are read and written only
-here.
+here (:func:`read_manifest`, :meth:`Manifest.save`, ...).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from ..ingest.corpus import FileStats
 
-# 4: typed manifest, "files" instead of "fingerprint" in the corpus record, no "faiss_index".
+# 4: typed manifest ("faiss" for "dense_index", "file_stats_digest" for "corpus_digest"),
+# "file_stats" instead of "fingerprint" in the corpus record, no "faiss_index".
 FORMAT_VERSION = 4
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
@@ -51,8 +52,15 @@ class DocumentEntry(TypedDict):
     chunks: int
 
 
+class SkippedFile(TypedDict):
+    """A corpus file the build left out, and why (German)."""
+
+    path: str
+    reason: str
+
+
 @dataclass(frozen=True)
-class DenseInfo:
+class FaissInfo:
     """The FAISS index chosen for the base rows (see :mod:`assistant.index.faiss_index`)."""
 
     kind: str  # "flat" | "ivf" | "ivf_sq8"
@@ -80,11 +88,11 @@ class Manifest:
     lexical_base_rows: int
     dense_base_rows: int
     corpus_path: str  # absolute, so a reader elsewhere can tell whether it is the same folder
-    corpus_digest: str  # :func:`~assistant.ingest.corpus.stats_digest` of the corpus files
+    file_stats_digest: str  # :func:`~assistant.ingest.corpus.stats_digest` of the corpus record's file_stats
     scanned_at_ns: int  # when the corpus walk began (files modified later are hashed again)
     document_count: int
-    dense_index: DenseInfo | None = None
-    skipped: tuple[dict[str, str], ...] = ()  # {"path", "reason"} per file left out
+    faiss: FaissInfo | None = None
+    skipped: tuple[SkippedFile, ...] = ()
     format_version: int = FORMAT_VERSION
     package_version: str = ""
     created_at: str = ""
@@ -100,6 +108,9 @@ class Manifest:
         data["dense"] = self.dense
         return data
 
+    def save(self, generation: Path) -> None:
+        write_json(generation / MANIFEST, self.to_json())
+
     @classmethod
     def from_json(cls, data: dict[str, Any], where: Path) -> Manifest:
         if data.get("format_version") != FORMAT_VERSION:
@@ -110,8 +121,8 @@ class Manifest:
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
         try:
-            dense = values.get("dense_index")
-            values["dense_index"] = DenseInfo(**dense) if dense else None
+            faiss = values.get("faiss")
+            values["faiss"] = FaissInfo(**faiss) if faiss else None
             values["skipped"] = tuple(values.get("skipped", ()))
             return cls(**values)
         except TypeError as exc:
@@ -124,17 +135,20 @@ class CorpusRecord:
     start reads (at 125k documents this record is 20 MB)."""
 
     documents: dict[str, DocumentEntry] = field(default_factory=dict)
-    files: FileStats = field(default_factory=dict)
+    file_stats: FileStats = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"documents": self.documents, "files": self.files}
+        return {"documents": self.documents, "file_stats": self.file_stats}
+
+    def save(self, generation: Path) -> None:
+        write_json(generation / CORPUS_RECORD, self.to_json())
 
     @classmethod
     def from_json(cls, data: dict[str, Any], where: Path) -> CorpusRecord:
-        documents, files = data.get("documents"), data.get("files")
-        if not isinstance(documents, dict) or not isinstance(files, dict):
+        documents, stats = data.get("documents"), data.get("file_stats")
+        if not isinstance(documents, dict) or not isinstance(stats, dict):
             raise IndexCorruptError(f"{CORPUS_RECORD} in {where} ist beschädigt")
-        return cls(documents, files)
+        return cls(documents, stats)
 
 
 def current_generation(index_dir: Path) -> Path | None:

@@ -11,7 +11,8 @@ from ..config import Settings
 from ..errors import AssistantError
 from ..ingest.corpus import FileStats, file_stats, stats_digest
 from ..text.german import ANALYZER_VERSION
-from .format import CorpusRecord, Manifest, current_generation, read_corpus_record, read_manifest, require_generation
+from .embedder import Encoder
+from .format import CorpusRecord, Manifest, current_generation, read_corpus_record, read_manifest
 
 
 def same_model(a: str | None, b: str | None) -> bool:
@@ -57,22 +58,18 @@ def vectors_mismatch(
     return None
 
 
-def corpus_changes(
-    settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord] | None = None
-) -> str | None:
+def corpus_changes(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord]) -> str | None:
     """What changed in the corpus folder since the build ("2 neu, 1 geändert"), or None.
 
     One digest of the corpus walk is compared first; the per-file record (``record``, read only
     then) says what changed. An index of another corpus folder, or a corpus folder that is gone,
     is not compared."""
-    if not settings.corpus_dir.is_dir() or Path(manifest.corpus_path) != settings.corpus_dir.resolve():
+    if not settings.corpus_dir.is_dir() or not same_corpus(manifest, settings):
         return None
     current = file_stats(settings.corpus_dir)
-    if manifest.corpus_digest == stats_digest(current):
+    if manifest.file_stats_digest == stats_digest(current):
         return None
-    if record is None:
-        return "Dateien geändert"
-    recorded: FileStats = record().files
+    recorded: FileStats = record().file_stats
     added = [d for d in current if d not in recorded]
     removed = [d for d in recorded if d not in current]
     changed = [d for d in current if d in recorded and list(current[d]) != list(recorded[d])]
@@ -83,12 +80,22 @@ def corpus_changes(
     )
 
 
-def staleness(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord] | None = None) -> str | None:
+def same_corpus(manifest: Manifest, settings: Settings) -> bool:
+    """Whether the index was built from the corpus folder the settings name."""
+    return Path(manifest.corpus_path) == settings.corpus_dir.resolve()
+
+
+def staleness(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord]) -> str | None:
     """A German warning when the index no longer matches the corpus (or the text analysis), else None."""
     if manifest.analyzer_version != ANALYZER_VERSION:
         return (
             "Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
             "auf (bis dahin können Suchergebnisse leicht abweichen)."
+        )
+    if settings.corpus_dir.is_dir() and not same_corpus(manifest, settings):
+        return (
+            f"Der Index wurde aus dem Korpus-Ordner {manifest.corpus_path} gebaut, eingestellt ist "
+            f"{settings.corpus_dir}; `assistant index` baut ihn aus {settings.corpus_dir}."
         )
     changes = corpus_changes(settings, manifest, record)
     if changes is None:
@@ -99,29 +106,33 @@ def staleness(settings: Settings, manifest: Manifest, record: Callable[[], Corpu
     )
 
 
-def needs_rebuild(settings: Settings, model: str | None = None) -> str | None:
+def needs_rebuild(settings: Settings, embedder: Encoder | None = None, other_corpus: bool = True) -> str | None:
     """Why ``assistant index`` must run before ``settings`` can be served (a short German reason),
     or None when the index is current: no index, an unreadable or older one, other chunk settings
-    or text analysis, another corpus folder, a changed corpus, or no vectors of ``model`` (an
-    embedding model that is available now)."""
-    if current_generation(settings.index_dir) is None:
+    or text analysis, a changed corpus, vectors that do not fit ``embedder`` (a model available
+    now), and, with ``other_corpus``, an index built from another corpus folder. The chat passes
+    ``other_corpus=False``: it serves such an index and warns (see :func:`staleness`); the
+    evaluation must measure the corpus it names."""
+    generation = current_generation(settings.index_dir)
+    if generation is None:
         return f"noch kein Index in {settings.index_dir}"
     try:
-        generation = require_generation(settings.index_dir)
         manifest = read_manifest(settings.index_dir, generation)
     except AssistantError as exc:
-        return f"Index nicht nutzbar ({exc})"
+        return f"Index nicht nutzbar: {exc}"
     reason = settings_mismatch(manifest, settings)
     if reason:
         return reason
-    if Path(manifest.corpus_path) != settings.corpus_dir.resolve():
-        return f"Index gehört zu einem anderen Korpus ({manifest.corpus_path})"
+    if not same_corpus(manifest, settings):
+        if other_corpus and settings.corpus_dir.is_dir():
+            return f"Index gehört zu einem anderen Korpus ({manifest.corpus_path})"
+        return None
     try:
         changes = corpus_changes(settings, manifest, lambda: read_corpus_record(generation))
     except AssistantError as exc:
-        return f"Index nicht nutzbar ({exc})"
+        return f"Index nicht nutzbar: {exc}"
     if changes:
-        return f"Korpus geändert ({changes})"
-    if model is not None and (not manifest.dense or not same_model(manifest.model, model)):
-        return f"Vektoren für {model} fehlen"
+        return f"Korpus geändert: {changes}"
+    if embedder is not None:
+        return vectors_mismatch(manifest, embedder.name, embedder.dimension, embedder.passage_prefix)
     return None

@@ -21,9 +21,9 @@ import numpy as np
 from ..errors import IndexCorruptError
 from ..text.german import GermanAnalyzer
 from ..types import Chunk, Document, chunk_id
+from .blobs import Blob, TokenFile
 from .bm25 import LexicalIndex, Postings
 from .dense import DenseIndex, load_dense
-from .files import Blob, TokenFile
 from .format import (
     DOC_IDS,
     DOC_LINES,
@@ -157,7 +157,7 @@ class IndexData:
     def live_chunks(self) -> int:
         return int(self.tables.live.sum())
 
-    def doc_ids_in_dates(self, low: date, high: date) -> np.ndarray:
+    def doc_mask_in_dates(self, low: date, high: date) -> np.ndarray:
         """A bool per document number: a date it mentions overlaps ``low..high``."""
         t = self.tables
         hit = (t.date_start <= high.toordinal()) & (t.date_end >= low.toordinal())

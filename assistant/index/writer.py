@@ -25,16 +25,14 @@ from .. import __version__
 from ..text.german import GermanAnalyzer
 from ..types import Document
 from . import faiss_index
+from .blobs import Blob, TokenFile, VectorFile
 from .bm25 import Postings
-from .files import Blob, TokenFile, VectorFile
 from .format import (
     APPEND_ONLY,
-    CORPUS_RECORD,
     CURRENT,
     DENSE_BASE,
     DOC_IDS,
     DOC_LINES,
-    MANIFEST,
     POSTINGS_BASE,
     POSTINGS_DELTA,
     TERMS,
@@ -221,8 +219,8 @@ class GenerationBuilder:
         manifest = dataclasses.replace(
             manifest, package_version=__version__, created_at=time.strftime("%Y-%m-%dT%H:%M:%S%z")
         )
-        write_json(staging / CORPUS_RECORD, record.to_json())
-        write_json(staging / MANIFEST, manifest.to_json())
+        record.save(staging)
+        manifest.save(staging)
         _fsync_tree(staging)
         previous = current_generation(self.index_dir)
         final = self.index_dir / f"gen-{self.number:06d}"

@@ -72,7 +72,7 @@ class Retriever:
                     wanted[rows] = True
             mask &= wanted
         if filters.date_from is not None or filters.date_to is not None:
-            in_range = index.doc_ids_in_dates(filters.date_from or date.min, filters.date_to or date.max)
+            in_range = index.doc_mask_in_dates(filters.date_from or date.min, filters.date_to or date.max)
             mask &= in_range[index.tables.row_doc]
         return mask
 

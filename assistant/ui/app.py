@@ -12,6 +12,7 @@ HTML or ``<script>`` is shown as text and never runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -113,13 +114,24 @@ def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
     )
 
 
+@dataclass
+class ChatApp:
+    """The Gradio page and the service behind it."""
+
+    page: gr.Blocks
+    service: Service
+
+    def close(self) -> None:
+        self.page.close()
+
+
 def build_app(
     settings: Settings, data_dir: Path | None = None, staff_password: str | None = None, service: Service | None = None
-) -> gr.Blocks:
+) -> ChatApp:
     """The Gradio app over ``settings`` (the index must exist). Launch it with :func:`launch`."""
     service = service or Service(settings, data_dir, staff_password)
     # Uploads wait in Gradio's cache only until copied into the corpus; a day later they go.
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as demo:
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as page:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tab("Chat", id="chat-tab"):
             chat = layout_chat()
@@ -128,7 +140,7 @@ def build_app(
         _wire_chat(chat, service)
         if staff is not None:
             _wire_staff(staff, chat, service)
-        demo.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")
+        page.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")
 
         def ask(question: str) -> dict:
             """Answer a German question from the documents; returns what `assistant ask --json`
@@ -136,27 +148,25 @@ def build_app(
             return ask_api(service, question)
 
         gr.api(ask, api_name="ask")
-    demo.service = service
-    return demo
+    return ChatApp(page, service)
 
 
 def launch(
-    demo: gr.Blocks,
+    app: ChatApp,
     host: str = "127.0.0.1",
     port: int | None = 7860,
     concurrency: int = DEFAULT_CONCURRENCY,
     **kwargs: Any,
 ) -> Any:
-    """Serve ``demo``: queued, ``concurrency`` answers at a time, uploads limited to the
+    """Serve ``app``: queued, ``concurrency`` answers at a time, uploads limited to the
     corpus' file size limit, loopback unless ``host`` says otherwise."""
-    service: Service = demo.service  # type: ignore[attr-defined]
-    demo.queue(default_concurrency_limit=concurrency, max_size=256)
-    return demo.launch(
+    app.page.queue(default_concurrency_limit=concurrency, max_size=256)
+    return app.page.launch(
         server_name=host,
         server_port=port,
         css=CSS,
         theme=gr.themes.Default(),
-        max_file_size=service.settings.max_file_bytes,
+        max_file_size=app.service.settings.max_file_bytes,
         ssr_mode=False,
         share=False,
         footer_links=["api"],

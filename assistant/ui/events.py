@@ -7,16 +7,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypedDict
 
 import gradio as gr
 
 from ..errors import AssistantError
 from ..types import Answer, Progress
+from .inputs import checked_question, filters_json, make_filters
 from .render import (
     NO_DOCUMENT,
     NO_SOURCES,
+    SourceEntry,
     answer_markdown,
     document_choices,
     document_rows,
@@ -27,9 +29,22 @@ from .render import (
     report_markdown,
     source_entries,
 )
-from .service import Service, checked_question, filters_json, make_filters
+from .service import Service
 
 THINKING = "Ich suche in den Dokumenten …"
+
+
+class ChatMessage(TypedDict, total=False):
+    """One message of the conversation as the chat keeps it (in a gr.State)."""
+
+    role: str  # "user" | "assistant"
+    content: str  # the question, or the answer's text
+    display: str  # the answer as the chat shows it (Markdown, escaped)
+    metadata: dict[str, Any]  # {"citations": [...]}: what a follow-up question reads
+    question: str  # of an answer: the question it answers
+    sources: list[SourceEntry]
+    abstained: bool
+    filters: dict[str, Any] | None
 
 
 @contextmanager
@@ -41,11 +56,11 @@ def user_errors() -> Iterator[None]:
         raise gr.Error(str(exc), title="Hinweis") from None
 
 
-def _display(conversation: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+def _display(conversation: Sequence[ChatMessage]) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m.get("display", md_escape(m["content"]))} for m in conversation]
 
 
-def _history(conversation: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _history(conversation: Sequence[ChatMessage]) -> list[ChatMessage]:
     """The chat history as the pipeline reads it: role/content messages, the answers' citations
     in ``metadata`` (so a follow-up can prefer the documents just cited)."""
     return [{"role": m["role"], "content": m["content"], "metadata": m.get("metadata") or {}} for m in conversation]
@@ -54,7 +69,7 @@ def _history(conversation: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def respond(
     service: Service,
     question: str,
-    conversation: list[dict[str, Any]],
+    conversation: list[ChatMessage],
     date_from: Any,
     date_to: Any,
     doc_ids: list[str] | None,
@@ -103,7 +118,7 @@ def respond(
     yield (_display(conversation), conversation, render_sources(entries, turn, question, assistant.index), turn, "", "")
 
 
-def open_source(service: Service, conversation: list[dict[str, Any]], evt: gr.EventData) -> str:
+def open_source(service: Service, conversation: list[ChatMessage], evt: gr.EventData) -> str:
     data: dict[str, Any] = getattr(evt, "_data", None) or {}
     try:
         turn, n = int(data["turn"]), int(data["n"])
@@ -117,7 +132,7 @@ def open_source(service: Service, conversation: list[dict[str, Any]], evt: gr.Ev
     return render_document(service.assistant.index, entry, nonce=f"{turn}-{n}-{time.time_ns()}")
 
 
-def select_answer(service: Service, conversation: list[dict[str, Any]], evt: gr.SelectData) -> tuple[Any, ...]:
+def select_answer(service: Service, conversation: list[ChatMessage], evt: gr.SelectData) -> tuple[Any, ...]:
     """Clicking an earlier answer in the chat shows its sources (and makes it the one rated)."""
     index = evt.index if isinstance(evt.index, int) else evt.index[0]
     if not 0 <= index < len(conversation):
@@ -137,14 +152,14 @@ def new_conversation() -> tuple[Any, ...]:
 
 
 def send_feedback(
-    service: Service, vote: str, conversation: list[dict[str, Any]], turn: int | None, comment: str
+    service: Service, vote: str, conversation: list[ChatMessage], turn: int | None, comment: str
 ) -> tuple[str, str]:
     if turn is None or not 0 <= turn < len(conversation) or conversation[turn]["role"] != "assistant":
         return "Es gibt noch keine Antwort, die Sie bewerten könnten.", comment
     message = conversation[turn]
     service.feedback.add(
         {
-            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
             "vote": vote,
             "comment": (comment or "").strip(),
             "question": message.get("question", ""),
@@ -210,7 +225,7 @@ def staff_logout() -> tuple[Any, ...]:
 
 def _require_staff(logged_in: bool) -> None:
     if not logged_in:
-        raise gr.Error("Bitte zuerst im Mitarbeiterbereich anmelden.")
+        raise gr.Error("Bitte zuerst im Mitarbeiterbereich anmelden.", title="Hinweis")
 
 
 def staff_refresh(service: Service, logged_in: bool) -> tuple[Any, ...]:

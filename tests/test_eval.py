@@ -515,7 +515,7 @@ def test_stale_index_is_rebuilt_and_old_results_refused(tiny: Path, tmp_path: Pa
     assert run(tmp_path, out).metrics["variants"][0]["index"]["built"] is None  # fresh: not rebuilt
     with open(tmp_path / "corpus" / "foerderung.txt", "a", encoding="utf-8") as handle:
         handle.write("Neu: Die Laufzeit beträgt drei Jahre.\n")
-    assert needs_rebuild(variants(tmp_path)[0].settings) == "Korpus geändert (1 geändert)"
+    assert needs_rebuild(variants(tmp_path)[0].settings) == "Korpus geändert: 1 geändert"
     with pytest.raises(ResumeError, match="corpus"):  # the index was rebuilt; old answers do not count
         run(tmp_path, out)
     assert needs_rebuild(variants(tmp_path)[0].settings) is None

@@ -312,7 +312,9 @@ def test_mmap_really_maps(tmp_path: Path, data: np.ndarray):
 
 
 def test_add_to_mapped_index_aborts_the_process(tmp_path: Path, data: np.ndarray):
-    """Documents the faiss trap that writable_copy exists for (run in a child process)."""
+    """The faiss trap the module docstring describes: adding to a clone of a memory-mapped index
+    aborts the process (run in a child process). The index never adds to a loaded base; updates
+    go to an exact delta index."""
     path = tmp_path / "flat.faiss"
     di.save(di.build(di.DensePlan("flat"), DIM, 100, _reader(data)), path)
     code = (
@@ -329,7 +331,7 @@ def test_add_to_mapped_index_aborts_the_process(tmp_path: Path, data: np.ndarray
         cwd=Path(__file__).resolve().parents[1],
     )
     if child.returncode == 0 and "added" in child.stdout:
-        pytest.skip("this faiss version copies mapped indexes on clone; writable_copy is merely safe")
+        pytest.skip("this faiss version copies mapped indexes on clone; the trap is gone")
     assert child.returncode != 0 and "added" not in child.stdout
 
 

@@ -444,13 +444,13 @@ def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
     assert loaded["notiz.md"].title == "Notiz zum Treffen"
     assert {d.fmt for d in loaded.values()} == {"txt", "pdf", "docx", "html", "md"}
 
-    # The fingerprint names exactly the files the scan accepted, so an index built from them
+    # The file stats name exactly the files the scan accepted, so an index built from them
     # is not reported as stale.
-    fingerprint = file_stats(root, max_file_bytes=100_000)
-    assert fingerprint == {f.doc_id: [f.size, f.mtime_ns] for f in files}
+    stats = file_stats(root, max_file_bytes=100_000)
+    assert stats == {f.doc_id: [f.size, f.mtime_ns] for f in files}
 
 
-def test_fingerprint_changes_with_content(tmp_path):
+def test_file_stats_change_with_content(tmp_path):
     path = write(tmp_path / "a.txt", "Erster Stand des Textes.")
     before = file_stats(tmp_path)
     write(tmp_path / "b.md", "# Neu")

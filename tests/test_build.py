@@ -87,6 +87,10 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
         else:
             assert chunk.row >= rows_before
     assert not after.live[[c.row for c in before.chunks if c.doc_id in (SOMMER, CAMP)]].any()
+    # Chunk ids count within the document: the changed document's new version starts at #0 again.
+    for doc_id in (CAMP, "2024-neu-wasserstoff.txt"):
+        ids = [c.id for c in live if c.doc_id == doc_id]
+        assert ids == [f"{doc_id}#{i}" for i in range(len(ids))] and ids
     # Every chunk has its own vector under its row, equal to the embedding of its text.
     embedder = Assistant.open(settings).retriever.embedder
     for chunk in live:
@@ -242,8 +246,8 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     assert manifest.model == str(tiny_model_dir)
     assert manifest.dimension == 32
     assert manifest.dense is True and on_disk["dense"] is True
-    assert manifest.dense_index is not None and manifest.dense_index.describe == "exakt (IndexFlatIP)"
-    assert manifest.dense_index.kind == "flat" and manifest.dense_base_rows == report.chunks
+    assert manifest.faiss is not None and manifest.faiss.describe == "exakt (IndexFlatIP)"
+    assert manifest.faiss.kind == "flat" and manifest.dense_base_rows == report.chunks
     assert (manifest.chunk_size, manifest.chunk_overlap) == (600, 60)
     assert manifest.decompound is True
     assert manifest.passage_prefix == "passage: " and manifest.query_prefix == "query: "
@@ -258,11 +262,12 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     assert sum(d["chunks"] for d in record.documents.values()) == report.chunks
     index = load_index(settings.index_dir)
     assert manifest.rows == len(index.chunks) and manifest.lexical_base_rows == manifest.rows
-    assert set(record.files) == {p.name for p in files}
-    assert record.files[NIRO] == [(corpus_copy / NIRO).stat().st_size, (corpus_copy / NIRO).stat().st_mtime_ns]
+    assert set(record.file_stats) == {p.name for p in files}
+    assert record.file_stats[NIRO] == [(corpus_copy / NIRO).stat().st_size, (corpus_copy / NIRO).stat().st_mtime_ns]
     assert manifest.corpus_path == str(corpus_copy.resolve())
 
-    lexical = read_manifest(build_index(lexical_settings(corpus_copy, tmp_path / "lex")) and tmp_path / "lex")
+    build_index(lexical_settings(corpus_copy, tmp_path / "lex"))
+    lexical = read_manifest(tmp_path / "lex")
     assert lexical.dense is False and lexical.model is None and lexical.dimension is None
 
 
@@ -418,3 +423,39 @@ def test_old_files_with_unchanged_stat_are_not_read_again(tmp_path, corpus_copy,
     report = build_index(settings)
     assert report.added == ["neu.txt"] and report.unchanged == 5
     assert [p.name for p in hashed] == ["neu.txt"]
+
+
+def test_an_index_of_an_older_format_is_refused_clearly_and_rebuilt(tmp_path, corpus_copy, capsys):
+    """Format 3 (before the typed manifest): `ask` says what to do, `index` rebuilds in full."""
+    from assistant.cli import EXIT_ERROR, main
+
+    settings = lexical_settings(corpus_copy, tmp_path / "index")
+    report = build_index(settings)
+    manifest_path = settings.index_dir / report.generation / "manifest.json"
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps({**data, "format_version": 3}), encoding="utf-8")
+    args = ["--index", str(settings.index_dir), "--corpus", str(corpus_copy), "--model", "none"]
+    assert main(["ask", "Wer wurde zum ClusterERFOLG 2022 gewählt?", *args]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "Format 3, erwartet 4" in err and "assistant index" in err and "Traceback" not in err
+    again = build_index(settings)
+    assert again.full_rebuild_reason is not None and "Format 3" in again.full_rebuild_reason
+    assert again.added and not again.unchanged
+    assert Assistant.open(settings).ask("Wer wurde zum ClusterERFOLG 2022 gewählt?").citations
+
+
+def test_chat_serves_an_index_of_another_corpus_folder_with_a_warning(tmp_path, corpus_copy, capsys):
+    """The chat's start-up does not rebuild an index built elsewhere, nor fail without the
+    corpus folder; the evaluation (other_corpus=True) rebuilds it."""
+    from assistant.cli import ensure_index
+    from assistant.index.freshness import needs_rebuild
+
+    built = lexical_settings(corpus_copy, tmp_path / "index")
+    build_index(built)
+    elsewhere = shutil.copytree(corpus_copy, tmp_path / "anderswo")
+    moved = built.replace(corpus_dir=elsewhere)
+    assert ensure_index(moved) is None and ensure_index(built.replace(corpus_dir=tmp_path / "fehlt")) is None
+    assert needs_rebuild(moved) == f"Index gehört zu einem anderen Korpus ({corpus_copy.resolve()})"
+    warnings = Assistant.open(moved).warnings
+    assert any(str(corpus_copy.resolve()) in w and "anderswo" in w for w in warnings), warnings
+    assert Assistant.open(built).warnings == []

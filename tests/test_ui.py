@@ -1,4 +1,4 @@
-"""The browser chat (assistant/app.py): handlers in-process, the `/ask` API through
+"""The browser chat (assistant/ui/): handlers in-process, the `/ask` API through
 gradio_client against a real server, and two browser runs in Debian's chromium (Playwright).
 
 All offline, lexical-only, over copies of the shipped corpus. Screenshots of the browser runs
@@ -24,9 +24,10 @@ from assistant.index.build import build_index
 from assistant.types import Document
 from assistant.ui.app import build_app, launch
 from assistant.ui.events import THINKING, respond, send_feedback, staff_delete, staff_login
+from assistant.ui.inputs import inside, make_filters, safe_filename
 from assistant.ui.layout import STAFF_DISABLED
 from assistant.ui.render import md_escape, render_document
-from assistant.ui.service import Service, inside, make_filters, safe_filename
+from assistant.ui.service import Service
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -277,7 +278,7 @@ def test_staff_handlers_need_the_login_and_update_the_lists(tmp_path):
 def test_staff_area_off_without_password(service, monkeypatch):
     monkeypatch.delenv("ASSISTANT_STAFF_PASSWORD", raising=False)
     demo = build_app(service.settings, data_dir=service.data_dir, service=Service(service.settings))
-    texts = [getattr(block, "value", None) for block in demo.blocks.values()]
+    texts = [getattr(block, "value", None) for block in demo.page.blocks.values()]
     assert STAFF_DISABLED in texts
     assert not Service(service.settings).check_password("")
 
@@ -290,7 +291,7 @@ def test_ensure_index_builds_when_missing_or_stale(tmp_path, capsys):
     assert ensure_index(settings) is None
     (settings.corpus_dir / "neu.txt").write_text("Ein neues Dokument über Cluster in Köln.", encoding="utf-8")
     assert ensure_index(settings).added == ["neu.txt"]
-    assert "Korpus geändert (1 neu)" in capsys.readouterr().err
+    assert "Korpus geändert: 1 neu" in capsys.readouterr().err
     # The same rule as `assistant eval`: other chunk settings rebuild the index in full.
     report = ensure_index(settings.replace(chunk_size=400, chunk_overlap=40))
     assert report is not None and "Chunk-Einstellungen geändert" in (report.full_rebuild_reason or "")
@@ -299,7 +300,7 @@ def test_ensure_index_builds_when_missing_or_stale(tmp_path, capsys):
 def test_chat_command_line():
     args = build_parser().parse_args(["chat", "--index", "ix", "--corpus", "co"])
     assert (args.host, args.port, str(args.index_dir), str(args.corpus_dir)) == ("127.0.0.1", 7860, "ix", "co")
-    assert args.func.__name__ == "cmd_chat"
+    assert args.command == "chat"
 
 
 # --- the served app --------------------------------------------------------------------------
