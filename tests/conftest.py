@@ -42,11 +42,11 @@ def _isolated_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
-    from assistant.index import embedder
+    from assistant import hub
 
-    embedder._failures.clear()  # remembered hub failures must not leak from one test to the next
+    hub.forget()  # remembered hub failures must not leak from one test to the next
     yield
-    embedder._failures.clear()
+    hub.forget()
 
 
 @pytest.fixture(scope="session")
