@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--fresh", action="store_true", help="frühere Ergebnisse verwerfen statt fortzusetzen")
     ev.add_argument("--quiet", action="store_true", help="keinen Fortschrittsbalken anzeigen")
     ev.set_defaults(func=cmd_eval)
+    for command in (ask, chat, ev):  # the commands that answer questions
+        command.add_argument("--reader", help="Lesemodell (extraktive QA): Name oder lokaler Ordner; 'none' = aus")
     return parser
 
 
@@ -130,7 +132,7 @@ def _date(text: str) -> date:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval", "answer_mode")
+    names = "index_dir corpus_dir model reader chunk_size chunk_overlap top_k retrieval answer_mode".split()
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "quiet", False):
         overrides["progress"] = False
@@ -352,9 +354,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .eval.run import evaluate
     from .eval.variants import make_variants
 
-    variants = make_variants(
-        args.sets, args.configs, args.k, corpus_dir=args.corpus_dir, index_dir=args.index_dir, model=args.model
-    )
+    flags = {n: getattr(args, n) for n in ("corpus_dir", "index_dir", "model", "reader")}
+    variants = make_variants(args.sets, args.configs, args.k, **flags)
     out = args.out or Path("evals") / "out" / args.testset.stem
     try:
         result = evaluate(
