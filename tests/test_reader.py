@@ -151,6 +151,7 @@ def test_reading_from_several_threads(tiny_reader):
         assert [(s.context, s.start, s.end) for s in spans] == [(s.context, s.start, s.end) for s in expected]
 
 
+@pytest.mark.slow  # builds the model a second time (~3 s)
 def test_the_tiny_model_is_built_the_same_every_time(tmp_path, tiny_qa_model_dir):
     from safetensors.numpy import load_file
     from tiny_qa_model import build_tiny_qa_model
