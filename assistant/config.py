@@ -31,6 +31,8 @@ class Settings:
     embed_batch_size: int = 32
     # Seconds to wait for the model hub before falling back to lexical-only retrieval.
     hub_timeout: float = 1.0
+    # Extractive question-answering model (reader): a hub name or a local folder. "none" disables it.
+    reader: str = "deepset/gelectra-base-germanquad"
     chunk_size: int = 1000
     chunk_overlap: int = 150
     retrieval: str = "hybrid"
@@ -76,7 +78,11 @@ class Settings:
 
     @property
     def dense_enabled(self) -> bool:
-        return self.model.strip().lower() not in ("", "none", "off")
+        return not is_disabled(self.model)
+
+    @property
+    def reader_enabled(self) -> bool:
+        return not is_disabled(self.reader)
 
     @property
     def wants_dense(self) -> bool:
@@ -105,6 +111,11 @@ class Settings:
         values.update(_coerce_all(env_values, source="Umgebung (ASSISTANT_*)"))
         values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None}, source="Aufruf"))
         return cls(**values)
+
+
+def is_disabled(model: str) -> bool:
+    """Whether a model setting (``model``, ``reader``) switches its model off: "none", "off" or empty."""
+    return model.strip().lower() in ("", "none", "off")
 
 
 def read_toml(path: Path) -> dict[str, Any]:

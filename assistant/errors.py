@@ -40,6 +40,10 @@ class EmbedderUnavailableError(AssistantError):
     """The embedding model can be neither found locally nor downloaded."""
 
 
+class ReaderUnavailableError(AssistantError):
+    """The extractive question-answering model (the reader) can be neither found locally nor downloaded."""
+
+
 class TestSetError(AssistantError):
     """An evaluation test set cannot be read: a malformed line, a missing field, a duplicate id."""
 

@@ -1,5 +1,5 @@
-"""Shared fixtures: a tiny offline embedding model, a writable copy of the corpus, and a
-Hugging Face cache that is never the user's own."""
+"""Shared fixtures: a tiny offline embedding model and question-answering model, a writable copy
+of the corpus, and a Hugging Face cache that is never the user's own."""
 
 from __future__ import annotations
 
@@ -42,11 +42,11 @@ def _isolated_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
-    from assistant.index import embedder
+    from assistant import hub
 
-    embedder._failures.clear()  # remembered hub failures must not leak from one test to the next
+    hub.forget()  # remembered hub failures must not leak from one test to the next
     yield
-    embedder._failures.clear()
+    hub.forget()
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +63,23 @@ def tiny_embedder(tiny_model_dir: Path):
     from assistant.index.embedder import load_embedder
 
     return load_embedder(str(tiny_model_dir), "query: ", "passage: ", batch_size=16, hub_timeout=1.0)
+
+
+@pytest.fixture(scope="session")
+def tiny_qa_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (tiny) question-answering model folder, trained offline once per session to find
+    the date in "Wann fand ... statt?" questions (a few seconds)."""
+    from tiny_qa_model import build_tiny_qa_model
+
+    return Path(build_tiny_qa_model(tmp_path_factory.mktemp("tiny-qa-model") / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_reader(tiny_qa_model_dir: Path):
+    """The tiny QA model loaded once, as the assistant loads it."""
+    from assistant.answer.reader import load_reader
+
+    return load_reader(str(tiny_qa_model_dir), hub_timeout=1.0)
 
 
 def copy_corpus(target: Path) -> Path:

@@ -234,3 +234,44 @@ def test_real_program_index_and_search(tmp_path, corpus_copy):
     )
     assert done.returncode == EXIT_ERROR
     assert str(tmp_path / "fehlt") in done.stderr
+
+
+@pytest.mark.parametrize("command", [["ask", "Frage?"], ["chat"]])
+def test_reader_flag_on_ask_and_chat(command, monkeypatch):
+    from assistant.cli import build_parser, settings_from
+
+    parser = build_parser()
+    args = parser.parse_args([*command, "--reader", "/modelle/qa"])
+    assert settings_from(args).reader == "/modelle/qa"
+    monkeypatch.setenv("ASSISTANT_READER", "none")  # the environment, when no flag is given
+    assert settings_from(parser.parse_args(command)).reader_enabled is False
+
+
+def test_reader_flag_on_eval_reaches_every_variant(monkeypatch):
+    from assistant.eval import variants
+
+    make_variants = variants.make_variants
+    seen: dict = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(*args, **flags):
+        seen.update(flags)
+        raise Stop
+
+    monkeypatch.setattr(variants, "make_variants", capture)
+    with pytest.raises(Stop):
+        main(["eval", "tests.jsonl", "--reader", "none", "--set", "top_k=3"])
+    assert seen["reader"] == "none"
+    made = make_variants(["top_k=3", "top_k=4"], [], 10, **seen)
+    assert [v.settings.reader_enabled for v in made] == [False, False]
+
+
+def test_no_reader_flag_where_no_answer_is_read(capsys):
+    from assistant.cli import build_parser
+
+    for command in (["search", "Frage?"], ["index"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([*command, "--reader", "none"])
+    capsys.readouterr()

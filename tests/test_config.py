@@ -144,3 +144,14 @@ def test_replace_coerces_and_validates():
 )
 def test_dense_enabled(model, dense):
     assert Settings(model=model).dense_enabled is dense
+    assert Settings(reader=model).reader_enabled is dense  # one rule for both model settings
+
+
+def test_reader_setting_from_file_environment_and_call(tmp_path):
+    assert Settings().reader == "deepset/gelectra-base-germanquad"
+    assert Settings().reader_enabled is True
+    config = write_toml(tmp_path / "reader.toml", 'reader = "/modelle/gelectra"\n')
+    assert Settings.load(config_file=config, env={}).reader == "/modelle/gelectra"
+    from_env = Settings.load(config_file=config, env={"ASSISTANT_READER": "none"})
+    assert from_env.reader == "none" and from_env.reader_enabled is False
+    assert Settings.load(env={"ASSISTANT_READER": "none"}, reader="./qa").reader_enabled is True

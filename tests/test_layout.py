@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "assistant"
 # Left to right along the data flow; a module may import its own stage, stages to its left and
 # the shared core. Stages of equal rank (eval, ui) must not import each other.
 RANK = {
-    "core": 0,  # types, errors, config, __init__
+    "core": 0,  # types, errors, config, hub, __init__
     "ingest": 1,
     "text": 2,
     "index": 3,
@@ -32,7 +32,7 @@ def module_name(path: Path) -> str:
 
 def stage(module: str) -> str:
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] in ("types", "errors", "config"):
+    if len(parts) == 1 or parts[1] in ("types", "errors", "config", "hub"):
         return "core"
     return parts[1]
 

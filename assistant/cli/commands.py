@@ -237,9 +237,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ..eval.run import evaluate
     from ..eval.variants import make_variants
 
-    variants = make_variants(
-        args.sets, args.configs, args.k, corpus_dir=args.corpus_dir, index_dir=args.index_dir, model=args.model
-    )
+    flags = {n: getattr(args, n) for n in ("corpus_dir", "index_dir", "model", "reader")}
+    variants = make_variants(args.sets, args.configs, args.k, **flags)
     out = args.out or Path("evals") / "out" / args.testset.stem
     try:
         result = evaluate(

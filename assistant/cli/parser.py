@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--worst", type=int, default=10, help="so viele Fehlschläge im Bericht (Standard: 10)")
     ev.add_argument("--fresh", action="store_true", help="frühere Ergebnisse verwerfen statt fortzusetzen")
     ev.add_argument("--quiet", action="store_true", help="keinen Fortschrittsbalken anzeigen")
+    for command in (ask, chat, ev):  # the commands that answer questions
+        command.add_argument("--reader", help="Lesemodell (extraktive QA): Name oder lokaler Ordner; 'none' = aus")
     return parser
 
 
@@ -108,7 +110,7 @@ def _date(text: str) -> date:
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
-    names = ("index_dir", "corpus_dir", "model", "chunk_size", "chunk_overlap", "top_k", "retrieval", "answer_mode")
+    names = "index_dir corpus_dir model reader chunk_size chunk_overlap top_k retrieval answer_mode".split()
     overrides = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     if getattr(args, "quiet", False):
         overrides["progress"] = False

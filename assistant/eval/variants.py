@@ -54,7 +54,7 @@ def make_variants(
     **overrides: Any,
 ) -> list[Variant]:
     """One variant per ``--set`` and per ``--config`` file (none given: the settings as they are).
-    ``overrides`` are the command-line flags (corpus_dir, index_dir, model); ``k`` is every
+    ``overrides`` are the command-line flags (corpus_dir, index_dir, model, reader); ``k`` is every
     variant's top_k unless the variant sets top_k itself."""
     overrides = {n: v for n, v in overrides.items() if v is not None}
     base = Settings.load(env=env, **overrides)

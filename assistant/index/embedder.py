@@ -1,24 +1,20 @@
-"""Dense embeddings with sentence-transformers, and finding the model without waiting on the hub.
+"""Dense embeddings with sentence-transformers.
 
-The model is looked up in this order: a local folder, the Hugging Face cache, the hub itself.
-Before the hub is asked, one TCP connection with a short timeout tells whether it is reachable
-at all, so an offline machine fails over to lexical-only search in about a second instead of
-sitting through the hub client's retries.
+The model is found by :mod:`assistant.hub` (a local folder, the Hugging Face cache, the hub
+after a one-second probe), so an offline machine fails over to lexical-only search in about a
+second instead of sitting through the hub client's retries.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 import numpy as np
 
+from .. import hub
 from ..errors import EmbedderUnavailableError
 
 log = logging.getLogger(__name__)
@@ -79,12 +75,6 @@ class Embedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-# Hub failures are remembered for a while, so that opening the assistant repeatedly does not
-# probe an unreachable hub each time; keyed by model name and the hub settings of the moment.
-FAILURE_TTL = 300.0
-_failures: dict[tuple[str, str, str], tuple[str, float]] = {}
-
-
 def _dimension_of(model: Any) -> int:
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     dimension = getter()
@@ -93,40 +83,12 @@ def _dimension_of(model: Any) -> int:
     return int(dimension)
 
 
-def _is_local(name: str) -> bool:
-    path = Path(name).expanduser()
-    return path.is_dir() or path.is_absolute() or name.startswith((".", "~"))
-
-
-def _failure_key(name: str) -> tuple[str, str, str]:
-    return (name, os.environ.get("HF_HUB_OFFLINE", ""), os.environ.get("HF_ENDPOINT", ""))
-
-
 def resolve_model(name: str, hub_timeout: float) -> tuple[str, bool]:
-    """Where to load ``name`` from: ``(path_or_name, local_only)``.
+    """Where to load ``name`` from: ``(path_or_name, local_only)`` (see :func:`assistant.hub.resolve_model`).
 
     Raises :class:`EmbedderUnavailableError` when the model is neither on disk nor reachable.
     """
-    path = Path(name).expanduser()
-    if path.is_dir():
-        return str(path), True
-    if path.is_absolute() or name.startswith((".", "~")):
-        raise EmbedderUnavailableError(_advice(name, f"der Ordner {path} existiert nicht"))
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    try:
-        return snapshot_download(name, local_files_only=True), True
-    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
-        pass
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        raise EmbedderUnavailableError(_advice(name, "nicht im Cache und HF_HUB_OFFLINE ist gesetzt"))
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    if not _reachable(endpoint, hub_timeout, name):
-        raise EmbedderUnavailableError(
-            _advice(name, f"nicht im Cache und {urlparse(endpoint).hostname} ist nicht erreichbar")
-        )
-    return name, False
+    return hub.resolve_model(name, hub_timeout, EmbedderUnavailableError, _advice)
 
 
 def load_embedder(
@@ -137,61 +99,24 @@ def load_embedder(
     hub_timeout: float = 1.0,
     progress: bool = False,
 ) -> Embedder:
-    """Load the model or raise :class:`EmbedderUnavailableError` quickly (hub failures are
-    remembered for :data:`FAILURE_TTL` seconds; local folders are looked at every time)."""
-    key = _failure_key(name)
-    remembered = _failures.get(key)
-    if remembered is not None:
-        if time.monotonic() - remembered[1] < FAILURE_TTL:
-            raise EmbedderUnavailableError(remembered[0])
-        del _failures[key]
-    try:
+    """Load the model or raise :class:`EmbedderUnavailableError` quickly (failures are remembered
+    for :data:`assistant.hub.FAILURE_TTL` seconds; local folders are looked at every time)."""
+
+    def load() -> Embedder:
         source, local_only = resolve_model(name, hub_timeout)
         from sentence_transformers import SentenceTransformer
 
         try:
             model = SentenceTransformer(
-                source, local_files_only=local_only, device="cpu" if not _has_accelerator() else None
+                source, local_files_only=local_only, device=None if hub.cuda_available() else "cpu"
             )
         except Exception as exc:  # the hub client and transformers raise many kinds of errors
             raise EmbedderUnavailableError(
                 _advice(name, f"Laden fehlgeschlagen ({type(exc).__name__}: {exc})")
             ) from None
-    except EmbedderUnavailableError as exc:
-        if not _is_local(name):
-            _failures[key] = (str(exc), time.monotonic())
-        raise
-    return Embedder(model, name, query_prefix, passage_prefix, batch_size, progress)
+        return Embedder(model, name, query_prefix, passage_prefix, batch_size, progress)
 
-
-def _has_accelerator() -> bool:
-    import torch
-
-    return bool(torch.cuda.is_available())
-
-
-def _reachable(url: str, timeout: float, model: str = "") -> bool:
-    """Whether the hub answers an HTTP request about ``model`` within ``timeout`` seconds.
-
-    An HTTP answer, not only a TCP connection, is required: some networks accept every
-    connection and then never answer, which would leave the hub client in its retries."""
-    result: list[bool] = []
-
-    def probe() -> None:
-        import httpx
-
-        target = f"{url.rstrip('/')}/api/models/{model}" if model else url
-        try:
-            response = httpx.head(target, timeout=timeout, follow_redirects=True)
-            result.append(response.status_code < 500)
-        except (httpx.HTTPError, OSError, ValueError):
-            result.append(False)
-
-    # Name resolution has no timeout of its own; run the probe in a thread and stop waiting.
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.2)
-    return bool(result and result[0])
+    return hub.load_remembered("embedder", name, EmbedderUnavailableError, load)
 
 
 def _advice(name: str, reason: str) -> str:
