@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .answer.extractive import PASSAGES, ExtractiveAnswerer
+from .answer.candidates import PASSAGES
+from .answer.extractive import ExtractiveAnswerer
 from .answer.grounding import checked_answer
 from .answer.llm import LLMConfig, build_messages, stream_chat
 from .config import Settings
@@ -32,6 +33,7 @@ from .types import Answer, Hit, SearchFilters
 
 log = logging.getLogger(__name__)
 PASSAGES_FOR_LLM = 5
+LIST_PASSAGES = 10  # "Welche Förderprogramme gibt es?": passages looked at for one item per document
 
 
 def question_with_context(intent: Intent) -> str:
@@ -150,8 +152,11 @@ class Assistant:
 
     def retrieve(self, intent: Intent, filters: SearchFilters | None = None) -> list[Hit]:
         """Passages for an understood question: dates in the question narrow the search unless
-        that leaves nothing; in a follow-up the previously cited documents rank higher."""
+        that leaves nothing; in a follow-up the previously cited documents rank higher. A list
+        across documents or a question about what lies ahead looks at more passages."""
         k = max(self.settings.top_k, PASSAGES)
+        if intent.list_of or intent.upcoming:
+            k = max(k, LIST_PASSAGES)
         boost = None
         if intent.previous_docs:
             boost = np.zeros(len(self.index.chunks), dtype=np.float32)

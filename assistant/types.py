@@ -179,8 +179,23 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class ShortAnswer:
+    """The exact span that answers the question (a date, an amount, a name, the shortest clause),
+    inside the sentence of citation ``n``: ``text == document.text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+    n: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "start": self.start, "end": self.end, "n": self.n}
+
+
+@dataclass(frozen=True)
 class Answer:
-    """A German answer with its citations (``[n]`` in ``text``), or an abstention."""
+    """A German answer with its citations (``[n]`` in ``text``), or an abstention. With a
+    ``short_answer``, ``text`` begins with it on a line of its own."""
 
     text: str
     citations: tuple[Citation, ...]
@@ -190,10 +205,12 @@ class Answer:
     note: str | None = None
     flagged: tuple[str, ...] = ()  # sentences whose claims the cited passages do not support
     confidence: float = 0.0
+    short_answer: ShortAnswer | None = None
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "answer": self.text,
+            "short_answer": self.short_answer.to_json() if self.short_answer else None,
             "abstained": self.abstained,
             "citations": [c.to_json() for c in self.citations],
             "hits": [h.to_json() for h in self.hits],

@@ -16,10 +16,13 @@ from assistant.eval.metrics import (
     aggregate,
     contains_any,
     doc_ranking,
+    exact_match,
     group_fields,
     ndcg,
     normalize,
+    normalize_answer,
     percentile,
+    score_question,
     token_f1,
     worst_misses,
 )
@@ -129,9 +132,34 @@ def test_normalize_case_whitespace_punctuation_hyphens():
 
 
 def test_token_f1_hand_computed():
-    # prediction tokens: die quote ist 45 prozent (5, marker removed); gold: 45 prozent (2); common 2
-    # precision 2/5, recall 2/2 -> F1 = 2 * 0.4 * 1 / 1.4
-    assert token_f1("Die Quote ist 45 Prozent. [1]", "45 Prozent") == pytest.approx(0.8 / 1.4)
+    # prediction tokens: quote ist 45 prozent (4: marker and article "die" removed); gold: 45 prozent
+    # (2); common 2; precision 2/4, recall 2/2 -> F1 = 2 * 0.5 * 1 / 1.5
+    assert token_f1("Die Quote ist 45 Prozent. [1]", "45 Prozent") == pytest.approx(1 / 1.5)
+
+
+def test_exact_match_ignores_case_punctuation_articles_and_markers():
+    assert exact_match("Die Zeche Zollern [1]", "zeche zollern")
+    assert exact_match("am 20. Oktober 2022.", "am 20 Oktober 2022")
+    assert not exact_match("Zeche Zollern in Dortmund", "Zeche Zollern")
+    assert normalize_answer("Eines der EU-Programme, das COSME-Programm.") == "eu programme cosme programm"
+
+
+def test_short_answer_is_scored_where_given():
+    q = Question("q", "Wo?", ("Zeche Zollern",), ("a.txt",))
+    row = {
+        "answer": "Zeche Zollern\nDer Empfang fand auf der Zeche Zollern statt. [1]",
+        "abstained": False,
+        "short_answer": {"text": "Zeche Zollern", "start": 1, "end": 14, "n": 1},
+        "citations": [{"doc_id": "a.txt"}],
+        "retrieved": [{"doc_id": "a.txt"}],
+    }
+    scores = score_question(q, row)
+    assert scores["em"] and scores["f1"] == 1.0 and scores["short"] and scores["contained"]
+    whole = score_question(q, {**row, "short_answer": None})
+    assert not whole["em"] and 0 < whole["f1"] < 1 and not whole["short"]
+    summary = aggregate([(q, row), (q, {**row, "short_answer": None})])
+    assert summary["exact_match"] == 0.5 and summary["short_answer_share"] == 0.5
+    assert summary["median_answer_chars"] == len("Zeche Zollern\nDer Empfang fand auf der Zeche Zollern statt.")
     assert token_f1("Anna Schmidt", "anna schmidt") == 1.0
     assert token_f1("nichts davon", "Anna Schmidt") == 0.0
     # repeated tokens count once per occurrence on both sides

@@ -31,7 +31,13 @@ FIRST = "Wann fand das Jahrestreffen von go-cluster 2022 statt?"
         ("Warum ist Brandenburg ein Flächenland?", "why"),
         ("Weshalb gibt es die starkeRegion-Plattform?", "why"),
         ("Und wann?", "when"),
-        ("Was ist COSME?", "other"),
+        ("Was ist COSME?", "definition"),
+        ("Wofür steht CLUSGRID?", "definition"),
+        ("Was versteht man unter Cluster Excellence?", "definition"),
+        ("Wie kann ein Unternehmen am go-cluster Programm teilnehmen?", "procedure"),
+        ("Wie bewirbt man sich für den ClusterERFOLG?", "procedure"),
+        ("Was muss ich tun, um aufgenommen zu werden?", "procedure"),
+        ("Wie hilft das Digitalwerk Werder kleinen Unternehmen?", "other"),
         ("Welche Projekte stellte das ifii vor?", "other"),
     ],
 )
@@ -97,9 +103,65 @@ def test_order(question, order):
 
 def test_upcoming_events_start_today():
     intent = understand("Wann ist die nächste Konferenz?", today=TODAY)
-    assert intent.order == "earliest"
-    assert intent.date_from == TODAY and intent.date_to is None
+    assert intent.upcoming and intent.order is None
+    assert intent.date_from == TODAY and intent.date_to is None and intent.today == TODAY
     assert intent.kind == "when"
+
+
+@pytest.mark.parametrize(
+    "question, upcoming",
+    [
+        ("Welche Veranstaltungen finden demnächst statt?", True),
+        ("Welche Förderprogramme sind aktuell offen?", True),
+        ("Gibt es kommende Workshops?", True),
+        ("Vor welchen Herausforderungen stehen Unternehmen aktuell?", False),  # "aktuell", but no event
+        ("Welche Veranstaltungen gab es 2022?", False),
+        ("Was war die letzte Veranstaltung?", False),
+    ],
+)
+def test_upcoming_is_about_events_deadlines_and_programmes(question, upcoming):
+    assert understand(question, today=TODAY).upcoming is upcoming
+
+
+@pytest.mark.parametrize(
+    "question, subject",
+    [
+        ("Was ist COSME?", "COSME"),
+        ("Was ist das Digitalwerk Werder?", "Digitalwerk Werder"),
+        ("Wofür steht CLUSGRID?", "CLUSGRID"),
+        ("Was versteht man unter der ESCA Zertifizierung?", "ESCA Zertifizierung"),
+        ("Wo fand der Sommerempfang statt?", None),
+    ],
+)
+def test_definition_subject(question, subject):
+    assert understand(question, today=TODAY).subject == subject
+
+
+@pytest.mark.parametrize(
+    "question, noun",
+    [
+        ("Welche Förderprogramme gibt es für KMU?", "Förderprogramme"),
+        ("Welche Projekte gibt es im Netzwerk?", "Projekte"),
+        ("Welche Partner werden genannt?", None),
+        ("Welche Projekte stellte das ifii vor?", None),  # one document answers it
+        ("Welche Veranstaltungen gab es 2022?", None),  # the event list by date instead
+    ],
+)
+def test_list_across_documents(question, noun):
+    assert understand(question, today=TODAY).list_of == noun
+
+
+@pytest.mark.parametrize(
+    "question, deadline",
+    [
+        ("Bis wann kann man sich bewerben?", True),
+        ("Wann endet die Antragsfrist?", True),
+        ("Wann ist Einsendeschluss?", True),
+        ("Wann fand das Jahrestreffen statt?", False),
+    ],
+)
+def test_deadline_questions(question, deadline):
+    assert understand(question, today=TODAY).deadline is deadline
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ _REASON = re.compile(
     r"so dass|sodass)\b",
     re.I,
 )
+_YEAR_QUESTION = re.compile(r"\b(welche[mn]? jahr|seit wann|bis wann|jahr(e|en)?\b)", re.I)
 _NAME = re.compile(r"\b[A-ZÄÖÜ][a-zäöüß]+\s+[A-ZÄÖÜ][a-zäöüß]+\b|\b[A-ZÄÖÜ]{2,}\b")
 
 
@@ -97,8 +98,8 @@ class Evidence:
                     continue
                 seen.add((doc.id, start))
                 text = doc.text[start:end]
-                if " ".join(text.split()) == " ".join(doc.title.split()):
-                    continue  # the headline: the lead-in names it already
+                if _is_headline(text, doc):
+                    continue
                 pool.append((hit, rank, doc, start, end, text, set(self.lexical.analyzer.analyze(text))))
         if not pool:
             return []
@@ -106,14 +107,14 @@ class Evidence:
         # sentences apart less than one found in few: weigh it down locally.
         weights = []
         for stem, parts, idf, share in question:
-            found = sum(1 for item in pool if _covers(item[6], stem, parts))
+            found = sum(1 for item in pool if covers(item[6], stem, parts))
             local = 1.0 - LOCAL_WEIGHT * found / len(pool)
             weights.append((stem, parts, idf * share * local))
         total = sum(w for _, _, w in weights) or 1.0
         result: list[Candidate] = []
         previous: tuple[int, str, float] | None = None
         for hit, rank, doc, start, end, text, terms in pool:
-            coverage = sum(w for stem, parts, w in weights if _covers(terms, stem, parts)) / total
+            coverage = sum(w for stem, parts, w in weights if covers(terms, stem, parts)) / total
             score = coverage + RANK_BONUS[min(rank, len(RANK_BONUS) - 1)]
             # The answer often follows the sentence that matches the question ("Zwar war sie ...").
             if previous is not None and previous[0] == hit.chunk.row:
@@ -165,7 +166,7 @@ class Evidence:
         best = 0.0
         for hit in hits[:passages]:
             terms = set(self.lexical.analyzer.analyze(hit.chunk.text))
-            best = max(best, sum(w for stem, parts, w in weights if _covers(terms, stem, parts)) / total)
+            best = max(best, sum(w for stem, parts, w in weights if covers(terms, stem, parts)) / total)
         return best
 
     def _unknown_nouns(self, question: str) -> set[str]:
@@ -187,24 +188,31 @@ class Evidence:
 
     @staticmethod
     def type_bonus(intent: Intent, text: str) -> float:
-        bonus = TYPE_BONUS.get(intent.kind, 0.0)
         if intent.kind == "when" or intent.about_dates:
-            asked = {m.text for m in extract_dates(intent.question)}
-            return TYPE_BONUS["when"] if any(m.text not in asked for m in extract_dates(text)) else 0.0
-        if intent.kind == "number":
-            return bonus if _NUMBER.search(text) else 0.0
-        if intent.kind == "where":
-            return bonus if _PLACE.search(text) else 0.0
-        if intent.kind == "who":
-            return bonus if _NAME.search(text) else 0.0
-        if intent.kind == "why":
-            return bonus if _REASON.search(text) else 0.0
-        return 0.0
-
-    # --- answers --------------------------------------------------------------------------
+            return TYPE_BONUS["when"] if has_type(intent, text) else 0.0
+        return TYPE_BONUS.get(intent.kind, 0.0) if has_type(intent, text) else 0.0
 
 
-def _covers(terms: set[str], stem: str, parts: tuple[str, ...]) -> bool:
+def has_type(intent: Intent, text: str) -> bool:
+    """Whether ``text`` holds the kind of fact the question asks for: a date (not one the
+    question names) for "Wann", a number for "Wie viele", a place for "Wo", a name for "Wer", a
+    reason for "Warum". True for the other kinds."""
+    if intent.kind == "when" or intent.about_dates:
+        asked = {m.text for m in extract_dates(intent.question)}
+        # a bare year answers "In welchem Jahr?", not "Wann?" ("ClusterERFOLG 2022" names no date)
+        years = bool(_YEAR_QUESTION.search(intent.question))
+        return any(m.text not in asked and (years or m.precision != "year") for m in extract_dates(text))
+    pattern = {"number": _NUMBER, "where": _PLACE, "who": _NAME, "why": _REASON}.get(intent.kind)
+    return pattern is None or bool(pattern.search(text))
+
+
+def _is_headline(text: str, doc: Document) -> bool:
+    """The title line says what the source card says already. A first sentence taken as the
+    title of a document without a title line ends like a sentence, and stays a candidate."""
+    return " ".join(text.split()) == " ".join(doc.title.split()) and not text.rstrip().endswith((".", "!", "?"))
+
+
+def covers(terms: set[str], stem: str, parts: tuple[str, ...]) -> bool:
     if stem in terms:
         return True
     if len(stem) >= 6:  # derivations the stemmer keeps apart: "urbanisiert" ~ "urbanisierung"

@@ -1,11 +1,19 @@
-"""Extractive German answers: the sentences of the top passages that answer the question,
-each followed by its citation marker, or an honest "nothing found".
+"""Extractive German answers: the short answer, the sentences of the top passages that support
+it, each followed by its citation marker, or an honest "nothing found".
 
-Which sentences: the best-scored candidate (:mod:`.candidates`), a second one when it adds to a
-short answer; for "Wann" a sentence that names the date; for "die letzte Veranstaltung" the
-latest matching document; for "Welche Veranstaltungen gab es 2022?" one dated sentence per
-document. The wording is :mod:`.compose`. The answer abstains when even the best passage covers
-too little of the question (threshold measured, see evals/README.md).
+Which sentences, by what the question asks (:class:`~assistant.search.query.Intent`):
+
+- what lies ahead of today ("demnächst", "die nächste Konferenz"): the dated sentences from
+  today on, else that there are none and the most recent date before today;
+- "Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range;
+- "Welche Förderprogramme gibt es?": the best sentence of each document that answers it;
+- "die letzte Veranstaltung zu …": the latest matching document;
+- otherwise the best-ranked sentence (:mod:`.candidates`), and a second one only when it adds
+  what the first lacks: the kind of fact asked for (a date for "Wann", a name for "Wer", ...)
+  or question words the first does not cover.
+
+The wording is :mod:`.compose`. The answer abstains when even the best passage covers too little
+of the question (threshold measured, see evals/README.md).
 """
 
 from __future__ import annotations
@@ -13,22 +21,21 @@ from __future__ import annotations
 from datetime import date
 
 from ..index.reader import IndexData
-from ..ingest.dates import extract_dates
 from ..search.query import Intent
 from ..text.sentences import sentence_spans
-from ..types import Answer, Chunk, Document, Hit
-from .candidates import PASSAGES, Candidate, Evidence
-from .compose import abstain, compose, event_list, latest_lead
+from ..types import Answer, Chunk, DateMention, Document, Hit
+from .candidates import Candidate, Evidence, covers, has_type
+from .compose import abstain, across_documents, compose, event_list, latest_lead, nothing_upcoming, upcoming
 
 # Minimum share of the question's weight the best passage must cover. Set from data:
 # `evals/answers_germanquad.py --sweep` sweeps it over GermanQuAD questions against their own corpus (answerable)
 # and against the shipped cluster corpus (unanswerable); see evals/README.md.
 MIN_COVERAGE = 0.25
-MAX_ANSWER_CHARS = 400
-SHORT_ANSWER_CHARS = 260
-SECOND_STRONG_RATIO = 0.6
-SECOND_MIN_RATIO = 0.3
 MAX_LISTED = 5
+# A second sentence must cover at least this share of the question's weight that the first
+# sentence misses.
+SECOND_ADDS = 0.2
+NEIGHBOURS = 2  # sentences before and after the first that may complete it
 
 
 class ExtractiveAnswerer:
@@ -40,62 +47,82 @@ class ExtractiveAnswerer:
     def answer(self, intent: Intent, hits: list[Hit]) -> Answer:
         if not hits:
             return abstain(hits)
+        if intent.upcoming:
+            return self._upcoming(intent, hits)
         if intent.list_events:
             listed = self._list_events(intent, hits)
             if listed is not None:
                 return listed
-        candidates = self.evidence.candidates(intent, hits)
         coverage = self.evidence.passage_coverage(intent, hits)
-        if coverage < self.min_coverage or not candidates:
+        if coverage < self.min_coverage:
+            return abstain(hits, coverage)
+        if intent.list_of:
+            across = self._list_across(intent, hits)
+            if across is not None:
+                return across
+        candidates = self.evidence.candidates(intent, hits)
+        if not candidates:
             return abstain(hits, coverage)
         if intent.order is not None:
             ordered = self._by_date(intent, candidates, hits)
             if ordered is not None:
                 return ordered
-        chosen = [candidates[0]]
-        first = candidates[0]
-        for other in candidates[1:3]:
-            if other.doc.id == first.doc.id and abs(other.start - first.start) < 2:
-                continue
-            total = len(first.text) + len(other.text)
-            # A second sentence when it is relevant and the answer stays short, or when it is
-            # nearly as good as the first and the answer stays readable.
-            if (other.score >= SECOND_MIN_RATIO * first.score and total <= SHORT_ANSWER_CHARS) or (
-                other.score >= SECOND_STRONG_RATIO * first.score and total <= MAX_ANSWER_CHARS
-            ):
-                chosen.append(other)
-            break
-        if intent.kind == "when":
-            chosen = self._with_date(intent, chosen, candidates, hits)
-        chosen.sort(key=lambda c: (c.rank, c.start) if c.doc.id != first.doc.id else (first.rank, c.start))
+        chosen = self._complete(intent, candidates[0], candidates)
         return compose(chosen, hits, intent, confidence=coverage)
 
-    def _with_date(
-        self, intent: Intent, chosen: list[Candidate], candidates: list[Candidate], hits: list[Hit]
-    ) -> list[Candidate]:
-        """A "Wann" answer must name a date: when the chosen sentences have none, the best
-        sentence of the same document that has one (a day or month) takes the second place."""
-        asked = {m.text for m in extract_dates(intent.question)}
+    def _complete(self, intent: Intent, first: Candidate, candidates: list[Candidate]) -> list[Candidate]:
+        """The first sentence, and a second one only when it adds what the first lacks: the
+        kind of fact asked for from a neighbouring sentence of the same document, else question
+        words the first misses. In document order when both come from one document."""
+        second: Candidate | None = None
+        if not has_type(intent, first.text):
+            second = next(
+                (c for c in self._neighbours(intent, first, candidates) if has_type(intent, c.text)), None
+            )
+        if second is None:
+            weights = self.evidence.question_weights(intent.question)
+            total = sum(w for _, _, w in weights) or 1.0
+            missing = [(stem, parts, w) for stem, parts, w in weights if not covers(first.terms, stem, parts)]
+            for other in candidates[1:3]:
+                if other.doc.id == first.doc.id and other.start == first.start:
+                    continue
+                adds = sum(w for stem, parts, w in missing if covers(other.terms, stem, parts)) / total
+                if adds >= SECOND_ADDS and len(first.text) + len(other.text) <= 400:
+                    second = other
+                break
+        if second is None:
+            return [first]
+        if second.doc.id == first.doc.id and second.start < first.start:
+            return [second, first]
+        return [first, second]
 
-        def dated(text: str) -> bool:
-            return any(m.text not in asked and m.precision != "year" for m in extract_dates(text))
-
-        if any(dated(c.text) for c in chosen):
-            return chosen
-        first = chosen[0]
-        pool = candidates + self.evidence.candidates(
-            intent,
-            [h for h in hits if h.chunk.doc_id == first.doc.id] + [Hit(c, 0.0) for c in self._doc_chunks(first.doc.id)],
-        )
-        extra = next((c for c in pool if c.doc.id == first.doc.id and c.start != first.start and dated(c.text)), None)
-        return [first, extra] if extra is not None else chosen
+    def _neighbours(self, intent: Intent, first: Candidate, candidates: list[Candidate]) -> list[Candidate]:
+        """Sentences near ``first`` in its document, nearest first (the next before the previous)."""
+        doc = first.doc
+        spans = list(sentence_spans(doc.text))
+        at = next((i for i, (s, _) in enumerate(spans) if s == first.start), None)
+        if at is None:
+            return []
+        order = [at + 1, at - 1, at + 2, at - 2][: 2 * NEIGHBOURS]
+        known = {(c.doc.id, c.start): c for c in candidates}
+        found = []
+        for i in order:
+            if not 0 <= i < len(spans):
+                continue
+            start, end = spans[i]
+            candidate = known.get((doc.id, start))
+            if candidate is None:
+                hit = self._hit_for(doc.id, start, [first.hit]) or first.hit
+                candidate = Candidate(hit, first.rank, doc, start, end, doc.text[start:end], 0.0, 0.0)
+            found.append(candidate)
+        return found
 
     def _doc_chunks(self, doc_id: str) -> list[Chunk]:
         chunks = self.index.chunks
         return [chunks[int(r)] for r in self.index.doc_rows.get(doc_id, ())]
 
     def _by_date(self, intent: Intent, candidates: list[Candidate], hits: list[Hit]) -> Answer | None:
-        """ "Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
+        """"Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
         (retrieval score at least half the best), the one with the latest (earliest) date."""
         top = hits[0].score if hits else 0.0
         dated: dict[str, tuple[date, Document]] = {}
@@ -117,8 +144,17 @@ class ExtractiveAnswerer:
             [sentence], hits, intent, confidence=candidates[0].coverage, lead=latest_lead(pick, intent.order)
         )
 
+    def _dated_sentence(self, doc: Document, mention: DateMention, hits: list[Hit], rank: int) -> Candidate | None:
+        span = next(((s, e) for s, e in sentence_spans(doc.text) if s <= mention.offset < e), None)
+        if span is None:
+            return None
+        hit = self._hit_for(doc.id, span[0], hits)
+        if hit is None:
+            return None
+        return Candidate(hit, rank, doc, span[0], span[1], doc.text[span[0] : span[1]], 1.0, 1.0)
+
     def _list_events(self, intent: Intent, hits: list[Hit]) -> Answer | None:
-        """ "Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
+        """"Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
         assert intent.date_from is not None
         low, high = intent.date_from, intent.date_to or intent.date_from
         found: list[tuple[date, Candidate]] = []
@@ -128,24 +164,55 @@ class ExtractiveAnswerer:
             if doc.id in seen_docs:
                 continue
             mentions = [m for m in doc.dates if m.start <= high and low <= m.end and m.precision != "year"]
-            if not mentions:
+            candidate = self._dated_sentence(doc, mentions[0], hits, rank) if mentions else None
+            if candidate is None:
                 continue
-            mention = mentions[0]
-            span = next(((s, e) for s, e in sentence_spans(doc.text) if s <= mention.offset < e), None)
-            if span is None:
-                continue
-            chunk_hit = self._hit_for(doc.id, span[0], hits) or hit
             seen_docs.add(doc.id)
-            found.append(
-                (
-                    mention.start,
-                    Candidate(chunk_hit, rank, doc, span[0], span[1], doc.text[span[0] : span[1]], 1.0, 1.0),
-                )
-            )
+            found.append((mentions[0].start, candidate))
         if not found:
             return None
         found.sort(key=lambda item: item[0])
         return event_list(intent, [c for _, c in found[:MAX_LISTED]], hits)
+
+    def _upcoming(self, intent: Intent, hits: list[Hit]) -> Answer:
+        """Dates from today on in the documents found (soonest first); when there are none,
+        the most recent date before today, with its sentence."""
+        today = intent.today or date.today()
+        ahead: list[tuple[date, Candidate]] = []
+        before: tuple[date, Candidate] | None = None
+        seen: set[tuple[str, int]] = set()
+        for rank, hit in enumerate(hits):  # every document that matches the question at all
+            doc = self.index.documents[hit.chunk.doc_id]
+            for mention in doc.dates:
+                if mention.precision == "year" or (doc.id, mention.offset) in seen:
+                    continue
+                seen.add((doc.id, mention.offset))
+                if mention.end >= today:
+                    candidate = self._dated_sentence(doc, mention, hits, rank)
+                    if candidate is not None and all(c.start != candidate.start for _, c in ahead):
+                        ahead.append((max(mention.start, today), candidate))
+                elif before is None or mention.end > before[0]:
+                    candidate = self._dated_sentence(doc, mention, hits, rank)
+                    if candidate is not None:
+                        before = (mention.end, candidate)
+        if ahead:
+            ahead.sort(key=lambda item: item[0])
+            return upcoming(intent, ahead[:MAX_LISTED], hits)
+        return nothing_upcoming(intent, before, hits)
+
+    def _list_across(self, intent: Intent, hits: list[Hit]) -> Answer | None:
+        """"Welche Förderprogramme gibt es?": the best sentence of each document among the hits
+        that covers enough of the question, documents in retrieval order."""
+        candidates = self.evidence.candidates(intent, hits, passages=len(hits))
+        best: dict[str, Candidate] = {}
+        for candidate in candidates:
+            if candidate.doc.id not in best and candidate.coverage >= self.min_coverage:
+                best[candidate.doc.id] = candidate
+        if len(best) < 2:
+            return None
+        order = list(dict.fromkeys(h.chunk.doc_id for h in hits))
+        items = sorted(best.values(), key=lambda c: order.index(c.doc.id))[:MAX_LISTED]
+        return across_documents(intent, items, hits)
 
     def _hit_for(self, doc_id: str, offset: int, hits: list[Hit]) -> Hit | None:
         for hit in hits:
@@ -157,4 +224,4 @@ class ExtractiveAnswerer:
         return None
 
 
-__all__ = ["MIN_COVERAGE", "PASSAGES", "ExtractiveAnswerer"]
+__all__ = ["MIN_COVERAGE", "ExtractiveAnswerer"]

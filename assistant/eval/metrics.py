@@ -1,6 +1,6 @@
-"""The figures of an evaluation: text comparison (containment, token F1), per-question scores
-(gold rank, nDCG, citations, abstention) and their aggregation, overall and per group. See
-evals/README.md for the definitions."""
+"""The figures of an evaluation: text comparison (containment; exact match and token F1 of the
+short answer), per-question scores (gold rank, nDCG, citations, abstention) and their
+aggregation, overall and per group. See evals/README.md for the definitions."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def normalize(text: str) -> str:
 
 
 _MARKER = re.compile(r"\[\d+\]")
+# Removed before exact match and token F1, as SQuAD removes English articles.
+GERMAN_ARTICLES = frozenset("der die das den dem des ein eine einer eines einem einen".split())
+
+
+def normalize_answer(text: str) -> str:
+    """:func:`normalize`, without citation markers and German articles: the SQuAD-style
+    normalisation for exact match and token F1 ("Die Zeche Zollern [1]" -> "zeche zollern")."""
+    return " ".join(w for w in normalize(_MARKER.sub(" ", text)).split() if w not in GERMAN_ARTICLES)
 
 
 def contains_any(answer: str, golds: Iterable[str]) -> bool:
@@ -33,11 +41,15 @@ def contains_any(answer: str, golds: Iterable[str]) -> bool:
     return any(g and g in text for g in (normalize(x) for x in golds))
 
 
+def exact_match(prediction: str, gold: str) -> bool:
+    """Equal after :func:`normalize_answer`."""
+    return normalize_answer(prediction) == normalize_answer(gold)
+
+
 def token_f1(prediction: str, gold: str) -> float:
-    """SQuAD-style bag-of-words F1 between two texts after :func:`normalize` (citation markers
-    like ``[1]`` are removed from the prediction first)."""
-    pred = normalize(_MARKER.sub(" ", prediction)).split()
-    ref = normalize(gold).split()
+    """SQuAD-style bag-of-words F1 between two texts after :func:`normalize_answer`."""
+    pred = normalize_answer(prediction).split()
+    ref = normalize_answer(gold).split()
     if not pred or not ref:
         return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())
@@ -64,21 +76,32 @@ def ndcg(ranking: Sequence[str], gold: set[str], cutoff: int = 10) -> float:
     return dcg / ideal
 
 
+def short_text(row: dict[str, Any]) -> str:
+    """What exact match and token F1 compare: the short answer, else the whole answer."""
+    short = row.get("short_answer")
+    return short["text"] if isinstance(short, dict) and short.get("text") else row.get("answer", "")
+
+
 def score_question(q: Question, row: dict[str, Any]) -> dict[str, Any]:
-    """Scores of one answered question: the gold document's rank, nDCG@10, containment, F1,
-    citation precision, whether it was right (contained, or abstained when unanswerable)."""
+    """Scores of one answered question: the gold document's rank, nDCG@10, containment, exact
+    match and F1, citation precision, whether it was right (contained, or abstained when
+    unanswerable)."""
     gold = set(q.sources)
     ranking = doc_ranking(row.get("retrieved", []))
     rank = next((i for i, d in enumerate(ranking, start=1) if d in gold), None)
     abstained = bool(row.get("abstained"))
     answer = row.get("answer", "")
+    short = short_text(row)
     cited = list(dict.fromkeys(c["doc_id"] for c in row.get("citations", [])))
     scores: dict[str, Any] = {"answerable": q.answerable, "abstained": abstained}
     if q.answerable:
         scores["gold_rank"] = rank if gold else None
         scores["ndcg@10"] = ndcg(ranking, gold) if gold else None
         scores["contained"] = (not abstained) and contains_any(answer, q.answers)
-        scores["f1"] = 0.0 if abstained else max(token_f1(answer, g) for g in q.answers)
+        scores["em"] = (not abstained) and any(exact_match(short, g) for g in q.answers)
+        scores["f1"] = 0.0 if abstained else max(token_f1(short, g) for g in q.answers)
+        scores["short"] = (not abstained) and bool(row.get("short_answer"))
+        scores["chars"] = None if abstained else len(_MARKER.sub("", answer).strip())
         scores["citation_precision"] = (sum(d in gold for d in cited) / len(cited)) if cited and gold else None
         scores["first_citation_gold"] = bool(cited) and row["citations"][0]["doc_id"] in gold
         scores["correct"] = scores["contained"]
@@ -125,7 +148,13 @@ def aggregate(pairs: Sequence[tuple[Question, dict[str, Any]]], k: int = 10) -> 
     result["ndcg@10"] = _mean([s["ndcg@10"] for s in with_gold])
     result["answered"] = _mean([float(not s["abstained"]) for s in answerable])
     result["containment"] = _mean([float(s["contained"]) for s in answerable])
+    result["exact_match"] = _mean([float(s["em"]) for s in answerable])
     result["token_f1"] = _mean([s["f1"] for s in answerable])
+    answered = [s for s in answerable if not s["abstained"]]
+    result["short_answer_share"] = _mean([float(s["short"]) for s in answered])
+    chars = [float(s["chars"]) for s in answered if s["chars"] is not None]
+    median = percentile(chars, 50)
+    result["median_answer_chars"] = round(median, 1) if median is not None else None
     result["citation_precision"] = _mean(
         [s["citation_precision"] for s in answerable if s["citation_precision"] is not None]
     )

@@ -18,7 +18,9 @@ TABLE_COLUMNS = (
     ("mrr@10", "MRR@10"),
     ("ndcg@10", "nDCG@10"),
     ("containment", "contain"),
+    ("exact_match", "EM"),
     ("token_f1", "F1"),
+    ("median_answer_chars", "chars"),
     ("citation_precision", "cit.prec"),
     ("abstention_precision", "abst.P"),
     ("abstention_recall", "abst.R"),
@@ -63,6 +65,7 @@ GROUP_COLUMNS = (
     ("hit@5", "hit@5"),
     ("mrr@10", "MRR@10"),
     ("containment", "contain"),
+    ("exact_match", "EM"),
     ("token_f1", "F1"),
     ("citation_precision", "cit.prec"),
     ("abstention_recall", "abst.R"),
@@ -76,7 +79,9 @@ DEFINITIONS = (
     ),
     (
         "contain: the normalized answer (case, whitespace, punctuation, hyphens) contains a gold answer; "
-        "F1: token F1, best gold answer; both 0 when the assistant abstained; over answerable questions."
+        "EM / F1: exact match and token F1 of the short answer (the whole answer where none is given) "
+        "against the best gold answer, German articles and [n] removed; all 0 when the assistant "
+        "abstained; over answerable questions. chars: median answer length without markers."
     ),
     "cit.prec: share of cited documents that are gold sources (answered questions with citations).",
     (

@@ -133,6 +133,7 @@ def result_row(q: Question, answer: Answer, latency_ms: float) -> dict[str, Any]
     row.update(
         {
             "answer": data["answer"],
+            "short_answer": data["short_answer"],
             "abstained": data["abstained"],
             "citations": data["citations"],
             "retrieved": [

@@ -1,5 +1,7 @@
-"""What a question asks for: its type (wann, wer, wo, wie viele ...), dates and date order,
-and, for follow-ups, what to carry over from the previous question."""
+"""What a question asks for: its kind (wann, wer, wo, wie viele, was ist, wie kann man ...), the
+subject of a definition, a list across documents ("Welche Förderprogramme gibt es?"), dates and
+date order, whether it asks about what lies ahead of today or about a deadline, and, for
+follow-ups, what to carry over from the previous question."""
 
 from __future__ import annotations
 
@@ -23,7 +25,40 @@ _KINDS = [
     ("who", re.compile(r"^\s*(und\s+)?(wer|wem|wen|wessen|von wem)\b", re.I)),
     ("where", re.compile(r"^\s*(und\s+)?(wo|wohin|woher|in welche[rm]? (stadt|ort|land|region))\b", re.I)),
     ("why", re.compile(r"^\s*(und\s+)?(warum|weshalb|wieso|wozu)\b", re.I)),
+    (
+        "definition",
+        re.compile(
+            r"^\s*(und\s+)?(was (genau )?(ist|sind|war|waren|bedeutet|bedeuten|meint|heißt)\b|wofür steht|"
+            r"was versteht man unter|was verbirgt sich hinter|was ist mit)",
+            re.I,
+        ),
+    ),
+    (
+        "procedure",
+        re.compile(
+            r"^\s*(und\s+)?(wie (kann|können|könnte|muss|müssen|soll|sollte|darf) (man|ich|wir|\w+)\b|"
+            r"wie (bewirbt|meldet|beantragt) man|wie (beantrage|bewerbe|melde) ich|wie funktioniert|"
+            r"was muss (man|ich)|welche schritte|wie läuft\b.*\bab\b|wie (erfolgt|geht))",
+            re.I,
+        ),
+    ),
 ]
+# "Was ist das Digitalwerk Werder?" -> "Digitalwerk Werder"
+_SUBJECT = re.compile(
+    r"^\s*(?:und\s+)?(?:was (?:genau )?(?:ist|sind|war|waren|bedeutet|bedeuten|meint|heißt)|wofür steht|"
+    r"was versteht man unter|was verbirgt sich hinter|was ist mit)\s+"
+    r"(?:(?:der|die|das|den|dem|des|ein|eine|einer|eines|einem|einen)\s+)?(?P<subject>[^?!.]+?)"
+    r"(?:\s+(?:gemeint|genau|eigentlich))?\s*[?!.]*\s*$",
+    re.I,
+)
+# "Welche Förderprogramme gibt es für KMU?": one item per document; "Welche Projekte stellte das
+# ifii vor?" is an ordinary question (one document answers it).
+_LIST = re.compile(
+    r"^\s*(?:und\s+)?(?:welche|was für)\s+(?:\w+\s+){0,2}?(?P<noun>[A-ZÄÖÜ][\w-]+)\s+"
+    r"(?:gibt es|gab es|existier\w*|werden\b.*\b(?:angeboten|gefördert)|stehen\b.*\bzur verfügung|"
+    r"kommen\b.*\bin frage|kennst du|kennen sie|bieten\b)",
+    re.I,
+)
 _FOLLOW_UP = re.compile(
     r"^\s*(und|aber|auch|außerdem|sowie)\b|\b(dort|dabei|damals|davon|dazu|daran|darüber|dafür|"
     r"diese[mnrs]?|jene[mnrs]?|derselben?|demselben)\b",
@@ -32,8 +67,18 @@ _FOLLOW_UP = re.compile(
 _LATEST = re.compile(r"\b(letzte[mnrs]?|neueste[mnrs]?|jüngste[mnrs]?|aktuellste[mnrs]?|zuletzt)\b", re.I)
 _EARLIEST = re.compile(r"\b(erste[mnrs]?|älteste[mnrs]?|früheste[mnrs]?)\b", re.I)
 _UPCOMING = re.compile(
-    r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?|geplante[mnrs]?|künftige[mnrs]?)\b", re.I
+    r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?|geplante[mnrs]?|künftige[mnrs]?|"
+    r"zukünftige[mnrs]?|anstehende[mnrs]?|demnächst|bald|in zukunft|aktuelle[mnrs]?|aktuell|derzeit|"
+    r"zurzeit|momentan|noch offen\w*|offene[mnrs]?)\b",
+    re.I,
 )
+_DEADLINE = re.compile(
+    r"\b(\w*frist\w*|\w*schluss|deadline|stichtag|bis wann|läuft\b.*\bab|einreich\w*|bewerb\w*|"
+    r"anmeld\w*)\b",
+    re.I,
+)
+# What "demnächst" or "aktuell" may be about: events, deadlines, calls and programmes.
+_PLANNED_NOUN = re.compile(r"(förder|programm|ausschreibung|aufruf|frist|bewerbung|antr[aä]g|angebot)", re.I)
 _EVENTS = re.compile(
     r"\b(welche|was für)\s+(\w+\s+)?(veranstaltungen|events|termine|treffen|workshops|konferenzen|"
     r"tagungen|seminare|schulungen|trainings)\b|\bwas (fand|gab es|war|passierte)\b.*\b(statt|los)?\b",
@@ -80,6 +125,11 @@ class Intent:
     follow_up: bool = False
     carried_terms: tuple[str, ...] = ()
     previous_docs: tuple[str, ...] = ()
+    subject: str | None = None  # what a definition question asks about: "COSME"
+    list_of: str | None = None  # the plural noun of a list across documents: "Förderprogramme"
+    upcoming: bool = False  # asks about what lies ahead of ``today`` ("demnächst", "aktuelle Fristen")
+    deadline: bool = False  # asks about a deadline ("Bis wann …?", "Bewerbungsfrist")
+    today: date | None = None
 
     @property
     def about_dates(self) -> bool:
@@ -126,9 +176,17 @@ def understand(
     order = None
     if _EVENT_NOUN.search(question):  # "das erste Stadion" is no question about dates
         order = "latest" if _LATEST.search(ordered) else ("earliest" if _EARLIEST.search(ordered) else None)
-    if order is None and _UPCOMING.search(question) and date_from is None:
-        date_from, label, order = today, f"ab {today.strftime('%d.%m.%Y')}", "earliest"
-    list_events = bool(_EVENTS.search(question)) and date_from is not None and order is None
+    upcoming = (
+        order is None
+        and date_from is None
+        and bool(_UPCOMING.search(question))
+        and bool(kind == "when" or _EVENT_NOUN.search(question) or _PLANNED_NOUN.search(question))
+    )
+    if upcoming:
+        date_from, label = today, f"ab {today.day}.{today.month}.{today.year}"
+    list_events = bool(_EVENTS.search(question)) and date_from is not None and order is None and not upcoming
+    subject_match = _SUBJECT.match(question) if kind == "definition" else None
+    list_match = _LIST.match(question)
     earlier = previous_questions(history)
     follow_up = bool(earlier) and is_follow_up(question)
     carried: tuple[str, ...] = ()
@@ -156,6 +214,11 @@ def understand(
         follow_up,
         carried,
         tuple(previous_docs) if follow_up else (),
+        subject=subject_match.group("subject").strip() if subject_match else None,
+        list_of=list_match.group("noun") if list_match and not list_events else None,
+        upcoming=upcoming,
+        deadline=bool(_DEADLINE.search(question)),
+        today=today,
     )
 
 

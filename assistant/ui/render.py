@@ -38,6 +38,8 @@ class SourceEntry(TypedDict):
     quote: str
     passage_start: int  # the passage around it
     passage_end: int
+    short_start: int | None  # the short answer inside the quoted sentence (citation n of the short answer)
+    short_end: int | None
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~$&])")
@@ -49,7 +51,13 @@ def md_escape(text: str) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    parts = [md_escape(answer.text)]
+    """The answer for the chat: the short answer in bold on its own line, then the rest."""
+    text = answer.text
+    short = answer.short_answer
+    if short is not None and text.startswith(short.text + "\n"):
+        parts = [f"**{md_escape(short.text)}**\n\n{md_escape(text[len(short.text) + 1 :])}"]
+    else:
+        parts = [md_escape(text)]
     if answer.note:
         parts.append(f"*{md_escape(answer.note)}*")
     if answer.flagged:
@@ -76,8 +84,10 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
     """What the cards and the document view need: the citations, or for an answer without
     any, the closest passages."""
     entries: list[SourceEntry] = []
+    short = answer.short_answer
     for c in answer.citations:
         ps, pe = _chunk_bounds(index, answer, c.doc_id, c.chunk_id, c.start, c.end)
+        marked = short is not None and short.n == c.n and c.start <= short.start < short.end <= c.end
         entries.append(
             {
                 "n": c.n,
@@ -92,6 +102,8 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
                 "quote": c.quote,
                 "passage_start": min(ps, c.start),
                 "passage_end": max(pe, c.end),
+                "short_start": short.start if short is not None and marked else None,
+                "short_end": short.end if short is not None and marked else None,
             }
         )
     if entries or not answer.hits:
@@ -114,6 +126,8 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
                 "quote": hit.chunk.text,
                 "passage_start": hit.chunk.start,
                 "passage_end": hit.chunk.end,
+                "short_start": None,
+                "short_end": None,
             }
         )
     return entries
@@ -147,7 +161,20 @@ def _card_passage(entry: SourceEntry, doc_text: str | None) -> str:
         high = space if space >= 0 else high
     before = ("… " if low > entry["passage_start"] else "") + _squeeze(doc_text[low:start])
     after = _squeeze(doc_text[end:high]) + (" …" if high < entry["passage_end"] else "")
-    return f'{_esc(before)}<mark class="satz">{_esc(_squeeze(doc_text[start:end]))}</mark>{_esc(after)}'
+    return f'{_esc(before)}<mark class="satz">{_marked_sentence(entry, doc_text)}</mark>{_esc(after)}'
+
+
+def _marked_sentence(entry: SourceEntry, doc_text: str) -> str:
+    """The cited sentence, escaped, with the short answer inside it in <strong>."""
+    start, end = entry["start"], entry["end"]
+    a, b = entry.get("short_start"), entry.get("short_end")
+    if a is None or b is None or not start <= a < b <= end:
+        return _esc(_squeeze(doc_text[start:end]))
+    return (
+        _esc(_squeeze(doc_text[start:a]))
+        + f'<strong class="kurzantwort">{_esc(_squeeze(doc_text[a:b]))}</strong>'
+        + _esc(_squeeze(doc_text[b:end]))
+    )
 
 
 def _squeeze(text: str) -> str:
