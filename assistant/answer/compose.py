@@ -15,9 +15,7 @@ from ..types import Answer, Citation, Document, Hit, ShortAnswer
 from .candidates import Candidate
 
 ABSTAIN_TEXT = "In den vorliegenden Dokumenten finde ich dazu keine Angaben."
-_MONTH_NAMES = (
-    "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
-)
+_MONTH_NAMES = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
 
 
 def date_label(doc: Document) -> str | None:
@@ -26,7 +24,7 @@ def date_label(doc: Document) -> str | None:
 
 
 def german_date(day: date) -> str:
-    """"1. Dezember 2026"."""
+    """ "1. Dezember 2026"."""
     return f"{day.day}. {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
@@ -100,7 +98,7 @@ def _year_of(candidate: Candidate) -> int | None:
 
 
 def latest_lead(pick: Document, order: str) -> str:
-    """"Die jüngste passende Meldung ist vom 20. Oktober 2022:"."""
+    """ "Die jüngste passende Meldung ist vom 20. Oktober 2022:"."""
     word = "jüngste" if order == "latest" else "früheste"
     when = date_label(pick)
     return f"Die {word} passende Meldung ist vom {when}:" if when else f"Die {word} passende Meldung:"
@@ -127,7 +125,7 @@ def event_list(intent: Intent, chosen: list[Candidate], hits: list[Hit]) -> Answ
 
 
 def across_documents(intent: Intent, chosen: list[Candidate], hits: list[Hit]) -> Answer:
-    """"Welche Förderprogramme gibt es?": one line per document."""
+    """ "Welche Förderprogramme gibt es?": one line per document."""
     noun = intent.list_of or "Einträge"
     heading = (
         f"In den Dokumenten finde ich {len(chosen)} {'Stellen' if len(chosen) > 1 else 'Stelle'} zu „{noun}“:"

@@ -76,9 +76,7 @@ class ExtractiveAnswerer:
         words the first misses. In document order when both come from one document."""
         second: Candidate | None = None
         if not has_type(intent, first.text):
-            second = next(
-                (c for c in self._neighbours(intent, first, candidates) if has_type(intent, c.text)), None
-            )
+            second = next((c for c in self._neighbours(intent, first, candidates) if has_type(intent, c.text)), None)
         if second is None:
             weights = self.evidence.question_weights(intent.question)
             total = sum(w for _, _, w in weights) or 1.0
@@ -122,7 +120,7 @@ class ExtractiveAnswerer:
         return [chunks[int(r)] for r in self.index.doc_rows.get(doc_id, ())]
 
     def _by_date(self, intent: Intent, candidates: list[Candidate], hits: list[Hit]) -> Answer | None:
-        """"Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
+        """ "Die letzte/erste Veranstaltung zu …": among the documents that match the topic well
         (retrieval score at least half the best), the one with the latest (earliest) date."""
         top = hits[0].score if hits else 0.0
         dated: dict[str, tuple[date, Document]] = {}
@@ -154,7 +152,7 @@ class ExtractiveAnswerer:
         return Candidate(hit, rank, doc, span[0], span[1], doc.text[span[0] : span[1]], 1.0, 1.0)
 
     def _list_events(self, intent: Intent, hits: list[Hit]) -> Answer | None:
-        """"Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
+        """ "Welche Veranstaltungen gab es 2022?": one dated sentence per document in the range."""
         assert intent.date_from is not None
         low, high = intent.date_from, intent.date_to or intent.date_from
         found: list[tuple[date, Candidate]] = []
@@ -201,7 +199,7 @@ class ExtractiveAnswerer:
         return nothing_upcoming(intent, before, hits)
 
     def _list_across(self, intent: Intent, hits: list[Hit]) -> Answer | None:
-        """"Welche Förderprogramme gibt es?": the best sentence of each document among the hits
+        """ "Welche Förderprogramme gibt es?": the best sentence of each document among the hits
         that covers enough of the question, documents in retrieval order."""
         candidates = self.evidence.candidates(intent, hits, passages=len(hits))
         best: dict[str, Candidate] = {}
