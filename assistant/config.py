@@ -40,6 +40,9 @@ class Settings:
     rrf_k: int = 60
     # Weight of the whole-document BM25 score in a chunk's lexical score (0 = chunk alone).
     doc_weight: float = 2.0
+    # Weight of the character 4-gram BM25 score mixed into the lexical score (index/ngrams.py);
+    # 0 = word BM25 alone, and `assistant index` then builds no n-gram lists.
+    ngram_weight: float = 2.0
     candidates: int = 50
     max_file_bytes: int = 50_000_000
     progress: bool = True
@@ -67,7 +70,7 @@ class Settings:
             raise ConfigError(f"answer_mode={self.answer_mode!r} ist ungültig; erlaubt: {', '.join(ANSWER_MODES)}")
         if self.answer_mode == "llm" and not (self.llm_url and self.llm_model):
             raise ConfigError("answer_mode=llm braucht llm_url und llm_model (ASSISTANT_LLM_URL, ASSISTANT_LLM_MODEL)")
-        for name in ("hub_timeout", "doc_weight", "llm_timeout"):
+        for name in ("hub_timeout", "doc_weight", "ngram_weight", "llm_timeout"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name}={value} muss eine Zahl größer oder gleich 0 sein")

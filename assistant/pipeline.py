@@ -81,10 +81,17 @@ class Assistant:
                 warnings.append(str(exc))
         if not wants_dense:
             embedder = None
+        if settings.ngram_weight > 0 and index.ngrams is None:
+            warnings.append(
+                "Der Index enthält keine N-Gramm-Listen (ohne sie gebaut); `assistant index` ergänzt sie, "
+                "bis dahin wird nur über ganze Wörter gesucht."
+            )
         stale = staleness(settings, index.manifest, index.corpus_record)
         if stale:
             warnings.append(stale)
-        retriever = Retriever(index, embedder, settings.retrieval, settings.candidates, settings.rrf_k)
+        retriever = Retriever(
+            index, embedder, settings.retrieval, settings.candidates, settings.rrf_k, settings.ngram_weight
+        )
         return cls(settings, index, retriever, warnings)
 
     def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:

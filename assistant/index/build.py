@@ -21,8 +21,10 @@ from ..types import Progress
 from . import dense
 from .bm25 import Postings
 from .embedder import Encoder, load_embedder
-from .format import CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
+from .format import NGRAMS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
 from .freshness import settings_mismatch, vectors_mismatch
+from .ngram_build import NgramBuilder
+from .ngrams import NGRAM_VERSION
 from .reader import IndexData, load_index
 from .writer import GenerationBuilder, build_lock
 
@@ -124,6 +126,12 @@ class _Build:
         self.added: list[int] = []  # document numbers in the builder
         # index term -> term id; the previous generation's ids stay, new terms get the next ones
         self.term_number: dict[str, int] = dict(previous.lexical.vocab) if previous else {}
+        # The n-gram lists take the new rows' texts in row order (the previous lists stay).
+        self.grams = (
+            NgramBuilder(self.analyzer, previous.ngrams if previous else None, builder.staging)
+            if settings.ngram_weight > 0
+            else None
+        )
 
     def read_documents(self, files: list[CorpusFile]) -> dict[str, DocumentEntry]:
         """Parse what is new or changed; the entry of every document the generation keeps."""
@@ -197,6 +205,9 @@ class _Build:
             texts = [text[a:b] for a, b in spans]
             entries[builder.doc_ids[number]]["chunks"] = len(spans)
             pending.append((number, spans, [encode(t) for t in texts], texts))
+            if self.grams is not None:
+                for chunk_text in texts:
+                    self.grams.add(chunk_text)
             pending_chunks += len(spans)
             if pending_chunks >= self.settings.embed_batch_size * 8:
                 if self.progress:
@@ -230,6 +241,8 @@ class _Build:
             base, lexical_base = Postings.build(tokens, tables.row_tok, 0, rows, len(terms), live), rows
         elif rows > lexical_base:
             delta = Postings.build(tokens, tables.row_tok, lexical_base, rows, len(terms), live)
+        if self.grams is not None:
+            self.grams.finish(tables.row_doc, live, MERGE_SHARE).save(builder.staging / NGRAMS)
         dense_base: Any = None
         dense_info: FaissInfo | None = previous.manifest.faiss if previous else None
         dense_base_rows = previous.manifest.dense_base_rows if previous else 0
@@ -257,6 +270,7 @@ class _Build:
             scanned_at_ns=scanned_at_ns,
             document_count=len(documents),
             faiss=dense_info if embedder is not None else None,
+            ngrams=NGRAM_VERSION if self.grams is not None else None,
             skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped),
         )
         generation = builder.commit(

@@ -41,6 +41,7 @@ VOCABULARY = "vocabulary.json"
 # hard-linked while unchanged; the rows added since get small delta parts.
 POSTINGS_BASE = "postings-base"
 POSTINGS_DELTA = "postings-delta"
+NGRAMS = "ngrams"  # the character n-gram lists (index/ngrams.py), when the manifest names a version
 DENSE_BASE = "dense-base.faiss"
 
 
@@ -92,6 +93,7 @@ class Manifest:
     scanned_at_ns: int  # when the corpus walk began (files modified later are hashed again)
     document_count: int
     faiss: FaissInfo | None = None
+    ngrams: int | None = None  # the n-gram lists' version (index/ngrams.py), None: none built
     skipped: tuple[SkippedFile, ...] = ()
     format_version: int = FORMAT_VERSION
     package_version: str = ""

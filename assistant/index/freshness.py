@@ -13,6 +13,7 @@ from ..ingest.corpus import FileStats, file_stats, stats_digest
 from ..text.german import ANALYZER_VERSION
 from .embedder import Encoder
 from .format import CorpusRecord, Manifest, current_generation, read_corpus_record, read_manifest
+from .ngrams import NGRAM_VERSION
 
 
 def same_model(a: str | None, b: str | None) -> bool:
@@ -37,6 +38,10 @@ def settings_mismatch(manifest: Manifest, settings: Settings, decompound: bool =
         return "Kompositazerlegung geändert"
     if manifest.analyzer_version != ANALYZER_VERSION:
         return f"Textanalyse geändert (Version {manifest.analyzer_version} → {ANALYZER_VERSION})"
+    if settings.ngram_weight > 0 and manifest.ngrams != NGRAM_VERSION:
+        if not manifest.ngrams:
+            return "N-Gramm-Index wird aufgebaut"
+        return f"N-Gramm-Index geändert (Version {manifest.ngrams} → {NGRAM_VERSION})"
     return None
 
 

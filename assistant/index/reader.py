@@ -27,6 +27,7 @@ from .dense import DenseIndex, load_dense
 from .format import (
     DOC_IDS,
     DOC_LINES,
+    NGRAMS,
     POSTINGS_BASE,
     POSTINGS_DELTA,
     TERMS,
@@ -40,6 +41,7 @@ from .format import (
     read_manifest,
     require_generation,
 )
+from .ngrams import NgramIndex
 
 _DOC_CACHE = 2048
 
@@ -137,6 +139,7 @@ class IndexData:
     documents: DocumentStore
     lexical: LexicalIndex
     dense: DenseIndex | None = None
+    ngrams: NgramIndex | None = None
     chunks: ChunkTable = field(init=False)
     doc_rows: DocumentRows = field(init=False)
     _record: CorpusRecord | None = field(default=None, init=False, repr=False)
@@ -188,9 +191,14 @@ def load_index(index_dir: Path, doc_weight: float | None = None) -> IndexData:
         documents = DocumentStore(generation, tables, doc_ids)
         lexical = _load_lexical(generation, manifest, tables, doc_weight)
         dense = load_dense(generation, manifest, tables) if manifest.dense else None
+        ngrams = (
+            NgramIndex.load(generation / NGRAMS, lexical.analyzer, tables.row_doc, tables.live)
+            if manifest.ngrams
+            else None
+        )
     except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise IndexCorruptError(f"Index in {generation} ist unvollständig oder beschädigt: {exc}") from None
-    return IndexData(generation, manifest, tables, documents, lexical, dense)
+    return IndexData(generation, manifest, tables, documents, lexical, dense, ngrams)
 
 
 def _load_lexical(generation: Path, manifest: Manifest, tables: Tables, doc_weight: float | None) -> LexicalIndex:

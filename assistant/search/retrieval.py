@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 
 from ..index.embedder import Encoder
+from ..index.ngrams import mix
 from ..index.reader import IndexData
 from ..types import Hit, SearchFilters
 
@@ -15,13 +16,21 @@ class Retriever:
     """Searches one loaded index. Safe to share across threads (no mutable state per query)."""
 
     def __init__(
-        self, index: IndexData, embedder: Encoder | None, mode: str = "hybrid", candidates: int = 50, rrf_k: int = 60
+        self,
+        index: IndexData,
+        embedder: Encoder | None,
+        mode: str = "hybrid",
+        candidates: int = 50,
+        rrf_k: int = 60,
+        ngram_weight: float = 0.0,
     ) -> None:
         self.index = index
         self.embedder = embedder if index.has_dense else None
         self.mode = mode
         self.candidates = candidates
         self.rrf_k = rrf_k
+        # The character n-gram channel is part of the lexical score (where the index has one).
+        self.ngram_weight = ngram_weight if index.ngrams is not None else 0.0
 
     @property
     def effective_mode(self) -> str:
@@ -78,6 +87,14 @@ class Retriever:
 
     def _lexical(self, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         scores = self.index.lexical.scores(query)
+        ngrams = self.index.ngrams
+        if self.ngram_weight and ngrams is not None and scores.any():
+            # The n-gram score re-ranks the chunks the words found; it adds none of its own: the
+            # passages only it finds for a question the corpus cannot answer resemble the question
+            # closely enough to pass the answerer's coverage check (wrong-corpus abstention 99.2 %
+            # -> 97.1 % when it may add chunks, 99.0 % as it is; GermanQuAD, see evals/README.md).
+            grams = ngrams.scores(query)
+            scores = np.where(scores > 0, mix(scores, grams, self.ngram_weight), 0.0).astype(np.float32)
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
         return _top(scores, n)

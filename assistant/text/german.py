@@ -12,6 +12,17 @@ it; the query side then joins its own words into the compounds the index knows
 participle forms or statistical (CharSplit) splits of every compound cost hit@5 (97.5 -> 97.2),
 so both stay on the query side. Kept as own code rather than a library splitter for that
 reason (CharSplit, the maintained option, splits statistically and lost hit@5).
+
+Gender-inclusive forms (``Mitarbeiter*innen``, ``Mitarbeiter:innen``, ``Mitarbeiter_innen``,
+``Mitarbeiter·innen``, ``Mitarbeiter/innen``, ``Mitarbeiter/-innen``, ``Mitarbeiter(innen)``,
+``MitarbeiterInnen``, and the singular ``-in``) become one word (``kolleg*innen``) whose terms
+are those of the base word and of the feminine form (``kolleg`` + ``kollegin``), so they find
+"Kollegen", "Kollegin" and "Kolleginnen" and are found by them (for nouns in -er Snowball gives
+all three one stem already: ``mitarbeit``). A feminine plural shares the singular's stem
+(``kolleginnen`` -> ``kollegin``) when its base is a word of the corpus (not ``gewinnen``, whose
+"gew" is none). Inside a compound the form stands for the base (``Bürger*innenbeteiligung`` ->
+``bürgerbeteiligung``). The analysis may move text around (offsets are not kept): it only makes
+terms.
 """
 
 from __future__ import annotations
@@ -24,18 +35,53 @@ from functools import lru_cache
 from pathlib import Path
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_WORD_OR_GENDER = re.compile(r"[^\W_]+(?:\x00[^\W_]+)?", re.UNICODE)
+# Gender-inclusive forms, matched before lower-casing (the Binnen-I is an upper-case "I" after a
+# lower-case letter). Not after ":" with upper case ("Substrat:In"), not inside underscore-joined
+# names ("Todesstrafe_in_den_USA"); followed by letters only as the plural inside a compound.
+_GENDER = re.compile(
+    r"(?<![^\W\d])(?P<base>[^\W\d_]{2,}?)"
+    r"(?:(?P<mark>[*_\u00b7]|/-?)(?P<fem>[Ii]nnen|[Ii]n)|:(?P<colon>innen|in)|\((?P<paren>innen|in)\)"
+    r"|(?P<binnen>Innen|In))"
+    r"(?P<rest>[^\W\d_]*)(?!_)"
+)
+# Cheap test for texts that may hold one (a literal prefix keeps it fast: +15 % on words_of).
+_MAYBE_GENDER = re.compile(r"in(?<=[*_\u00b7:(/-]in)|In(?<=[^\W\d]In)|In(?<=[*\u00b7:(/-]In)")
+GENDER_MARK = "*"  # joins base and feminine ending in the words of a gender form: "mitarbeiter*innen"
 _FOLD = str.maketrans({"ä": "a", "ö": "o", "ü": "u", "ß": "ss"})
+_VOWELS = frozenset("aeiouyäöü")
 _LINKING = ("", "s", "es", "n", "en", "er", "e")
 # Past participles: "ausgezeichnet" -> "auszeichnen", "angemeldet" -> "anmelden", "gewählt" -> "wählen".
 _PARTICIPLE = re.compile(
     r"^(ab|an|auf|aus|bei|ein|fest|her|hin|mit|nach|vor|weg|zu|zurück|zusammen|teil|vorbei|vorgestellt)?"
     r"ge([a-zäöüß]{3,}?)(et|t)$"
 )
+# Interrogatives: not in the stop-word list (they are words of documents too), but in a query they
+# say what is asked, not about what, and a passage that happens to contain "wann" or "wodurch"
+# is no better for it. Dropped from queries (GermanQuAD word-only hit@1 +0.2, see evals/research).
+QUESTION_WORDS = frozenset(
+    "wann wer wen wem wessen warum wieso weshalb weswegen wodurch womit wofür wogegen woher wohin worauf "
+    "woraus worin worüber worum wovon wovor wozu woran wieviel wieviele inwiefern inwieweit".split()
+)
 MIN_PART = 4
 MIN_COMPOUND = 8
 # Raised whenever analyze() produces other terms for the same text: an index built with another
 # version is rebuilt in full (its stored tokens would not match the queries).
-ANALYZER_VERSION = 2
+ANALYZER_VERSION = 3
+
+
+def _gender_form(match: re.Match[str]) -> str:
+    """``Mitarbeiter*innen`` -> ``Mitarbeiter\\x00innen`` (one word for :data:`_WORD`);
+    inside a compound the base alone; anything else unchanged."""
+    base, rest = match["base"], match["rest"]
+    ending = match["fem"] or match["colon"] or match["paren"] or match["binnen"]
+    if match["binnen"] and not base[-1].islower():
+        return match[0]
+    if rest:
+        if ending.lower() != "innen" or match["paren"] or (match["mark"] or "").startswith("/"):
+            return match[0]
+        return base + rest
+    return base + "\x00" + ending.lower()
 
 
 @lru_cache(maxsize=1)
@@ -66,10 +112,18 @@ class GermanAnalyzer:
 
     def words_of(self, text: str) -> list[str]:
         # NFC: a query typed as "o" + combining diaeresis must match the "ö" of the documents.
-        text = unicodedata.normalize("NFC", text).lower()
-        return [w for w in _WORD.findall(text) if w not in self._stop]
+        text = unicodedata.normalize("NFC", text)
+        if not _MAYBE_GENDER.search(text):
+            return [w for w in _WORD.findall(text.lower()) if w not in self._stop]
+        text = _GENDER.sub(_gender_form, text.replace("\x00", " ")).lower()
+        return [
+            w.replace("\x00", GENDER_MARK) if "\x00" in w else w
+            for w in _WORD_OR_GENDER.findall(text)
+            if w not in self._stop
+        ]
 
     def add_vocabulary(self, words: Iterable[str]) -> None:
+        words = _expand_gender(words)
         new = {w for w in words if len(w) >= MIN_PART and not w.isdigit() and w not in self._stop}
         new -= self.words
         if not new:
@@ -80,7 +134,23 @@ class GermanAnalyzer:
         self._terms_of_word.clear()
 
     def stem(self, word: str) -> str:
-        return self._stemmer.stemWord(word)
+        """Snowball's stem, with two corrections that need the corpus' words:
+
+        - a feminine plural gets the singular's ("kolleginnen" -> "kollegin") when the word
+          without "-innen" is one of the corpus (in any form);
+        - an "s" after a vowel goes ("liberias" -> "liberia", "kanadas" -> "kanada", "autos" ->
+          "auto") when the word without it is one of the corpus (4 letters or more): Snowball
+          drops an "s" only after certain consonants, so genitives of names and plurals of loan
+          words kept it.
+        """
+        stem = self._stemmer.stemWord(word)
+        if stem.endswith("inn") and word.endswith("innen") and len(word) >= MIN_PART + 5:
+            base = word[:-5]
+            if base in self.words or self._stemmer.stemWord(base) in self.stems:
+                return self._stemmer.stemWord(word[:-3])
+        elif stem.endswith("s") and word.endswith("s") and word[-2:-1] in _VOWELS and word[:-1] in self.words:
+            return self._stemmer.stemWord(word[:-1])
+        return stem
 
     def analyze(self, text: str) -> list[str]:
         terms: list[str] = []
@@ -98,24 +168,34 @@ class GermanAnalyzer:
         return found
 
     def _word_terms(self, word: str) -> tuple[str, ...]:
-        stem = self._stemmer.stemWord(word)
+        if GENDER_MARK in word:
+            base, _ending = word.split(GENDER_MARK, 1)
+            terms = self._word_terms(base)
+            feminine = self._stemmer.stemWord(base + "in")  # singular and plural alike
+            return terms if feminine in terms else (*terms, feminine)
+        stem = self.stem(word)
         if not self.decompound or len(word) < MIN_COMPOUND or word.isdigit():
             return (stem,)
         parts = self._split(word)
         return (stem, *(p for p in parts if p != stem)) if parts else (stem,)
 
+    def query_words(self, text: str) -> list[str]:
+        """The words of a query: :meth:`words_of` without interrogatives (QUESTION_WORDS)."""
+        return [w for w in self.words_of(text) if w not in QUESTION_WORDS]
+
     def query_terms(self, text: str, known: Callable[[str], bool]) -> list[str]:
-        """Index terms for a query: those of :meth:`analyze`, plus
+        """Index terms for a query: those of :meth:`analyze` for its :meth:`query_words`, plus
 
         - the verb of a past participle ("ausgezeichnet" also looks for "Auszeichnung"), and
         - compounds the index knows that two query words form ("Bericht zur Nachhaltigkeit" also
           looks for ``nachhaltigkeitsbericht``, "Programm zur Förderung" for ``forderprogramm``),
           which finds compounds whose parts never occur alone in the corpus.
         """
-        terms = self.analyze(text)
+        query_words = self.query_words(text)
+        terms = [t for w in query_words for t in self.terms_of_word(w)]
         if not self.decompound:
             return terms
-        words = [w for w in dict.fromkeys(self.words_of(text)) if w.isalpha()]
+        words = [w for w in dict.fromkeys(w.split(GENDER_MARK, 1)[0] for w in query_words) if w.isalpha()]
         for word in words:
             base = self._participle(word) if len(word) >= 6 else None
             if base and base not in terms:
@@ -148,14 +228,20 @@ class GermanAnalyzer:
 
     def word_terms(self, text: str) -> list[tuple[str, str, tuple[str, ...], tuple[str, ...]]]:
         """``(word, stem, compound parts, alternative terms)`` for each non-stop word of ``text``."""
-        words = self.words_of(text)
         result: list[tuple[str, str, tuple[str, ...], tuple[str, ...]]] = []
-        for word, stem in zip(words, self._stemmer.stemWords(words), strict=True):
+        for word in self.words_of(text):
+            feminine: tuple[str, ...] = ()
+            if GENDER_MARK in word:  # the base word, with the feminine form as its alternative
+                base, _ = word.split(GENDER_MARK, 1)
+                feminine = (self._stemmer.stemWord(base + "in"),)
+                word = base
+            stem = self.stem(word)
             parts = (
                 self._split(word) if (self.decompound and len(word) >= MIN_COMPOUND and not word.isdigit()) else None
             )
-            base = self._participle(word) if self.decompound else None
-            alternatives: tuple[str, ...] = (base,) if base and base != stem else ()
+            verb = self._participle(word) if self.decompound else None
+            alternatives: tuple[str, ...] = (verb,) if verb and verb != stem else ()
+            alternatives += tuple(f for f in feminine if f != stem)
             result.append((word, stem, tuple(p for p in parts or () if p != stem), alternatives))
         return result
 
@@ -188,6 +274,17 @@ class GermanAnalyzer:
         analyzer.words = set(data["words"])
         analyzer.stems = set(data["stems"])
         return analyzer
+
+
+def _expand_gender(words: Iterable[str]) -> Iterable[str]:
+    """Words of gender forms stand for their base and feminine form in the vocabulary."""
+    for word in words:
+        if GENDER_MARK in word:
+            base, ending = word.split(GENDER_MARK, 1)
+            yield base
+            yield base + ending
+        else:
+            yield word
 
 
 def _split_word(
