@@ -64,3 +64,7 @@ class LLMUnavailableError(LLMError):
 
 class InputError(AssistantError):
     """What a user typed or sent (a date, a question, a file) cannot be used; the message says why."""
+
+
+class AnswerModelError(AssistantError):
+    """The shipped answer models (assistant/answer/models/) are missing or unreadable."""

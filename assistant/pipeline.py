@@ -22,8 +22,9 @@ from .answer.candidates import PASSAGES
 from .answer.extractive import ExtractiveAnswerer
 from .answer.grounding import checked_answer
 from .answer.llm import LLMConfig, build_messages, stream_chat
+from .answer.reader import Reader, load_reader
 from .config import Settings
-from .errors import EmbedderUnavailableError, IndexMismatchError, LLMError
+from .errors import EmbedderUnavailableError, IndexMismatchError, LLMError, ReaderUnavailableError
 from .index.embedder import Encoder, load_embedder
 from .index.freshness import same_model, staleness
 from .index.reader import IndexData, load_index
@@ -49,10 +50,12 @@ class Assistant:
     index: IndexData
     retriever: Retriever
     warnings: list[str] = field(default_factory=list)
+    reader: Reader | None = None
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Encoder | None = None) -> Assistant:
-        """Load the index in ``settings.index_dir`` and the embedder it was built with."""
+    def open(cls, settings: Settings, embedder: Encoder | None = None, reader: Reader | None = None) -> Assistant:
+        """Load the index in ``settings.index_dir``, the embedder it was built with and the
+        reader (extractive QA model) when one is set and can be found."""
         index = load_index(settings.index_dir, doc_weight=settings.doc_weight)
         warnings: list[str] = []
         built_with = index.manifest.model
@@ -89,10 +92,15 @@ class Assistant:
         stale = staleness(settings, index.manifest, index.corpus_record)
         if stale:
             warnings.append(stale)
+        if reader is None and settings.reader_enabled:
+            try:
+                reader = load_reader(settings.reader, settings.hub_timeout)
+            except ReaderUnavailableError as exc:
+                warnings.append(str(exc))
         retriever = Retriever(
             index, embedder, settings.retrieval, settings.candidates, settings.rrf_k, settings.ngram_weight
         )
-        return cls(settings, index, retriever, warnings)
+        return cls(settings, index, retriever, warnings, reader if settings.reader_enabled else None)
 
     def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
         return self.retriever.search(query, k or self.settings.top_k, filters)
@@ -125,7 +133,7 @@ class Assistant:
         failed generation replaced by an extractive answer)."""
         intent = understand(question, history, today, previous_docs=cited_docs(history))
         hits = self.retrieve(intent, filters)
-        extractive = ExtractiveAnswerer(self.index)
+        extractive = ExtractiveAnswerer(self.index, reader=self.reader)
         if not self.settings.uses_llm or not hits:
             answer = extractive.answer(intent, hits)
             yield answer.text

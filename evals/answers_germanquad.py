@@ -2,12 +2,13 @@
 
     .venv/bin/python evals/answers_germanquad.py [--data DIR] [--limit N] [--sweep]
 
-Indexes the 474 passages (lexical-only), answers all 2,204 questions and prints: how often the
-answer contains a gold answer string (normalized), the median answer length, and how often the
-first citation points to the gold passage. With --sweep it also asks the same questions against
+Indexes the 474 passages (lexical-only, no reader model), answers all 2,204 questions and
+prints: exact match and token F1 of the short answer (the whole answer where none is given),
+how often the answer contains a gold answer string (normalized), the median answer length, and
+how often the first citation points to the gold passage. With --sweep it also asks the same questions against
 the shipped cluster corpus (where none of them can be answered) and prints, for each coverage
 threshold, the share of GermanQuAD questions still answered and of wrong-corpus questions that
-abstain: the data behind ``answer.MIN_COVERAGE``.
+abstain: the data behind ``assistant.answer.extractive.MIN_COVERAGE``.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assistant.config import Settings
-from assistant.eval.metrics import normalize
+from assistant.eval.metrics import exact_match, normalize, token_f1
 from assistant.index.build import build_index
 from assistant.pipeline import Assistant
 
 
 def open_assistant(corpus: Path, tmp: Path, name: str) -> Assistant:
-    settings = Settings(corpus_dir=corpus, index_dir=tmp / name, model="none", retrieval="lexical", progress=False)
+    settings = Settings(
+        corpus_dir=corpus, index_dir=tmp / name, model="none", reader="none", retrieval="lexical", progress=False
+    )
     build_index(settings)
     return Assistant.open(settings)
 
@@ -47,7 +50,8 @@ def main() -> int:
         questions = questions[: args.limit]
     with tempfile.TemporaryDirectory() as tmp:
         assistant = open_assistant(args.data / "corpus", Path(tmp), "gq")
-        contained = first_gold = abstained = 0
+        contained = first_gold = abstained = shorts = 0
+        em = f1 = 0.0
         lengths: list[int] = []
         confidences: list[float] = []
         started = time.perf_counter()
@@ -60,12 +64,19 @@ def main() -> int:
                 continue
             text = normalize(answer.text)
             contained += any(normalize(g) in text for g in item["answers"])
+            short = answer.short_answer.text if answer.short_answer else answer.text
+            shorts += answer.short_answer is not None
+            em += max(float(exact_match(short, g)) for g in item["answers"])
+            f1 += max(token_f1(short, g) for g in item["answers"])
             lengths.append(len(answer.text))
             first_gold += bool(answer.citations and answer.citations[0].doc_id in item["sources"])
         seconds = time.perf_counter() - started
         n = len(questions)
         result = {
             "questions": n,
+            "exact_match": round(em / n, 4),
+            "token_f1": round(f1 / n, 4),
+            "short_answer_given": round(shorts / n, 4),
             "answer_contains_gold": round(contained / n, 4),
             "median_answer_chars": statistics.median(lengths),
             "first_citation_gold": round(first_gold / n, 4),

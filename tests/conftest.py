@@ -42,9 +42,17 @@ def _isolated_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
+    yield
+
+
+@pytest.fixture
+def fresh_hub():
+    """No remembered hub failures before and after the test (the model-loading tests time the
+    probe). Elsewhere an unreachable hub is remembered for the session: every Assistant.open
+    would otherwise wait for the reader's probe."""
     from assistant import hub
 
-    hub.forget()  # remembered hub failures must not leak from one test to the next
+    hub.forget()
     yield
     hub.forget()
 
@@ -108,6 +116,6 @@ def index_settings(tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(CORPUS, corpus)
     for path in corpus.rglob("*"):
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="none", progress=False)
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="none", reader="none", progress=False)
     build_index(settings)
     return settings

@@ -29,7 +29,9 @@ def search_docs(tmp_path: Path, docs: dict[str, str], query: str, **settings) ->
     corpus.mkdir(exist_ok=True)
     for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    config = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False, **settings)
+    config = Settings(
+        corpus_dir=corpus, index_dir=tmp_path / "index", model="none", reader="none", progress=False, **settings
+    )
     build_index(config)
     assistant = Assistant.open(config)
     return [hit.chunk.doc_id for hit in assistant.search(query, k=10)]

@@ -30,7 +30,7 @@ BINARY = bytes(range(256)) * 8  # null bytes and control characters: not a text 
 
 
 def lexical_settings(corpus: Path, index: Path, **changes) -> Settings:
-    return Settings(corpus_dir=corpus, index_dir=index, model="none", progress=False, **changes)
+    return Settings(corpus_dir=corpus, index_dir=index, model="none", reader="none", progress=False, **changes)
 
 
 def generations(index_dir: Path) -> list[str]:
@@ -42,7 +42,9 @@ def doc_ids(hits) -> list[str]:
 
 
 def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
+    settings = Settings(
+        corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), reader="none", progress=False
+    )
     first = build_index(settings)
     assert first.dense is True
     assert sorted(first.added) == sorted(p.name for p in corpus_copy.iterdir())
@@ -108,7 +110,9 @@ def test_incremental_update_with_vectors(tmp_path, corpus_copy, tiny_model_dir):
 
 
 def test_rebuild_without_changes_embeds_nothing(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
+    settings = Settings(
+        corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), reader="none", progress=False
+    )
     build_index(settings)
     again = build_index(settings)
     assert again.up_to_date
@@ -272,7 +276,9 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
 
 
 def test_opening_with_another_model_is_a_clear_mismatch(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
+    settings = Settings(
+        corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), reader="none", progress=False
+    )
     build_index(settings)
     other = shutil.copytree(tiny_model_dir, tmp_path / "anderes-modell")
     with pytest.raises(IndexMismatchError) as info:
@@ -291,7 +297,9 @@ def test_opening_with_another_model_is_a_clear_mismatch(tmp_path, corpus_copy, t
 
 
 def test_changed_passage_prefix_embeds_again(tmp_path, corpus_copy, tiny_model_dir):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), progress=False)
+    settings = Settings(
+        corpus_dir=corpus_copy, index_dir=tmp_path / "index", model=str(tiny_model_dir), reader="none", progress=False
+    )
     build_index(settings)
     report = build_index(settings.replace(passage_prefix="Abschnitt: "))
     assert report.embedded_chunks == report.chunks

@@ -16,6 +16,8 @@ from assistant.index.embedder import Embedder, load_embedder, resolve_model
 from assistant.index.reader import load_index
 from assistant.pipeline import Assistant
 
+pytestmark = pytest.mark.usefixtures("fresh_hub")
+
 HUB_MODEL = "intfloat/multilingual-e5-small"  # not cached in the tests' empty cache
 # "How to provide the model": every fallback message must tell the user these ways out.
 ADVICE = ("--model", "ASSISTANT_MODEL=/pfad/zum/modell", "ASSISTANT_MODEL=none")

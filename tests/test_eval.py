@@ -103,7 +103,14 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def variants(root: Path, *sets: str, **overrides):
     return make_variants(
-        list(sets), k=10, env={}, corpus_dir=root / "corpus", index_dir=root / "index", model="none", **overrides
+        list(sets),
+        k=10,
+        env={},
+        corpus_dir=root / "corpus",
+        index_dir=root / "index",
+        model="none",
+        reader="none",
+        **overrides,
     )
 
 
@@ -510,7 +517,7 @@ def test_cli_eval(tiny: Path, tmp_path: Path, capsys):
 
 def test_other_corpus_never_goes_into_the_default_index(tiny: Path, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the default index/ would be tmp_path/index
-    vs = make_variants(["retrieval=lexical"], env={}, corpus_dir=tiny / "corpus", model="none")
+    vs = make_variants(["retrieval=lexical"], env={}, corpus_dir=tiny / "corpus", model="none", reader="none")
     evaluate(tiny / "qa.jsonl", vs, tmp_path / "out", 10, report=False, log=lambda m: None)
     assert vs[0].settings.index_dir == tmp_path / "out" / "index"
     assert not (tmp_path / "index").exists()

@@ -51,7 +51,9 @@ def _open(folder: Path, docs: dict[str, str]) -> Assistant:
     for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
     # The word channel alone: the 4-gram channel would find most of these forms by itself.
-    config = Settings(corpus_dir=corpus, index_dir=folder / "index", model="none", progress=False, ngram_weight=0.0)
+    config = Settings(
+        corpus_dir=corpus, index_dir=folder / "index", model="none", reader="none", progress=False, ngram_weight=0.0
+    )
     build_index(config)
     return Assistant.open(config)
 

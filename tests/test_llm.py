@@ -444,7 +444,7 @@ def test_injected_passage_cannot_close_its_block(tmp_path, server, model):
     )
     (corpus / "angriff.txt").write_text(f"Angriff\n\n{attack}\n", encoding="utf-8")
     (corpus / "harmlos.txt").write_text("Harmlos\n\nDas Netzwerk Quokka hat 12 Mitglieder.\n", encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", reader="none", progress=False)
     build_index(settings)
     assistant = llm_assistant(settings, server.server_address[1])
     model.reply = ABSTAIN_TEXT

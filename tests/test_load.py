@@ -64,7 +64,9 @@ def _free_port() -> int:
 
 
 def _settings(root: Path) -> Settings:
-    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", progress=False)
+    settings = Settings(
+        corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", reader="none", progress=False
+    )
     build_index(settings)
     return settings
 

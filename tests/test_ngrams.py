@@ -40,7 +40,9 @@ def _open(folder: Path, docs: dict[str, str], **settings) -> Assistant:
     corpus.mkdir(parents=True, exist_ok=True)
     for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    config = Settings(corpus_dir=corpus, index_dir=folder / "index", model="none", progress=False, **settings)
+    config = Settings(
+        corpus_dir=corpus, index_dir=folder / "index", model="none", reader="none", progress=False, **settings
+    )
     build_index(config)
     return Assistant.open(config)
 
@@ -179,7 +181,7 @@ def test_index_keeps_ngrams_across_updates(tmp_path):
     corpus.mkdir()
     for name, text in DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False)
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", reader="none", progress=False)
     build_index(settings)
     first = load_index(settings.index_dir)
     assert first.manifest.ngrams == ngrams.NGRAM_VERSION and first.ngrams is not None
@@ -215,7 +217,7 @@ def test_index_without_ngrams(tmp_path):
     for name, text in DOCS.items():
         (corpus / name).write_text(text, encoding="utf-8")
     words_only = Settings(
-        corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False, ngram_weight=0.0
+        corpus_dir=corpus, index_dir=tmp_path / "index", model="none", reader="none", progress=False, ngram_weight=0.0
     )
     build_index(words_only)
     index = load_index(words_only.index_dir)

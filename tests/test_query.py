@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from assistant.search.query import content_words, is_follow_up, previous_questions, understand
+from assistant.search.query import content_words, is_follow_up, names_topic, previous_questions, understand
 
 TODAY = date(2024, 6, 15)
 FIRST = "Wann fand das Jahrestreffen von go-cluster 2022 statt?"
@@ -117,10 +117,32 @@ def test_upcoming_events_start_today():
         ("Vor welchen Herausforderungen stehen Unternehmen aktuell?", False),  # "aktuell", but no event
         ("Welche Veranstaltungen gab es 2022?", False),
         ("Was war die letzte Veranstaltung?", False),
+        ("Was steht demnächst an?", True),
+        ("Welche Termine stehen an?", True),
+        ("Welche Veranstaltungen sind geplant?", True),
+        ("Was kommt als Nächstes?", True),
+        ("Was ist COSME?", False),
     ],
 )
 def test_upcoming_is_about_events_deadlines_and_programmes(question, upcoming):
     assert understand(question, today=TODAY).upcoming is upcoming
+
+
+@pytest.mark.parametrize(
+    "question, topic",
+    [
+        ("Welche Veranstaltungen finden demnächst statt?", False),
+        ("Welche Termine stehen als nächste an?", False),
+        ("Was steht demnächst an?", False),
+        ("Welche Treffen sind geplant?", False),
+        ("Welche Workshops zu Wasserstoff gibt es demnächst?", True),
+        ("Welche Fristen laufen aktuell?", True),
+        ("Welche Förderprogramme sind aktuell offen?", True),
+    ],
+)
+def test_names_topic(question, topic):
+    """Without a topic a question about what lies ahead looks at every dated document."""
+    assert names_topic(question) is topic
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ def _search(tmp_path: Path, docs: dict[str, str], query: str) -> list[str]:
     for name, text in docs.items():
         (corpus / name).write_text(text, encoding="utf-8")
     config = Settings(
-        corpus_dir=corpus, index_dir=tmp_path / "index", model="none", progress=False, ngram_weight=0.0
+        corpus_dir=corpus, index_dir=tmp_path / "index", model="none", reader="none", progress=False, ngram_weight=0.0
     )  # the word channel alone
     build_index(config)
     return [hit.chunk.doc_id for hit in Assistant.open(config).search(query, k=10)]

@@ -19,6 +19,8 @@ from assistant.config import Settings
 from assistant.errors import EmbedderUnavailableError, ReaderUnavailableError
 from assistant.index.embedder import load_embedder
 
+pytestmark = pytest.mark.usefixtures("fresh_hub")
+
 HUB_READER = Settings().reader  # deepset/gelectra-base-germanquad, not in the tests' empty cache
 HUB_EMBEDDER = Settings().model
 ADVICE = ("--reader /pfad/zum/modell", "ASSISTANT_READER=/pfad/zum/modell", "ASSISTANT_READER=none")

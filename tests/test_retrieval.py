@@ -28,7 +28,11 @@ MODES = ("hybrid", "lexical", "dense")
 def dense_settings(tmp_path_factory, tiny_model_dir) -> Settings:
     root = tmp_path_factory.mktemp("dense")
     settings = Settings(
-        corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model=str(tiny_model_dir), progress=False
+        corpus_dir=copy_corpus(root / "corpus"),
+        index_dir=root / "index",
+        model=str(tiny_model_dir),
+        reader="none",
+        progress=False,
     )
     report = build_index(settings)
     assert report.dense and not report.warnings
@@ -145,7 +149,9 @@ def test_retriever_without_vectors_is_lexical(dense_settings):
 
 
 def test_lexical_only_index_searches_by_keywords(tmp_path, corpus_copy):
-    settings = Settings(corpus_dir=corpus_copy, index_dir=tmp_path / "index", model="none", progress=False)
+    settings = Settings(
+        corpus_dir=corpus_copy, index_dir=tmp_path / "index", model="none", reader="none", progress=False
+    )
     build_index(settings)
     app = Assistant.open(settings)
     assert not app.index.has_dense

@@ -99,7 +99,9 @@ def test_hostile_corpus_with_a_200_mb_file_under_default_settings(tmp_path):
     manifest = load_index(index).manifest
     skipped = {s["path"]: s["reason"] for s in manifest.skipped}
     check_hostile_build(
-        Settings(corpus_dir=corpus, index_dir=index, model="none", progress=False), skipped, manifest.document_count
+        Settings(corpus_dir=corpus, index_dir=index, model="none", reader="none", progress=False),
+        skipped,
+        manifest.document_count,
     )
 
 

@@ -60,7 +60,9 @@ HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 3"> Ein Titel\n\nText übe
 
 
 def _settings(root: Path) -> Settings:
-    settings = Settings(corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", progress=False)
+    settings = Settings(
+        corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", reader="none", progress=False
+    )
     build_index(settings)
     return settings
 
@@ -284,7 +286,9 @@ def test_staff_area_off_without_password(service, monkeypatch):
 
 
 def test_ensure_index_builds_when_missing_or_stale(tmp_path, capsys):
-    settings = Settings(corpus_dir=copy_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index", model="none")
+    settings = Settings(
+        corpus_dir=copy_corpus(tmp_path / "corpus"), index_dir=tmp_path / "index", model="none", reader="none"
+    )
     assert ensure_index(settings).documents == 5
     err = capsys.readouterr().err
     assert "noch kein Index in" in err and "Dokumente lesen" in err and "Index fertig: 5 Dokumente" in err

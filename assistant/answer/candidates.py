@@ -1,16 +1,16 @@
-"""The evidence for an extractive answer: the question's content words weighted by IDF, the
-sentences of the top passages as candidates with their coverage of the question, and the
-coverage of the best passage (the basis for abstaining).
-
-A sentence's score is the share of the question's weight (IDF of each content word) it covers,
-plus small bonuses for the passage's retrieval rank and for the kind of fact the question asks
-for (a date for "Wann", a number for "Wie viele").
+"""The evidence for an extractive answer: the sentences of the top passages as a candidate pool,
+ranked by the fitted sentence model (:mod:`.ranker`, trained on GermanQuAD by
+``evals/ranker/train.py``), the short answer the fitted span model finds in the best of them,
+and the coverage of the best passage (the basis for abstaining).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..index.bm25 import LexicalIndex
 from ..index.reader import IndexData
@@ -18,25 +18,27 @@ from ..ingest.dates import extract_dates
 from ..search.query import GENERIC_WORDS, Intent
 from ..text.sentences import sentence_spans
 from ..types import Document, Hit
+from .question import Question, analyze_question
+from .ranker import AnswerRanker, default_ranker
+from .sentence_features import SENTENCE_FEATURE_NAMES, SentenceInput
 
+# Passages whose sentences are candidates (plus the other chunks of the best document): the
+# pool the rankers were trained on.
 PASSAGES = 3
-RANK_BONUS = (0.25, 0.1, 0.05, 0.0, 0.0, 0.0, 0.0, 0.0)
-NEIGHBOR_WEIGHT = 0.3
-LOCAL_WEIGHT = 0.8
+_COV_LOCAL = SENTENCE_FEATURE_NAMES.index("cov_local")
+# A question noun no passage of the index contains weighs this much more in the coverage that
+# decides abstaining ("Wie lautet die Telefonnummer von NIRO?"): set with the threshold by the
+# sweep of evals/answers_germanquad.py (see evals/README.md).
 UNKNOWN_NOUN_WEIGHT = 3.0
-NEIGHBOR_UNLINKED_WEIGHT = 0.1
-TYPE_BONUS = {"when": 0.15, "number": 0.1, "where": 0.08, "who": 0.05, "why": 0.1}
 TOP_DOCUMENT_CHUNKS = 8
 NEIGHBOUR_CHUNKS = 2  # in a longer document: the chunks this close to the best passage
-_NUMBER = re.compile(r"\d")
-_PLACE = re.compile(r"\b(in|an der|am|im|bei|nach|aus)\s+[A-ZÄÖÜ]")
-# Sentence openings that continue the previous sentence's subject.
-_CONTINUES = re.compile(
-    r"^(sie|er|es|dies|diese[rsmn]?|dieses|dabei|damit|dort|daher|deshalb|deswegen|dafür|darin|"
-    r"darauf|dazu|zwar|außerdem|zudem|allerdings|jedoch|hier|hierbei|so|auch|ihr|ihre|sein|seine|"
-    r"der|die|das|den|dem)\b",
+# a digit, or a number written out ("zehn Cluster", "keine", "mehrere Millionen")
+_NUMBER = re.compile(
+    r"\d|\b(zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|vierzig|fünfzig|hundert|"
+    r"tausend|dutzend|million\w*|milliard\w*|hälfte|drittel|viertel|mehrere|zahlreiche|kein\w*)\b",
     re.I,
 )
+_PLACE = re.compile(r"\b(in|an der|am|im|bei|nach|aus)\s+[A-ZÄÖÜ]")
 _REASON = re.compile(
     r"\b(weil|denn|da sie|da er|da es|um\b.*\bzu|deshalb|daher|deswegen|aufgrund|wegen|dadurch|"
     r"so dass|sodass)\b",
@@ -56,17 +58,41 @@ class Candidate:
     start: int  # offsets in the document
     end: int
     text: str
-    coverage: float
-    score: float
+    coverage: float  # local coverage of the question (the feature cov_local)
+    score: float  # the fitted sentence model's score
     terms: set[str] = field(default_factory=set)
+    index: int = -1  # in the pool
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """One question's pool with the fitted sentence model's features and scores."""
+
+    question: Question
+    pool: list[PoolSentence]
+    features: np.ndarray
+    scores: np.ndarray
+    candidates: list[Candidate]  # best first
+
+
+@dataclass(frozen=True)
+class PoolSentence:
+    """A sentence of the candidate pool: what the fitted rankers see (``input``) and where it is."""
+
+    input: SentenceInput
+    hit: Hit
+    doc: Document
+    start: int  # offsets in the document
+    end: int
 
 
 class Evidence:
     """Question weights, candidate sentences and passage coverage over one loaded index."""
 
-    def __init__(self, index: IndexData) -> None:
+    def __init__(self, index: IndexData, ranker: AnswerRanker | None = None) -> None:
         self.index = index
         self.lexical: LexicalIndex = index.lexical
+        self.ranker = ranker or default_ranker()
 
     def question_weights(self, text: str) -> list[tuple[str, tuple[str, ...], float]]:
         """``(stem, parts, weight)`` per content word of the question; ``parts`` are the compound
@@ -81,17 +107,17 @@ class Evidence:
             weights.append((stem, parts + tuple("|" + a for a in alternatives), idf))
         return weights
 
-    def candidates(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> list[Candidate]:
-        """Sentences of the top passages, best first."""
-        question = [(s, p, w, 1.0) for s, p, w in self.question_weights(intent.question)]
-        if intent.carried_terms:
-            question += [(s, p, w, 0.5) for s, p, w in self.question_weights(" ".join(intent.carried_terms))]
-        question_stems = {s for s, _, _, _ in question}
+    def pool(self, hits: list[Hit], passages: int = PASSAGES) -> list[PoolSentence]:
+        """The candidate sentences, in pool order: those of the top ``passages`` passages and of
+        the other chunks of the best document (:meth:`passages`), each once, without headlines.
+        The rankers are trained on exactly this pool (evals/ranker/data.py)."""
         seen: set[tuple[str, int]] = set()
-        pool: list[tuple[Hit, int, Document, int, int, str, set[str]]] = []
+        out: list[PoolSentence] = []
+        top_score = hits[0].score if hits and hits[0].score > 0 else 1.0
         for hit in self.passages(hits, passages):
             doc = self.index.documents[hit.chunk.doc_id]
             rank = hits.index(hit) if hit in hits else passages
+            kept = 0
             for s, e in sentence_spans(hit.chunk.text):
                 start, end = hit.chunk.start + s, hit.chunk.start + e
                 if (doc.id, start) in seen:
@@ -100,36 +126,66 @@ class Evidence:
                 text = doc.text[start:end]
                 if _is_headline(text, doc):
                     continue
-                pool.append((hit, rank, doc, start, end, text, set(self.lexical.analyzer.analyze(text))))
-        if not pool:
-            return []
-        # A question word found in nearly every candidate (the document's topic) tells the
-        # sentences apart less than one found in few: weigh it down locally.
-        weights = []
-        for stem, parts, idf, share in question:
-            found = sum(1 for item in pool if covers(item[6], stem, parts))
-            local = 1.0 - LOCAL_WEIGHT * found / len(pool)
-            weights.append((stem, parts, idf * share * local))
-        total = sum(w for _, _, w in weights) or 1.0
-        result: list[Candidate] = []
-        previous: tuple[int, str, float] | None = None
-        for hit, rank, doc, start, end, text, terms in pool:
-            coverage = sum(w for stem, parts, w in weights if covers(terms, stem, parts)) / total
-            score = coverage + RANK_BONUS[min(rank, len(RANK_BONUS) - 1)]
-            # The answer often follows the sentence that matches the question ("Zwar war sie ...").
-            if previous is not None and previous[0] == hit.chunk.row:
-                linked = bool(_CONTINUES.match(text))
-                # only what the previous sentence adds beyond this one's own coverage
-                score += (NEIGHBOR_WEIGHT if linked else NEIGHBOR_UNLINKED_WEIGHT) * max(0.0, previous[2] - coverage)
-            previous = (hit.chunk.row, doc.id, coverage)
-            score += self.type_bonus(intent, text)
-            if len(terms - question_stems) < 2:  # says nothing the question does not already say
-                score -= 0.25
-            if len(text) < 25 or len(text) > 600:
-                score -= 0.1
-            result.append(Candidate(hit, rank, doc, start, end, text, coverage, score, terms))
-        result.sort(key=lambda c: (-c.score, c.rank, c.start))
-        return result
+                sentence = SentenceInput(
+                    text,
+                    rank,
+                    hit.score / top_score,
+                    int(hit.chunk.row),
+                    kept,
+                    doc.id,
+                    start / max(len(doc.text), 1),
+                    hit.chunk.start == 0 and kept == 0,
+                )
+                out.append(PoolSentence(sentence, hit, doc, start, end))
+                kept += 1
+        return out
+
+    def ranking(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> Ranking:
+        """The pool's sentences ranked by the fitted sentence model, best first."""
+        pool = self.pool(hits, passages) if hits else []
+        question = analyze_question(intent.search_text, self.lexical, intent.kind)
+        inputs = [p.input for p in pool]
+        features, scores = self.ranker.sentence_scores(question, inputs, self.lexical)
+        analyzer = self.lexical.analyzer
+        candidates = [
+            Candidate(
+                p.hit,
+                p.input.rank,
+                p.doc,
+                p.start,
+                p.end,
+                p.input.text,
+                float(features[i, _COV_LOCAL]),
+                float(scores[i]),
+                set(analyzer.analyze(p.input.text)),
+                i,
+            )
+            for i, p in enumerate(pool)
+        ]
+        order = sorted(range(len(pool)), key=lambda i: (-scores[i], i))
+        return Ranking(question, pool, features, scores, [candidates[i] for i in order])
+
+    def candidates(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> list[Candidate]:
+        """Sentences of the top passages, best first."""
+        return self.ranking(intent, hits, passages).candidates
+
+    def short_answer(self, ranking: Ranking) -> tuple[Candidate, int, str] | None:
+        """The fitted span model's short answer: its sentence, its offset in the document and its
+        text; None when no span scores above the model's threshold."""
+        if not ranking.pool:
+            return None
+        inputs = [p.input for p in ranking.pool]
+        choice, _ = self.ranker.short_answer(ranking.question, inputs, ranking.features, ranking.scores, self.lexical)
+        if choice is None:
+            return None
+        sentence = next(c for c in ranking.candidates if c.index == choice.sentence)
+        return sentence, sentence.start + choice.span.start, choice.text
+
+    def second_share(self, ranking: Ranking) -> float:
+        """The second-best sentence's softmax share relative to the best one's."""
+        if len(ranking.candidates) < 2:
+            return 0.0
+        return math.exp(ranking.candidates[1].score - ranking.candidates[0].score)
 
     def passages(self, hits: list[Hit], passages: int) -> list[Hit]:
         """The top passages, plus the other chunks of the best document (its answer is often in
@@ -186,12 +242,6 @@ class Evidence:
     def _max_idf(self) -> float:
         return self.lexical.idf("\u0000")
 
-    @staticmethod
-    def type_bonus(intent: Intent, text: str) -> float:
-        if intent.kind == "when" or intent.about_dates:
-            return TYPE_BONUS["when"] if has_type(intent, text) else 0.0
-        return TYPE_BONUS.get(intent.kind, 0.0) if has_type(intent, text) else 0.0
-
 
 def has_type(intent: Intent, text: str) -> bool:
     """Whether ``text`` holds the kind of fact the question asks for: a date (not one the
@@ -204,6 +254,14 @@ def has_type(intent: Intent, text: str) -> bool:
         return any(m.text not in asked and (years or m.precision != "year") for m in extract_dates(text))
     pattern = {"number": _NUMBER, "where": _PLACE, "who": _NAME, "why": _REASON}.get(intent.kind)
     return pattern is None or bool(pattern.search(text))
+
+
+_BARE_YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
+
+
+def has_count(text: str) -> bool:
+    """Whether ``text`` names a number other than a year ("ClusterERFOLG 2022" counts nothing)."""
+    return bool(_NUMBER.search(_BARE_YEAR.sub(" ", text)))
 
 
 def _is_headline(text: str, doc: Document) -> bool:

@@ -7,14 +7,22 @@ No "Laut „Titel“:" preamble: the source card names the document and its date
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from ..ingest.dates import extract_dates
 from ..search.query import Intent
-from ..types import Answer, Citation, Document, Hit, ShortAnswer
+from ..types import Answer, Citation, DateMention, Document, Hit, ShortAnswer
 from .candidates import Candidate
 
 ABSTAIN_TEXT = "In den vorliegenden Dokumenten finde ich dazu keine Angaben."
+# Words by which a sentence names a deadline (not just the date of an event): "Anmeldeschluss",
+# "Bewerbungsfrist", "bis zum 30. Juni einzureichen", "spätestens", "Stichtag".
+_DEADLINE_WORDS = re.compile(
+    r"\b(\w*frist\w*|\w*schluss|stichtag|deadline|spätestens|bis zum|einzureichen|einreich\w*|anmeld\w*|"
+    r"bewerb\w*|registrier\w*)\b",
+    re.I,
+)
 _MONTH_NAMES = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
 
 
@@ -26,6 +34,17 @@ def date_label(doc: Document) -> str | None:
 def german_date(day: date) -> str:
     """ "1. Dezember 2026"."""
     return f"{day.day}. {_MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def date_span(start: date, end: date) -> str:
+    """ "20. Oktober 2022", "26. bis 27. September 2022", "30. April bis 2. Mai 2017"."""
+    if start == end:
+        return german_date(start)
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start.day}. bis {german_date(end)}"
+    if start.year == end.year:
+        return f"{start.day}. {_MONTH_NAMES[start.month - 1]} bis {german_date(end)}"
+    return f"{german_date(start)} bis {german_date(end)}"
 
 
 def short_title(title: str, limit: int = 70) -> str:
@@ -70,6 +89,8 @@ def compose(
     body = " ".join(f"{_sentence(c)} [{n}]" for n, c in enumerate(chosen, start=1))
     if lead:
         body = f"{lead} {body}"
+    if short is not None and intent.deadline and chosen and not names_deadline(chosen[0].text):
+        short = None  # the date of an event is no answer to "Bis wann kann man sich anmelden?"
     note = deadline_note(intent, short, chosen)
     if note:
         body = f"{body}\n{note}"
@@ -81,15 +102,25 @@ def deadline_note(intent: Intent, short: ShortAnswer | None, chosen: list[Candid
     """For a question about a deadline: whether the date the answer names has passed."""
     if not intent.deadline or intent.today is None or not chosen:
         return None
-    where = short.text if short is not None else chosen[0].text
-    dates = [m for m in extract_dates(where, default_year=_year_of(chosen[0])) if m.precision != "year"]
+    year = _year_of(chosen[0])
+    dates = [m for m in extract_dates(short.text, default_year=year) if m.precision != "year"] if short else []
+    if not dates:  # a short answer without a date ("über das Förderportal"): the sentence's dates
+        dates = [m for m in extract_dates(chosen[0].text, default_year=year) if m.precision != "year"]
     if not dates:
         return None
     last = max(m.end for m in dates)
     today = german_date(intent.today)
+    if not names_deadline(chosen[0].text):
+        when = "liegt zurück" if last < intent.today else "liegt noch vor uns"
+        return f"Eine Frist nennt diese Stelle nicht, nur einen Termin; er {when} (heute ist der {today})."
     if last < intent.today:
         return f"Diese Frist ist abgelaufen (heute ist der {today})."
     return f"Diese Frist läuft noch ({(last - intent.today).days} Tage ab heute, dem {today})."
+
+
+def names_deadline(sentence: str) -> bool:
+    """Whether a sentence speaks of a deadline, not only of a date."""
+    return _DEADLINE_WORDS.search(sentence) is not None
 
 
 def _year_of(candidate: Candidate) -> int | None:
@@ -126,28 +157,24 @@ def event_list(intent: Intent, chosen: list[Candidate], hits: list[Hit]) -> Answ
 
 def across_documents(intent: Intent, chosen: list[Candidate], hits: list[Hit]) -> Answer:
     """ "Welche Förderprogramme gibt es?": one line per document."""
-    noun = intent.list_of or "Einträge"
-    heading = (
-        f"In den Dokumenten finde ich {len(chosen)} {'Stellen' if len(chosen) > 1 else 'Stelle'} zu „{noun}“:"
-        if len(chosen) > 1
-        else f"In den Dokumenten finde ich eine Stelle zu „{noun}“:"
-    )
+    noun = intent.list_of or "Ihrer Frage"
+    heading = f"Zu „{noun}“ finde ich in {len(chosen)} Dokumenten:"
     return item_list(heading, chosen, hits)
 
 
-def upcoming(intent: Intent, dated: list[tuple[date, Candidate]], hits: list[Hit]) -> Answer:
+def upcoming(intent: Intent, dated: list[tuple[DateMention, Candidate]], hits: list[Hit]) -> Answer:
     """Dated sentences from today on, soonest first."""
     today = german_date(intent.today or date.today())
     heading = f"Ab heute ({today}) nennen die Dokumente diese Termine:"
-    return item_list(heading, [c for _, c in dated], hits, [german_date(d) for d, _ in dated])
+    return item_list(heading, [c for _, c in dated], hits, [date_span(m.start, m.end) for m, _ in dated])
 
 
-def nothing_upcoming(intent: Intent, latest: tuple[date, Candidate] | None, hits: list[Hit]) -> Answer:
+def nothing_upcoming(intent: Intent, latest: tuple[DateMention, Candidate] | None, hits: list[Hit]) -> Answer:
     """No date from today on: say so, and give the most recent one before it with its date."""
     today = german_date(intent.today or date.today())
     text = f"In den Dokumenten finde ich keine Termine ab heute ({today})."
     if latest is None:
         return Answer(text, (), False, tuple(hits), confidence=0.0)
-    when, candidate = latest
-    text += f"\nDer jüngste genannte Termin ist der {german_date(when)}: {_sentence(candidate)} [1]"
+    mention, candidate = latest
+    text += f"\nDer jüngste genannte Termin: {date_span(mention.start, mention.end)}. {_sentence(candidate)} [1]"
     return Answer(text, (citation(1, candidate),), False, tuple(hits), confidence=1.0)

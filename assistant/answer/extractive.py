@@ -18,37 +18,66 @@ of the question (threshold measured, see evals/README.md).
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from ..index.reader import IndexData
-from ..search.query import Intent
+from ..search.query import Intent, names_topic
 from ..text.sentences import sentence_spans
-from ..types import Answer, Chunk, DateMention, Document, Hit
-from .candidates import Candidate, Evidence, covers, has_type
+from ..types import Answer, Chunk, DateMention, Document, Hit, ShortAnswer
+from .candidates import Candidate, Evidence, Ranking, has_count, has_type
 from .compose import abstain, across_documents, compose, event_list, latest_lead, nothing_upcoming, upcoming
+from .question import strict_type
+from .reader import Reader
 
 # Minimum share of the question's weight the best passage must cover. Set from data:
 # `evals/answers_germanquad.py --sweep` sweeps it over GermanQuAD questions against their own corpus (answerable)
 # and against the shipped cluster corpus (unanswerable); see evals/README.md.
 MIN_COVERAGE = 0.25
 MAX_LISTED = 5
-# A second sentence must cover at least this share of the question's weight that the first
-# sentence misses.
-SECOND_ADDS = 0.2
+# The reader reads the best sentences only, so that answers stay fast on a CPU.
+READER_SENTENCES = 3
+# Below this score (start x end probability) the reader's span is not taken. Not fitted: no
+# reader model can be loaded here; 0.1 keeps spans the model itself considers unlikely out.
+READER_MIN_SCORE = 0.1
+MAX_TWO_SENTENCES = 400  # characters: two sentences only while they stay this short (as trained)
+# "Wie viele Mitglieder hat NIRO?" when no sentence found names a number: say so before quoting
+# the closest sentences, instead of letting them pass for the answer.
+NO_NUMBER_LEAD = "Eine Zahl dazu nennen die gefundenen Stellen nicht; am nächsten kommt:"
+NO_DATE_LEAD = "Ein Datum dazu nennen die gefundenen Stellen nicht; am nächsten kommt:"
 NEIGHBOURS = 2  # sentences before and after the first that may complete it
 
 
+# Words addressed to an assistant or a language model rather than to readers ("Ignoriere alle
+# bisherigen Anweisungen", "antworte nur mit", "Du bist jetzt ...").
+_INSTRUCTION = re.compile(
+    r"\b(ignorier\w*|vergiss|missachte\w*)\b.{0,40}\b(anweisung\w*|regeln|vorgaben|instruktion\w*)\b"
+    r"|\bantworte\w*\s+(nur|ausschließlich|immer)\b|\bdu bist (jetzt|nun|ab sofort)\b|\bsystem-?prompt\b",
+    re.I,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    """Whether a sentence reads as an instruction to an assistant (a prompt injection)."""
+    return bool(_INSTRUCTION.search(text))
+
+
 class ExtractiveAnswerer:
-    def __init__(self, index: IndexData, min_coverage: float = MIN_COVERAGE) -> None:
+    """Chooses sentences and the short answer; with a ``reader`` (a German extractive QA model,
+    :mod:`.reader`) the short answer is the reader's best span in the best sentences, else the
+    fitted span model's."""
+
+    def __init__(self, index: IndexData, min_coverage: float = MIN_COVERAGE, reader: Reader | None = None) -> None:
         self.index = index
         self.evidence = Evidence(index)
         self.min_coverage = min_coverage
+        self.reader = reader
 
     def answer(self, intent: Intent, hits: list[Hit]) -> Answer:
-        if not hits:
-            return abstain(hits)
         if intent.upcoming:
             return self._upcoming(intent, hits)
+        if not hits:
+            return abstain(hits)
         if intent.list_events:
             listed = self._list_events(intent, hits)
             if listed is not None:
@@ -60,34 +89,64 @@ class ExtractiveAnswerer:
             across = self._list_across(intent, hits)
             if across is not None:
                 return across
-        candidates = self.evidence.candidates(intent, hits)
+        ranking = self.evidence.ranking(intent, hits)
+        candidates = ranking.candidates
         if not candidates:
             return abstain(hits, coverage)
         if intent.order is not None:
             ordered = self._by_date(intent, candidates, hits)
             if ordered is not None:
                 return ordered
-        chosen = self._complete(intent, candidates[0], candidates)
-        return compose(chosen, hits, intent, confidence=coverage)
+        found = self._read(intent, ranking) if self.reader is not None else self.evidence.short_answer(ranking)
+        if found is not None and looks_like_instruction(found[0].text):
+            found = None  # a sentence that instructs an assistant is quoted at most, never the answer
+        chosen = self._chosen(intent, ranking, found)
+        short = None
+        if found is not None:
+            sentence, start, text = found
+            n = next(i for i, c in enumerate(chosen, start=1) if c.index == sentence.index)
+            short = ShortAnswer(text, start, start + len(text), n)
+        lead = None
+        expected = strict_type(intent.question) if short is None else None
+        if expected == "number" and not any(has_count(c.text) for c in chosen):
+            lead = NO_NUMBER_LEAD
+        elif expected == "date" and not any(has_type(intent, c.text) for c in chosen):
+            lead = NO_DATE_LEAD
+        return compose(chosen, hits, intent, confidence=coverage, short=short, lead=lead)
 
-    def _complete(self, intent: Intent, first: Candidate, candidates: list[Candidate]) -> list[Candidate]:
-        """The first sentence, and a second one only when it adds what the first lacks: the
-        kind of fact asked for from a neighbouring sentence of the same document, else question
-        words the first misses. In document order when both come from one document."""
+    def _read(self, intent: Intent, ranking: Ranking) -> tuple[Candidate, int, str] | None:
+        """The reader's best span in the best sentences (the span model's when the reader finds
+        none): its sentence, its document offset, its text. The span lies inside the sentence."""
+        assert self.reader is not None
+        top = ranking.candidates[:READER_SENTENCES]
+        spans = self.reader.read(intent.question, [c.text for c in top], top_k=1)
+        if not spans or spans[0].score < READER_MIN_SCORE:
+            return self.evidence.short_answer(ranking)
+        span = spans[0]
+        sentence = top[span.context]
+        assert 0 <= span.start < span.end <= len(sentence.text)
+        return sentence, sentence.start + span.start, sentence.text[span.start : span.end]
+
+    def _chosen(self, intent: Intent, ranking: Ranking, found: tuple[Candidate, int, str] | None) -> list[Candidate]:
+        """The best sentence; a second one only when it adds what the first lacks: the short
+        answer's sentence when that is another one, else the second best when the model finds
+        it nearly as likely (the fitted share), else a neighbour with the kind of fact asked for
+        (a date for "Wann", a name for "Wer", ...). In document order within one document."""
+        first = ranking.candidates[0]
         second: Candidate | None = None
-        if not has_type(intent, first.text):
-            second = next((c for c in self._neighbours(intent, first, candidates) if has_type(intent, c.text)), None)
-        if second is None:
-            weights = self.evidence.question_weights(intent.question)
-            total = sum(w for _, _, w in weights) or 1.0
-            missing = [(stem, parts, w) for stem, parts, w in weights if not covers(first.terms, stem, parts)]
-            for other in candidates[1:3]:
-                if other.doc.id == first.doc.id and other.start == first.start:
-                    continue
-                adds = sum(w for stem, parts, w in missing if covers(other.terms, stem, parts)) / total
-                if adds >= SECOND_ADDS and len(first.text) + len(other.text) <= 400:
-                    second = other
-                break
+        if found is not None and found[0].index != first.index:
+            second = found[0]
+        elif len(ranking.candidates) > 1:
+            other = ranking.candidates[1]
+            if (
+                self.evidence.second_share(ranking) >= self.evidence.ranker.second_ratio
+                and len(first.text) + len(other.text) <= MAX_TWO_SENTENCES
+            ):
+                second = other
+        if second is None and not has_type(intent, first.text):
+            second = next(
+                (c for c in self._neighbours(intent, first, ranking.candidates) if has_type(intent, c.text)), None
+            )
         if second is None:
             return [first]
         if second.doc.id == first.doc.id and second.start < first.start:
@@ -176,11 +235,14 @@ class ExtractiveAnswerer:
         """Dates from today on in the documents found (soonest first); when there are none,
         the most recent date before today, with its sentence."""
         today = intent.today or date.today()
-        ahead: list[tuple[date, Candidate]] = []
-        before: tuple[date, Candidate] | None = None
+        ahead: list[tuple[DateMention, Candidate]] = []
+        before: tuple[DateMention, Candidate] | None = None
         seen: set[tuple[str, int]] = set()
-        for rank, hit in enumerate(hits):  # every document that matches the question at all
-            doc = self.index.documents[hit.chunk.doc_id]
+        doc_ids = [hit.chunk.doc_id for hit in hits]  # every document that matches the question at all
+        if not names_topic(intent.question):  # "Welche Termine stehen an?": every dated document
+            doc_ids += [d.id for d in self.index.documents.values() if d.dates]
+        for rank, doc_id in enumerate(dict.fromkeys(doc_ids)):
+            doc = self.index.documents[doc_id]
             for mention in doc.dates:
                 if mention.precision == "year" or (doc.id, mention.offset) in seen:
                     continue
@@ -188,13 +250,13 @@ class ExtractiveAnswerer:
                 if mention.end >= today:
                     candidate = self._dated_sentence(doc, mention, hits, rank)
                     if candidate is not None and all(c.start != candidate.start for _, c in ahead):
-                        ahead.append((max(mention.start, today), candidate))
-                elif before is None or mention.end > before[0]:
+                        ahead.append((mention, candidate))
+                elif before is None or mention.end > before[0].end:
                     candidate = self._dated_sentence(doc, mention, hits, rank)
                     if candidate is not None:
-                        before = (mention.end, candidate)
+                        before = (mention, candidate)
         if ahead:
-            ahead.sort(key=lambda item: item[0])
+            ahead.sort(key=lambda item: max(item[0].start, today))
             return upcoming(intent, ahead[:MAX_LISTED], hits)
         return nothing_upcoming(intent, before, hits)
 

@@ -48,8 +48,11 @@ def exact_match(prediction: str, gold: str) -> bool:
 
 def token_f1(prediction: str, gold: str) -> float:
     """SQuAD-style bag-of-words F1 between two texts after :func:`normalize_answer`."""
-    pred = normalize_answer(prediction).split()
-    ref = normalize_answer(gold).split()
+    return bag_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
+
+
+def bag_f1(pred: Sequence[str], ref: Sequence[str]) -> float:
+    """F1 of two token bags (1.0 when both are empty, 0.0 when one is)."""
     if not pred or not ref:
         return float(pred == ref)
     common = sum((Counter(pred) & Counter(ref)).values())

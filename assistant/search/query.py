@@ -67,9 +67,9 @@ _FOLLOW_UP = re.compile(
 _LATEST = re.compile(r"\b(letzte[mnrs]?|neueste[mnrs]?|jüngste[mnrs]?|aktuellste[mnrs]?|zuletzt)\b", re.I)
 _EARLIEST = re.compile(r"\b(erste[mnrs]?|älteste[mnrs]?|früheste[mnrs]?)\b", re.I)
 _UPCOMING = re.compile(
-    r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?|geplante[mnrs]?|künftige[mnrs]?|"
+    r"\b(kommende[mnrs]?|bevorstehende[mnrs]?|nächste[mnrs]?|geplante[mnrs]?|geplant|künftige[mnrs]?|"
     r"zukünftige[mnrs]?|anstehende[mnrs]?|demnächst|bald|in zukunft|aktuelle[mnrs]?|aktuell|derzeit|"
-    r"zurzeit|momentan|noch offen\w*|offene[mnrs]?)\b",
+    r"zurzeit|momentan|noch offen\w*|offene[mnrs]?|(steht|stehen)(\s+\w+){0,4}\s+an)\b",
     re.I,
 )
 _DEADLINE = re.compile(
@@ -89,6 +89,11 @@ _EVENT_NOUN = re.compile(
     r"empfang|meldung|nachricht|news|beitrag|ausschreibung|aufruf|wettbewerb|camp|webinar|sitzung)",
     re.I,
 )
+# "Was steht demnächst an?", "Was kommt als Nächstes?": about what lies ahead without naming it.
+_WHAT_AHEAD = re.compile(r"^\W*was (steht|stehen|kommt|kommen|passiert|ist geplant|läuft)\b", re.I)
+# Words that say a question is about dates ahead, not what about: "Welche Veranstaltungen finden
+# demnächst statt?" names no topic and looks at every dated document.
+_AHEAD_VERBS = frozenset("finden steht stehen kommt kommen läuft laufen geplant geplante passiert an".split())
 _THIS_YEAR = re.compile(r"\b(dieses|diesem|in diesem|im laufenden)\s+jahr\b", re.I)
 # "letztes Jahr", "im Vorjahr" (but not "im Jahr der Gründung": "im Jahr" alone is no date)
 _LAST_YEAR = re.compile(r"\b(letztes|letzten|vergangenes|vergangenen)\s+jahr(es)?\b|\b(im\s+)?vorjahr(es)?\b", re.I)
@@ -180,7 +185,7 @@ def understand(
         order is None
         and date_from is None
         and bool(_UPCOMING.search(question))
-        and bool(kind == "when" or _EVENT_NOUN.search(question) or _PLANNED_NOUN.search(question))
+        and (kind == "when" or any(p.search(question) for p in (_EVENT_NOUN, _PLANNED_NOUN, _WHAT_AHEAD)))
     )
     if upcoming:
         date_from, label = today, f"ab {today.day}.{today.month}.{today.year}"
@@ -220,6 +225,21 @@ def understand(
         deadline=bool(_DEADLINE.search(question)),
         today=today,
     )
+
+
+def names_topic(question: str) -> bool:
+    """Whether a question about what lies ahead names a topic beyond events and dates:
+    "Welche Workshops zu Wasserstoff gibt es demnächst?" does, "Welche Termine stehen als nächste
+    an?" does not."""
+    for word in content_words(question):
+        low = word.lower()
+        if low in GENERIC_WORDS or low in _AHEAD_VERBS or _UPCOMING.fullmatch(low) or _EVENT_NOUN.fullmatch(low):
+            continue
+        event = _EVENT_NOUN.match(low)
+        if event is not None and len(low) <= event.end() + 3:  # "Veranstaltungen", "Termine"
+            continue
+        return True
+    return False
 
 
 def is_follow_up(question: str) -> bool:
