@@ -104,18 +104,26 @@ def corpus_copy(tmp_path: Path) -> Path:
     return copy_corpus(tmp_path / "corpus")
 
 
-@pytest.fixture(scope="module")
-def index_settings(tmp_path_factory: pytest.TempPathFactory):
-    """Lexical-only settings with an index over a copy of the shipped corpus, built once per module."""
+def write_corpus(folder: Path, documents: dict[str, str]) -> Path:
+    """``folder`` with one file per ``name -> text``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in documents.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
 
+
+def lexical_index(corpus: Path, index_dir: Path):
+    """Builds a lexical-only index (no embedding model, no reader) and returns its settings."""
     from assistant.config import Settings
     from assistant.index.build import build_index
 
-    root = tmp_path_factory.mktemp("shipped")
-    corpus = root / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    for path in corpus.rglob("*"):
-        path.chmod(path.stat().st_mode | stat.S_IWUSR)
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="none", reader="none", progress=False)
+    settings = Settings(corpus_dir=corpus, index_dir=index_dir, model="none", reader="none", progress=False)
     build_index(settings)
     return settings
+
+
+@pytest.fixture(scope="module")
+def index_settings(tmp_path_factory: pytest.TempPathFactory):
+    """Lexical-only settings with an index over a copy of the shipped corpus, built once per module."""
+    root = tmp_path_factory.mktemp("shipped")
+    return lexical_index(copy_corpus(root / "corpus"), root / "index")

@@ -7,19 +7,16 @@ names, and the short answer's offsets inside its cited sentence."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import date
-from pathlib import Path
 
 import pytest
+from conftest import lexical_index, write_corpus
 
 from assistant.answer.extractive import NO_NUMBER_LEAD
 from assistant.config import Settings
-from assistant.index.build import build_index
 from assistant.pipeline import Assistant
 from assistant.types import Answer
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 TODAY = date(2026, 12, 1)
 CALL = "2026-10-digitalbonus-aufruf.txt"
 WORKSHOP = "2026-11-wasserstoff-workshop.txt"
@@ -53,24 +50,12 @@ DOCUMENTS = {
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
     root = tmp_path_factory.mktemp("kinds")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name, text in DOCUMENTS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model="none", reader="none", progress=False)
-    build_index(settings)
-    return Assistant.open(settings)
+    return Assistant.open(lexical_index(write_corpus(root / "corpus", DOCUMENTS), root / "index"))
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> Assistant:
-    root = tmp_path_factory.mktemp("shipped-kinds")
-    shutil.copytree(CORPUS, root / "corpus")
-    settings = Settings(
-        corpus_dir=root / "corpus", index_dir=root / "index", model="none", reader="none", progress=False
-    )
-    build_index(settings)
-    return Assistant.open(settings)
+def shipped(index_settings: Settings) -> Assistant:
+    return Assistant.open(index_settings)
 
 
 def ask(assistant: Assistant, question: str, today: date = TODAY) -> Answer:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import lexical_index, write_corpus
 
 import assistant.index.ngram_build as ngram_build
 import assistant.index.ngrams as ngrams
@@ -177,12 +178,8 @@ def test_frequent_grams_are_stopped(monkeypatch):
 
 
 def test_index_keeps_ngrams_across_updates(tmp_path):
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, text in DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model="none", reader="none", progress=False)
-    build_index(settings)
+    corpus = write_corpus(tmp_path / "corpus", DOCS)
+    settings = lexical_index(corpus, tmp_path / "index")
     first = load_index(settings.index_dir)
     assert first.manifest.ngrams == ngrams.NGRAM_VERSION and first.ngrams is not None
     base_file = first.path / NGRAMS / "base" / "rows.npy"
