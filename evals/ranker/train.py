@@ -42,9 +42,9 @@ from assistant.answer.ranker import (
     LinearModel,
     decode,
     load,
-    repeats_question,
     save,
     top_indices,
+    typed_mask,
 )
 from assistant.answer.sentence_features import SENTENCE_FEATURE_NAMES, SENTENCE_FEATURES, text_facts
 from assistant.answer.span_features import (
@@ -413,9 +413,9 @@ def outcome(item: Item, pool: Pool, rows: QuestionSpans, span_scores: np.ndarray
     texts = {i: pool.sentences[i].text for i in rows.order[:TOP_SENTENCES]}
     s_em, s_f1 = best_scores(texts[top], item.golds) if top >= 0 else (0.0, 0.0)
     if len(span_scores):
-        # as the product decodes: a span that only repeats the question is never chosen
-        repeats = [repeats_question(item.question, t) for t in rows.texts]
-        span_scores = np.where(repeats, -np.inf, span_scores)
+        # as the product decodes: a span that only repeats the question, or one of the wrong
+        # type when one of the right type is at hand, is never chosen
+        span_scores = np.where(typed_mask(item.question, rows.texts), -np.inf, span_scores)
         j = decode(span_scores, rows.sentence, rows.first, rows.last, temperature)
         span = (float(span_scores[j]), float(rows.em[j]), float(rows.f1[j]), rows.texts[j], int(rows.sentence[j]))
     else:
