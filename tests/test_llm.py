@@ -18,7 +18,14 @@ import pytest
 
 from assistant.answer.compose import ABSTAIN_TEXT
 from assistant.answer.grounding import check_sentence, facts, split_generated
-from assistant.answer.llm import SYSTEM_PROMPT, LLMConfig, build_messages, stream_chat
+from assistant.answer.llm import (
+    MAX_REPLY_BYTES,
+    SYSTEM_PROMPT,
+    LLMConfig,
+    build_messages,
+    reply_deadline,
+    stream_chat,
+)
 from assistant.config import Settings
 from assistant.errors import LLMError, LLMUnavailableError
 from assistant.index.build import build_index
@@ -50,6 +57,12 @@ class FakeModel:
     hang: float = 0.0  # seconds to wait before answering
     hang_after_pieces: int | None = None  # in a stream: stop sending after this many pieces
     extra_events: list[str] = field(default_factory=list)  # raw "data: ..." payloads before [DONE]
+    # a server that never lets a read time out: "headers" sends its status line and headers a
+    # byte at a time, "body" a JSON body a byte at a time, "sse-bytes" an event stream without
+    # a line end a byte at a time, "sse-events" one event at a time; every ``trickle_every``
+    # seconds, for at most 30 s
+    trickle: str = ""
+    trickle_every: float = 0.1
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -65,6 +78,8 @@ class FakeModel:
             "hang",
             "hang_after_pieces",
             "extra_events",
+            "trickle",
+            "trickle_every",
         ):
             setattr(self, name, getattr(fresh, name))
         self.requests.clear()
@@ -89,6 +104,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         if fake.hang:
             fake.release.wait(fake.hang)
+        if fake.trickle:
+            self._trickle(fake)
+            return
         if fake.body is not None or fake.status != 200:
             self._send(fake.status, fake.body or b'{"error": {"message": "kaputt"}}', fake.content_type)
             return
@@ -118,6 +136,28 @@ class Handler(BaseHTTPRequestHandler):
         self._event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
+
+    def _trickle(self, fake: FakeModel) -> None:
+        event = json.dumps({"choices": [{"index": 0, "delta": {"content": "NIRO "}}]})
+        if fake.trickle == "headers":
+            pieces: Any = iter(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nX-Polster: " + b"a" * 10_000)
+        else:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json" if fake.trickle == "body" else "text/event-stream")
+            self.end_headers()
+            if fake.trickle == "sse-events":
+                pieces = (f"data: {event}\n\n".encode() for _ in range(10_000))
+            else:
+                pieces = iter(b'{"choices": [{"message": {"content": "' if fake.trickle == "body" else b"data: ")
+        ends = time.monotonic() + 30
+        for piece in pieces:
+            self.wfile.write(piece if isinstance(piece, bytes) else bytes([piece]))
+            self.wfile.flush()
+            if fake.release.wait(fake.trickle_every) or time.monotonic() > ends:
+                return
+        while not fake.release.wait(fake.trickle_every) and time.monotonic() < ends:
+            self.wfile.write(b"a")
+            self.wfile.flush()
 
     def _event(self, payload: dict[str, Any]) -> None:
         self.wfile.write(f"data: {json.dumps(payload, ensure_ascii=False)}\n\n".encode())
@@ -328,6 +368,63 @@ def test_endpoint_that_stops_in_the_middle_of_a_stream(assistant, model):
     assert time.monotonic() - started < 1.5 * TIMEOUT
     assert events[:-1] == [SUPPORTED[:10], SUPPORTED[10:20]]
     hinweis(events[-1])
+
+
+def request_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name == "llm-request"}
+
+
+def assert_request_threads_end(before: set[threading.Thread]) -> None:
+    """The worker threads a test started end soon after it gave up on them (no leak per question)."""
+    ends = time.monotonic() + TIMEOUT + 10
+    while request_threads() - before and time.monotonic() < ends:
+        time.sleep(0.1)
+    assert not request_threads() - before
+
+
+@pytest.mark.parametrize("trickle", ["sse-bytes", "sse-events"])
+def test_trickling_endpoint_falls_back_at_the_deadline(assistant, model, trickle):
+    """A byte (or an event) every 0.1 s: no single read ever times out, yet the answer falls
+    back to the documents once the whole reply has taken longer than the deadline."""
+    model.trickle = trickle
+    before = request_threads()
+    started = time.monotonic()
+    events = list(assistant.ask_stream(GEWAEHLT))
+    elapsed = time.monotonic() - started
+    answer = events[-1]
+    hinweis(answer)
+    assert "antwortet zu langsam" in answer.note
+    assert elapsed < reply_deadline(TIMEOUT) + 5, elapsed
+    if trickle == "sse-events":
+        assert events[0] == "NIRO "  # streamed while it lasted, then replaced by the fallback
+    assert_request_threads_end(before)
+
+
+@pytest.mark.parametrize("trickle", ["headers", "body", "sse-bytes", "sse-events"])
+def test_stream_chat_deadline_holds_whatever_the_server_sends(server, model, trickle):
+    model.trickle = trickle
+    config = LLMConfig(f"http://127.0.0.1:{server.server_address[1]}/v1", "test", timeout=1.0)
+    before = request_threads()
+    pieces: list[str] = []
+    started = time.monotonic()
+    with pytest.raises(LLMUnavailableError, match="antwortet zu langsam"):
+        for piece in stream_chat(config, []):
+            pieces.append(piece)
+    elapsed = time.monotonic() - started
+    assert reply_deadline(1.0) - 0.5 < elapsed < reply_deadline(1.0) + 5, elapsed
+    assert (len(pieces) > 3) is (trickle == "sse-events")
+    assert_request_threads_end(before)
+
+
+@pytest.mark.parametrize("content_type", ["text/event-stream", "application/json"])
+def test_endless_reply_is_cut_off(server, model, content_type):
+    """A server that sends megabytes of one line fast is no reply: it is cut off, unread."""
+    model.body = b"data: " + b"a" * (MAX_REPLY_BYTES + 1)
+    model.content_type = content_type
+    config = LLMConfig(f"http://127.0.0.1:{server.server_address[1]}/v1", "test", timeout=TIMEOUT)
+    with pytest.raises(LLMError, match="zu lang") as info:
+        list(stream_chat(config, []))
+    assert not isinstance(info.value, LLMUnavailableError)
 
 
 def free_port() -> int:
