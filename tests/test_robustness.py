@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from test_parsers import pdf_bytes as loaders_pdf_bytes
 
 from assistant.answer.grounding import check_sentence, checked_answer
-from assistant.answer.llm import SYSTEM_PROMPT, build_messages
+from assistant.answer.llm import INSTRUCTION_MARK, INSTRUCTION_WARNING, SYSTEM_PROMPT, build_messages
 from assistant.config import Settings
 from assistant.errors import DocumentError, IndexNotFoundError, TestSetError
 from assistant.eval.testset import Question, load_testset
@@ -495,7 +495,9 @@ def mixed_hits(assistant: Assistant, question: str) -> list:
     return [normal[0], attack[0], normal[1]]
 
 
-PASSAGE_BLOCK = re.compile(r'<passage n="(\d+)" titel="[^"]*" dokument="([^"]*)">\n(.*?)\n</passage>', re.DOTALL)
+PASSAGE_BLOCK = re.compile(
+    r'<passage n="(\d+)" titel="[^"]*" dokument="([^"]*)"(?: warnung="[^"]*")?>\n(.*?)\n</passage>', re.DOTALL
+)
 
 
 def test_llm_request_keeps_the_injection_inside_its_passage(injected):
@@ -511,7 +513,13 @@ def test_llm_request_keeps_the_injection_inside_its_passage(injected):
     blocks = PASSAGE_BLOCK.findall(content)
     assert [int(n) for n, _, _ in blocks] == list(range(1, len(hits) + 1))
     for (_, doc_id, text), hit in zip(blocks, hits, strict=False):
-        assert doc_id == hit.chunk.doc_id and text == hit.chunk.text  # quoted verbatim, as data
+        assert doc_id == hit.chunk.doc_id
+        if doc_id == INJECTED_DOC:  # quoted as data, the instruction marked as one
+            assert text == hit.chunk.text.replace(INJECTION, f"[{INSTRUCTION_MARK}: {INJECTION}]")
+        else:
+            assert text == hit.chunk.text  # quoted verbatim, as data
+    assert f'dokument="{INJECTED_DOC}" warnung="{INSTRUCTION_WARNING}">' in content
+    assert content.count("warnung=") == 1
     assert next(text for _, d, text in blocks if d == INJECTED_DOC).count(INJECTION) == 1
     outside = PASSAGE_BLOCK.sub("", content)
     assert "HACKED" not in outside and INJECTION not in outside
