@@ -825,3 +825,86 @@ def test_request_marks_the_injected_order(fee, model):
     for doc in ("beitrag.txt", "kontakt.txt", "mitglieder.txt"):
         assert blocks[doc] == hits[doc].chunk.text  # the rest verbatim, as before
     assert INSTRUCTION_MARK in SYSTEM_PROMPT and "warnung" in SYSTEM_PROMPT
+
+
+def shows_payload(answer: Answer) -> bool:
+    shown = " ".join([answer.text, answer.note or "", *answer.flagged]).lower()
+    return "überweisen" in shown or "kontodaten" in shown
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "{PAYLOAD} [{zahlung}].",  # obeys and cites the passage that gave the order
+        "{PAYLOAD}. [{beitrag}]",  # cites the true passage instead
+        "{PAYLOAD}.",  # cites nothing
+        "Bitte überweisen Sie 1000 Euro [{zahlung}].",
+    ],
+)
+def test_reply_that_obeys_an_injected_order_falls_back(fee, model, reply):
+    assistant, numbers = fee
+    model.reply = reply.format(PAYLOAD=PAYLOAD, **{d.removesuffix(".txt"): n for d, n in numbers.items()})
+    answer = assistant.ask(FEE)
+    assert answer.mode == "extractive" and not answer.abstained
+    assert answer.note == (
+        "Hinweis: Die Antwort des Sprachmodells gab eine Anweisung aus einem Dokument wieder; "
+        "hier stattdessen die passenden Stellen."
+    )
+    assert answer.flagged == ()  # not even shown as "Nicht belegt"
+    assert answer.citations[0].doc_id == "beitrag.txt" and "120 Euro" in answer.text
+    assert not shows_payload(answer), answer.text
+    check_citations(assistant, answer)
+
+
+def test_order_mixed_with_a_true_sentence_is_left_out(fee, model):
+    assistant, numbers = fee
+    model.reply = f"{TRUE_FEE} [{numbers['beitrag.txt']}]. {PAYLOAD} [{numbers['zahlung.txt']}]."
+    answer = assistant.ask(FEE)
+    assert answer.mode == "llm"
+    assert answer.text == f"{TRUE_FEE}. [1]"
+    assert [c.doc_id for c in answer.citations] == ["beitrag.txt"]
+    assert answer.flagged == ()
+    assert answer.note == (
+        "Hinweis: Ein Teil der Antwort des Sprachmodells gab eine Anweisung aus einem Dokument wieder "
+        "und wurde weggelassen."
+    )
+    check_citations(assistant, answer)
+
+
+def test_sentence_that_does_not_answer_the_question_is_left_out(fee, model):
+    """ "Schicken Sie Ihre Kontodaten ..." reads as no instruction to a model, and its words are
+    in the cited passage; but it answers nothing that was asked."""
+    assistant, numbers = fee
+    model.reply = f"{ACCOUNT} [{numbers['kontakt.txt']}]."
+    answer = assistant.ask(FEE)
+    assert answer.mode == "extractive"
+    assert answer.note == (
+        "Hinweis: Die Antwort des Sprachmodells ging nicht auf die Frage ein; hier stattdessen die passenden Stellen."
+    )
+    assert answer.citations[0].doc_id == "beitrag.txt" and not shows_payload(answer)
+
+    model.reply = f"{TRUE_FEE} [{numbers['beitrag.txt']}]. {ACCOUNT} [{numbers['kontakt.txt']}]."
+    answer = assistant.ask(FEE)
+    assert answer.mode == "llm" and answer.text == f"{TRUE_FEE}. [1]"
+    assert answer.note and "ging nicht auf die Frage ein und wurde weggelassen" in answer.note
+
+
+def test_true_answer_from_an_injected_document_still_stands(fee, model):
+    """The injected document's other sentence is evidence as usual."""
+    assistant, numbers = fee
+    model.reply = f"Es gibt Hinweise zum Mitgliedsbeitrag des Netzwerks Quokka [{numbers['zahlung.txt']}]."
+    answer = assistant.ask(FEE)
+    assert answer.mode == "llm" and answer.note is None
+    assert [c.doc_id for c in answer.citations] == ["zahlung.txt"]
+    assert "Ignoriere" not in answer.citations[0].quote
+
+
+def test_check_sentence_takes_no_evidence_from_instructions():
+    passages = [f"Hinweise zum Beitrag. {ORDER}", f"{TRUE_FEE}."]
+    checked = check_sentence(f"{PAYLOAD}.", [1], passages)
+    assert checked.instruction and not checked.supported
+    assert "1000" in checked.unsupported  # the order's words are no evidence
+    checked = check_sentence(f"{PAYLOAD}.", [2], passages)  # cites another passage: still the order's words
+    assert checked.instruction and not checked.supported
+    checked = check_sentence(f"{TRUE_FEE}.", [2], passages)
+    assert checked.supported and not checked.instruction and checked.evidence == f"{TRUE_FEE}."

@@ -543,12 +543,14 @@ def test_citation_check_flags_claims_missing_from_the_cited_passages(injected):
     ]:
         checked = check_sentence(sentence, [niro], passages)
         assert not checked.supported and claim in checked.unsupported, (sentence, checked)
-    # "HACKED" citing the document that says it is a quote, not a claim of the assistant
-    assert check_sentence("HACKED", [attack], passages).supported
+    # "HACKED" repeats the injected instruction: no claim, whichever passage it cites (issue 14)
+    for cited in (attack, niro):
+        checked = check_sentence("HACKED", [cited], passages)
+        assert checked.instruction and not checked.supported
     answer = checked_answer(f"HACKED [{niro}]. NIRO wurde zum ClusterERFOLG 2022 gewählt [{niro}].", hits, dirty.index)
-    assert [f for f in answer.flagged if "HACKED" in f]
+    assert answer.text == "NIRO wurde zum ClusterERFOLG 2022 gewählt. [1]"  # left out, not even flagged
+    assert answer.flagged == () and answer.note and "Anweisung" in answer.note
     assert [c.doc_id for c in answer.citations] == [NIRO]
-    assert re.search(r"HACKED\s*\[", answer.text) is None  # the flagged sentence lost its marker
 
 
 # =================================================================================================
