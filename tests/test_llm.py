@@ -399,7 +399,7 @@ def test_trickling_endpoint_falls_back_at_the_deadline(assistant, model, trickle
     answer = events[-1]
     hinweis(answer)
     assert "antwortet zu langsam" in answer.note
-    assert elapsed < reply_deadline(TIMEOUT) + 5, elapsed
+    assert elapsed < reply_deadline(TIMEOUT) + 10, elapsed  # the fallback answer takes its time too
     if trickle == "sse-events":
         assert events[0] == "NIRO "  # streamed while it lasted, then replaced by the fallback
     assert_request_threads_end(before)
