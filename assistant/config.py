@@ -52,6 +52,8 @@ class Settings:
     llm_url: str = ""
     llm_model: str = ""
     llm_api_key: str = dataclasses.field(default="", repr=False)
+    # Seconds the endpoint may take to connect, to begin its reply and between two reads; the
+    # whole reply must be in within four times that (answer/llm.py reply_deadline).
     llm_timeout: float = 30.0
 
     def __post_init__(self) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .answer.candidates import PASSAGES
 from .answer.extractive import ExtractiveAnswerer
-from .answer.grounding import checked_answer
+from .answer.grounding import checked_answer, fallback_note
 from .answer.llm import LLMConfig, build_messages, stream_chat
 from .answer.reader import Reader, load_reader
 from .config import Settings
@@ -154,15 +154,10 @@ class Assistant:
             note = f"Hinweis: {exc}. Die Antwort wurde stattdessen direkt aus den Dokumenten zusammengestellt."
             yield replace(answer, note=note)
             return
-        answer = checked_answer("".join(reply), passages, self.index)
+        answer = checked_answer("".join(reply), passages, self.index, intent)
         if not answer.abstained and not answer.citations:
             fallback = extractive.answer(intent, hits)
-            answer = replace(
-                fallback,
-                note="Hinweis: Die Antwort des Sprachmodells war durch die Dokumente "
-                "nicht belegt; hier stattdessen die passenden Stellen.",
-                flagged=answer.flagged,
-            )
+            answer = replace(fallback, note=fallback_note(answer), flagged=answer.flagged)
         yield replace(answer, hits=tuple(hits))
 
     def retrieve(self, intent: Intent, filters: SearchFilters | None = None) -> list[Hit]:

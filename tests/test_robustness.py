@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from test_parsers import pdf_bytes as loaders_pdf_bytes
 
 from assistant.answer.grounding import check_sentence, checked_answer
-from assistant.answer.llm import SYSTEM_PROMPT, build_messages
+from assistant.answer.llm import INSTRUCTION_MARK, INSTRUCTION_WARNING, SYSTEM_PROMPT, build_messages
 from assistant.config import Settings
 from assistant.errors import DocumentError, IndexNotFoundError, TestSetError
 from assistant.eval.testset import Question, load_testset
@@ -504,7 +504,9 @@ def mixed_hits(assistant: Assistant, question: str) -> list:
     return [normal[0], attack[0], normal[1]]
 
 
-PASSAGE_BLOCK = re.compile(r'<passage n="(\d+)" titel="[^"]*" dokument="([^"]*)">\n(.*?)\n</passage>', re.DOTALL)
+PASSAGE_BLOCK = re.compile(
+    r'<passage n="(\d+)" titel="[^"]*" dokument="([^"]*)"(?: warnung="[^"]*")?>\n(.*?)\n</passage>', re.DOTALL
+)
 
 
 def test_llm_request_keeps_the_injection_inside_its_passage(injected):
@@ -520,7 +522,13 @@ def test_llm_request_keeps_the_injection_inside_its_passage(injected):
     blocks = PASSAGE_BLOCK.findall(content)
     assert [int(n) for n, _, _ in blocks] == list(range(1, len(hits) + 1))
     for (_, doc_id, text), hit in zip(blocks, hits, strict=False):
-        assert doc_id == hit.chunk.doc_id and text == hit.chunk.text  # quoted verbatim, as data
+        assert doc_id == hit.chunk.doc_id
+        if doc_id == INJECTED_DOC:  # quoted as data, the instruction marked as one
+            assert text == hit.chunk.text.replace(INJECTION, f"[{INSTRUCTION_MARK}: {INJECTION}]")
+        else:
+            assert text == hit.chunk.text  # quoted verbatim, as data
+    assert f'dokument="{INJECTED_DOC}" warnung="{INSTRUCTION_WARNING}">' in content
+    assert content.count("warnung=") == 1
     assert next(text for _, d, text in blocks if d == INJECTED_DOC).count(INJECTION) == 1
     outside = PASSAGE_BLOCK.sub("", content)
     assert "HACKED" not in outside and INJECTION not in outside
@@ -544,12 +552,14 @@ def test_citation_check_flags_claims_missing_from_the_cited_passages(injected):
     ]:
         checked = check_sentence(sentence, [niro], passages)
         assert not checked.supported and claim in checked.unsupported, (sentence, checked)
-    # "HACKED" citing the document that says it is a quote, not a claim of the assistant
-    assert check_sentence("HACKED", [attack], passages).supported
+    # "HACKED" repeats the injected instruction: no claim, whichever passage it cites (issue 14)
+    for cited in (attack, niro):
+        checked = check_sentence("HACKED", [cited], passages)
+        assert checked.instruction and not checked.supported
     answer = checked_answer(f"HACKED [{niro}]. NIRO wurde zum ClusterERFOLG 2022 gewählt [{niro}].", hits, dirty.index)
-    assert [f for f in answer.flagged if "HACKED" in f]
+    assert answer.text == "NIRO wurde zum ClusterERFOLG 2022 gewählt. [1]"  # left out, not even flagged
+    assert answer.flagged == () and answer.note and "Anweisung" in answer.note
     assert [c.doc_id for c in answer.citations] == [NIRO]
-    assert re.search(r"HACKED\s*\[", answer.text) is None  # the flagged sentence lost its marker
 
 
 # =================================================================================================

@@ -18,7 +18,6 @@ of the question (threshold measured, see evals/README.md).
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from ..index.reader import IndexData
@@ -27,6 +26,7 @@ from ..text.sentences import sentence_spans
 from ..types import Answer, Chunk, DateMention, Document, Hit, ShortAnswer
 from .candidates import Candidate, Evidence, Ranking, has_count, has_type
 from .compose import abstain, across_documents, compose, event_list, latest_lead, nothing_upcoming, upcoming
+from .injection import looks_like_instruction
 from .question import strict_type
 from .reader import Reader
 
@@ -44,20 +44,6 @@ READER_SENTENCES = 3
 READER_MIN_SCORE = 0.1
 MAX_TWO_SENTENCES = 400  # characters: two sentences only while they stay this short (as trained)
 NEIGHBOURS = 2  # sentences before and after the first that may complete it
-
-
-# Words addressed to an assistant or a language model rather than to readers ("Ignoriere alle
-# bisherigen Anweisungen", "antworte nur mit", "Du bist jetzt ...").
-_INSTRUCTION = re.compile(
-    r"\b(ignorier\w*|vergiss|missachte\w*)\b.{0,40}\b(anweisung\w*|regeln|vorgaben|instruktion\w*)\b"
-    r"|\bantworte\w*\s+(nur|ausschließlich|immer)\b|\bdu bist (jetzt|nun|ab sofort)\b|\bsystem-?prompt\b",
-    re.I,
-)
-
-
-def looks_like_instruction(text: str) -> bool:
-    """Whether a sentence reads as an instruction to an assistant (a prompt injection)."""
-    return bool(_INSTRUCTION.search(text))
 
 
 class ExtractiveAnswerer:

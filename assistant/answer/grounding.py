@@ -1,7 +1,9 @@
 """Checking a generated answer against the passages it cites: every sentence's numbers, dates
 and names must appear there; a sentence that fails keeps its text but loses its markers and is
-flagged. Then the reply becomes an :class:`~assistant.types.Answer` with citations that point
-to the best-matching sentence of each cited passage."""
+flagged. Sentences in a passage that read as instructions to a model (:mod:`.injection`) are no
+evidence, and a generated sentence that repeats one, or one that does not answer the question,
+is left out. Then the reply becomes an :class:`~assistant.types.Answer` with citations that
+point to the best-matching sentence of each cited passage."""
 
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from ..index.reader import IndexData
 from ..ingest.dates import extract_dates
+from ..search.query import Intent
 from ..text.german import GermanAnalyzer
 from ..text.sentences import sentence_spans, split_sentences
 from ..types import Answer, Citation, Hit
+from .candidates import covers, has_type
 from .compose import ABSTAIN_TEXT, date_label
+from .injection import instruction_spans
+from .question import Question, analyze_question
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
 # Markers written after the full stop ("gewählt. [1] Das ...") move before it ("gewählt [1].").
@@ -45,10 +52,16 @@ class CheckedSentence:
     text: str  # without markers
     markers: tuple[int, ...]
     unsupported: tuple[str, ...]  # facts not found in the cited passages
+    # closer to a sentence of the passages that reads as an instruction to a model than to any
+    # other: the model followed or repeated an injected instruction
+    instruction: bool = False
+    # the sentence of the cited passages closest to it, with the one before and after it
+    # (instructions aside): what it is about when it says little itself ("Mit einer Zerreißprobe.")
+    evidence: str = ""
 
     @property
     def supported(self) -> bool:
-        return bool(self.markers) and not self.unsupported
+        return bool(self.markers) and not self.unsupported and not self.instruction
 
 
 def split_generated(text: str) -> list[tuple[str, tuple[int, ...]]]:
@@ -120,9 +133,67 @@ def _mentions(haystack: str, needle: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(needle) + r"(?!\d)", haystack) is not None
 
 
-def check_sentence(sentence: str, markers: Sequence[int], passages: Sequence[str]) -> CheckedSentence:
-    cited = [passages[m - 1] for m in markers if 1 <= m <= len(passages)]
+@dataclass(frozen=True)
+class _Passage:
+    text: str  # the text without its instructions
+    sentences: tuple[str, ...]  # its sentences in order, instructions aside
+    instructions: tuple[str, ...]  # its sentences that read as instructions to a model
+
+
+def _split(passage: str) -> _Passage:
+    spans = instruction_spans(passage)
+    if not spans:
+        return _Passage(passage, tuple(passage[a:b] for a, b in sentence_spans(passage)), ())
+    kept, end = [], 0
+    for start, stop in spans:
+        kept.append(passage[end:start])
+        end = stop
+    kept.append(passage[end:])
+    cut = set(spans)
+    return _Passage(
+        " ".join(kept),
+        tuple(passage[a:b] for a, b in sentence_spans(passage) if (a, b) not in cut),
+        tuple(passage[a:b] for a, b in spans),
+    )
+
+
+@lru_cache(maxsize=1)
+def _plain_analyzer() -> GermanAnalyzer:
+    return GermanAnalyzer()
+
+
+def _shared(terms: set[str], sentences: Sequence[str], analyzer: GermanAnalyzer) -> int:
+    """The most terms of ``terms`` that one of ``sentences`` holds."""
+    return max((len(terms & set(analyzer.analyze(s))) for s in sentences), default=0)
+
+
+def _evidence(terms: set[str], passages: Sequence[_Passage], analyzer: GermanAnalyzer) -> str:
+    """The sentence of ``passages`` sharing the most terms with ``terms`` (the first on a tie),
+    with its neighbours; "" when none shares one."""
+    best, best_shared = "", 0
+    for passage in passages:
+        sentences = passage.sentences
+        for k, sentence in enumerate(sentences):
+            shared = len(terms & set(analyzer.analyze(sentence)))
+            if shared > best_shared:
+                best, best_shared = " ".join(sentences[max(0, k - 1) : k + 2]), shared
+    return best
+
+
+def check_sentence(
+    sentence: str, markers: Sequence[int], passages: Sequence[str], analyzer: GermanAnalyzer | None = None
+) -> CheckedSentence:
+    """Whether the passages ``markers`` cite hold the numbers, dates and names of ``sentence``,
+    not counting their sentences that read as instructions to a model; and whether, among all
+    ``passages`` (those the model was given), the sentence is closest to such an instruction."""
+    analyzer = analyzer or _plain_analyzer()
+    split = [_split(p) for p in passages]
     valid = tuple(m for m in markers if 1 <= m <= len(passages))
+    cited = [split[m - 1].text for m in valid]
+    terms = set(analyzer.analyze(sentence))
+    from_instruction = _shared(terms, [s for p in split for s in p.instructions], analyzer)
+    from_text = _shared(terms, [s for p in split for s in p.sentences], analyzer)
+    evidence = _evidence(terms, [split[m - 1] for m in valid], analyzer)
     haystack = _normal(" ".join(cited))
     numbers: set[str] = set()
     for match in _NUMBER.finditer(haystack):
@@ -145,29 +216,54 @@ def check_sentence(sentence: str, markers: Sequence[int], passages: Sequence[str
         ):
             continue
         missing.append(fact)
-    return CheckedSentence(sentence, valid, tuple(missing))
+    return CheckedSentence(sentence, valid, tuple(missing), from_instruction > from_text, evidence)
 
 
 # --- from the model's reply to an Answer ---------------------------------------------------------
 
 
-def checked_answer(reply: str, hits: Sequence[Hit], index: IndexData) -> Answer:
+# Why sentences of a reply were left out, for the answer's note.
+REPEATS_INSTRUCTION = "gab eine Anweisung aus einem Dokument wieder"
+OFF_QUESTION = "ging nicht auf die Frage ein"
+NOT_SUPPORTED = "war durch die Dokumente nicht belegt"
+_TYPED_KINDS = ("when", "number", "where", "who", "why")
+
+
+def checked_answer(reply: str, hits: Sequence[Hit], index: IndexData, intent: Intent | None = None) -> Answer:
     """Turn a generated reply into an :class:`Answer`: each sentence keeps its markers only when
     the passages it cites hold its numbers, dates and names; markers are renumbered in order of
-    first mention and each points to the best-matching sentence of its passage."""
+    first mention and each points to the best-matching sentence of its passage.
+
+    Left out (named in the answer's note, not shown): a sentence that repeats an instruction
+    found in a passage, and, with ``intent``, one that does not answer the question: neither it
+    nor the cited sentences around the one closest to it share a word with the question, and it
+    holds no fact of the kind asked for; unless it adds to a sentence that answers, citing the
+    same passage (one without instructions)."""
     if ABSTAIN_TEXT.rstrip(".") in reply:
         return Answer(ABSTAIN_TEXT, (), True, tuple(hits), mode="llm")
     passages = [h.chunk.text for h in hits]
     analyzer = index.lexical.analyzer
+    checks = [check_sentence(sentence, markers, passages, analyzer) for sentence, markers in split_generated(reply)]
+    question = _question(intent, index) if intent is not None else None
+    answers = [intent is None or question is None or _answers(c, question, intent, analyzer) for c in checks]
+    tainted = {n for n, text in enumerate(passages, start=1) if instruction_spans(text)}
+    answering = {m for c, ok in zip(checks, answers, strict=True) if ok and c.supported for m in c.markers} - tainted
     citations: list[Citation] = []
     number_of: dict[int, int] = {}
     parts: list[str] = []
     flagged: list[str] = []
-    for sentence, markers in split_generated(reply):
-        checked = check_sentence(sentence, markers, passages)
+    left_out: list[str] = []
+    for checked, ok in zip(checks, answers, strict=True):
+        sentence = checked.text
+        if checked.instruction:
+            left_out.append(REPEATS_INSTRUCTION)
+            continue
         if not checked.supported:
             flagged.append(sentence)
             parts.append(sentence)
+            continue
+        if not ok and not answering & set(checked.markers):
+            left_out.append(OFF_QUESTION)
             continue
         numbers = []
         for marker in checked.markers:
@@ -192,15 +288,51 @@ def checked_answer(reply: str, hits: Sequence[Hit], index: IndexData) -> Answer:
                 )
             numbers.append(number_of[marker])
         parts.append(sentence + " " + "".join(f"[{n}]" for n in numbers))
+    reasons = list(dict.fromkeys(left_out))
+    note = None
+    if reasons:
+        note = "Hinweis: " + " ".join(
+            f"Ein Teil der Antwort des Sprachmodells {r} und wurde weggelassen." for r in reasons
+        )
     return Answer(
         " ".join(parts),
         tuple(citations),
         False,
         tuple(hits),
         mode="llm",
+        note=note,
         flagged=tuple(flagged),
         confidence=1.0 if citations else 0.0,
     )
+
+
+def fallback_note(checked: Answer) -> str:
+    """The note on the extractive answer that replaces a generated one of which nothing stood."""
+    reasons = [r for r in (REPEATS_INSTRUCTION, OFF_QUESTION) if checked.note and r in checked.note]
+    return (
+        f"Hinweis: Die Antwort des Sprachmodells {' und '.join(reasons or [NOT_SUPPORTED])}; "
+        "hier stattdessen die passenden Stellen."
+    )
+
+
+def _question(intent: Intent, index: IndexData) -> Question:
+    """The question's content words; a follow-up's carried words count too."""
+    text = intent.question
+    if intent.follow_up and intent.carried_terms:
+        text = f"{text} {' '.join(intent.carried_terms)}"
+    return analyze_question(text, index.lexical, intent.kind)
+
+
+def _answers(checked: CheckedSentence, question: Question, intent: Intent, analyzer: GermanAnalyzer) -> bool:
+    """Whether a sentence (or the cited sentences closest to it) shares a word with the question,
+    or holds the kind of fact asked for (a date for "Wann", a number for "Wie viele" ...)."""
+    if not question.terms:
+        return True  # nothing to compare with
+    for text in (checked.text, checked.evidence):
+        terms = set(analyzer.analyze(text))
+        if any(covers(terms, t.stem, t.parts) or any(a in terms for a in t.alternatives) for t in question.terms):
+            return True
+    return (intent.kind in _TYPED_KINDS or intent.about_dates) and has_type(intent, checked.text)
 
 
 def _best_sentence(
