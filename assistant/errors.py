@@ -36,6 +36,11 @@ class IndexCorruptError(AssistantError):
     """Index files are missing or unreadable."""
 
 
+class IndexWriteError(AssistantError):
+    """A build could not write its new generation (disk full, no permission); the previous one
+    stays in use, and what the build had written is removed again."""
+
+
 class EmbedderUnavailableError(AssistantError):
     """The embedding model can be neither found locally nor downloaded."""
 

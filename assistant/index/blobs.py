@@ -26,9 +26,13 @@ class Blob:
             raise IndexCorruptError(f"{self.path} ist kürzer als erwartet")
         return data
 
+    def close(self) -> None:
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            os.close(fd)
+
     def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)  # type: ignore[arg-type]
+        self.close()
 
 
 class VectorFile:
