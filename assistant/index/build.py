@@ -72,6 +72,7 @@ def build_index(
     """
     started = time.perf_counter()
     report = BuildReport()
+    previous: IndexData | None = None
     try:
         with build_lock(settings.index_dir):
             scanned_at_ns = time.time_ns()
@@ -103,6 +104,9 @@ def build_index(
         if failure is None:
             raise
         raise failure from exc
+    finally:
+        if previous is not None:
+            previous.close()  # its files and maps now, not at some garbage collection
     report.documents = len(entries)
     report.chunks = chunks
     report.dense = embedder is not None
@@ -344,5 +348,6 @@ def _previous(settings: Settings, decompound: bool, embedder: Encoder | None, re
     )
     if reason:
         report.full_rebuild_reason = reason
+        previous.close()
         return None
     return previous
