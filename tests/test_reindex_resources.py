@@ -17,6 +17,7 @@ from assistant.errors import IndexClosedError
 from assistant.index.build import build_index
 from assistant.index.format import current_generation
 from assistant.index.reader import load_index
+from assistant.ui.service import Service
 
 WORDS = "Förderung Cluster Wasserstoff Netzwerk Innovation Mittelstand Projekt Veranstaltung Antrag Frist".split()
 QUESTION = "Wann läuft die Förderung für Quantenbäckereien?"
@@ -58,6 +59,11 @@ def settings(tmp_path: Path) -> Settings:
     return settings
 
 
+@pytest.fixture
+def service(settings: Settings, tmp_path: Path) -> Service:
+    return Service(settings, data_dir=tmp_path / "data")
+
+
 def _edit(settings: Settings, i: int) -> None:
     path = settings.corpus_dir / f"d{i % 12}.txt"
     path.write_text(path.read_text(encoding="utf-8") + f" Änderung {i}.", encoding="utf-8")
@@ -89,3 +95,44 @@ def test_a_closed_index_refuses_reads(settings):
         index.lexical.scores("Förderung")
     with pytest.raises(IndexClosedError):
         index.ngrams.scores("Förderung")
+
+
+def test_repeated_reindex_keeps_no_handles_to_replaced_generations(service):
+    index_dir = service.settings.index_dir
+    # After one update the generation has all its parts (base and delta lists): the steady state.
+    _edit(service.settings, 99)
+    service.reindex()
+    assert "2031" in service.assistant.ask(QUESTION).text
+    before = _handles(index_dir)
+    assert before["index_not_current"] == before["maps_not_current"] == 0, before
+    # Without the cycle collector: what a replaced index held must be given back when it is
+    # replaced, not whenever garbage collection happens to run.
+    gc.disable()
+    try:
+        for i in range(12):
+            _edit(service.settings, i)
+            service.reindex()
+            with service.using() as assistant:
+                assert "2031" in assistant.ask(QUESTION).text
+        after = _handles(index_dir)
+    finally:
+        gc.enable()
+    # Only the current generation is open; nothing of the twelve replaced ones.
+    assert after["index_not_current"] == after["maps_not_current"] == 0, (before, after)
+    assert after["deleted"] <= before["deleted"], (before, after)
+    assert after["index"] <= before["index"], (before, after)
+    assert after["maps"] <= before["maps"], (before, after)
+
+
+def test_a_question_under_way_keeps_its_generation_until_it_ends(service):
+    with service.using() as old:
+        _edit(service.settings, 0)
+        service.reindex()
+        assert service.assistant is not old
+        # The replaced generation's folder may be gone by now; the question still reads it.
+        assert "2031" in old.ask(QUESTION).text
+        assert old.index.documents["quanten.txt"].title == "Quantenbäckereien"
+    # Released: it is closed, and says so instead of reading from a reused descriptor.
+    with pytest.raises(IndexClosedError):
+        old.ask(QUESTION)
+    assert "2031" in service.assistant.ask(QUESTION).text
