@@ -3,6 +3,7 @@ re-index), the feedback file, and the checks on what users send (file names, dat
 
 from __future__ import annotations
 
+import ctypes
 import hmac
 import json
 import logging
@@ -181,8 +182,14 @@ def _open(settings: Settings) -> Assistant:
 
 
 def _close(assistant: Assistant) -> None:
-    """Close a replaced assistant's index."""
+    """Close a replaced assistant's index and hand the memory it and the build freed back to the
+    system: glibc keeps freed heap pages, and a chat re-indexed every few minutes grew by some
+    60 kB each time (measured), though nothing was in use any more."""
     assistant.index.close()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
