@@ -36,6 +36,16 @@ class IndexCorruptError(AssistantError):
     """Index files are missing or unreadable."""
 
 
+class IndexClosedError(AssistantError):
+    """An index generation was read after :meth:`~assistant.index.reader.IndexData.close` (it was
+    replaced by a re-index and given back)."""
+
+
+class IndexWriteError(AssistantError):
+    """A build could not write its new generation (disk full, no permission); the previous one
+    stays in use, and what the build had written is removed again."""
+
+
 class EmbedderUnavailableError(AssistantError):
     """The embedding model can be neither found locally nor downloaded."""
 

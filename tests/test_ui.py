@@ -253,12 +253,12 @@ def test_upload_delete_and_reindex_swap_the_assistant(tmp_path):
     service.settings = settings
     assert saved == ["Wasserstoff Forum 2024.txt"]
     assert len(problems) == 2 and "zu groß" in problems[0] and "x.exe" in problems[1]
-    before = service.assistant
-    report = service.reindex()
-    assert report.added == ["Wasserstoff Forum 2024.txt"] and service.assistant is not before
-    answer = service.assistant.ask("Wo fand das Wasserstoff-Forum 2024 statt?")
-    assert "Bielefeld" in answer.text and answer.citations[0].doc_id == "Wasserstoff Forum 2024.txt"
-    assert before.ask(QUESTION).citations  # a question already running keeps its generation
+    with service.using() as before:  # a question already running keeps its generation
+        report = service.reindex()
+        assert report.added == ["Wasserstoff Forum 2024.txt"] and service.assistant is not before
+        answer = service.assistant.ask("Wo fand das Wasserstoff-Forum 2024 statt?")
+        assert "Bielefeld" in answer.text and answer.citations[0].doc_id == "Wasserstoff Forum 2024.txt"
+        assert before.ask(QUESTION).citations
     assert service.remove_document("../corpus/" + NIRO) is not None
     assert service.remove_document("Wasserstoff Forum 2024.txt") is None
     service.reindex()

@@ -167,7 +167,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def ensure_index(settings: Settings, out: TextIO | None = None) -> BuildReport | None:
     """Build or update the index when :func:`~assistant.index.freshness.needs_rebuild` says so;
     progress on ``out``."""
+    from ..errors import IndexWriteError
     from ..index.build import build_index
+    from ..index.format import current_generation
     from ..index.freshness import needs_rebuild
 
     out = out or sys.stderr
@@ -176,7 +178,14 @@ def ensure_index(settings: Settings, out: TextIO | None = None) -> BuildReport |
     if reason is None:
         return None
     print(f"Index wird gebaut – {reason}.", file=out)
-    report = build_index(settings, progress=_print_progress(out) if settings.progress else None)
+    try:
+        report = build_index(settings, progress=_print_progress(out) if settings.progress else None)
+    except IndexWriteError as exc:
+        if current_generation(settings.index_dir) is None:
+            raise
+        # The previous index is whole and searchable: the chat serves it rather than not at all.
+        print(f"Warnung: {exc} Bis dahin wird der bisherige Index verwendet.", file=out)
+        return None
     print(f"Index fertig: {report.documents} Dokumente, {report.chunks} Abschnitte ({report.seconds:.1f} s).", file=out)
     for item in report.skipped:
         print(f"  übersprungen: {item.path}: {item.reason}", file=out)

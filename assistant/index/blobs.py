@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import IndexCorruptError
+from ..errors import IndexClosedError, IndexCorruptError
 
 
 class Blob:
@@ -16,19 +16,29 @@ class Blob:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd = os.open(path, os.O_RDONLY) if path.exists() else None
+        self._closed = False
 
     def read(self, start: int, end: int) -> bytes:
         if end <= start:
             return b""
-        assert self._fd is not None
-        data = os.pread(self._fd, end - start, start)
+        fd = self._fd
+        if fd is None:
+            if self._closed:
+                raise IndexClosedError(f"{self.path} wurde geschlossen (der Index wurde ersetzt)")
+            raise IndexCorruptError(f"{self.path} fehlt")
+        data = os.pread(fd, end - start, start)
         if len(data) != end - start:
             raise IndexCorruptError(f"{self.path} ist kürzer als erwartet")
         return data
 
+    def close(self) -> None:
+        """Close the file; reads afterwards raise :class:`IndexClosedError`."""
+        fd, self._fd, self._closed = getattr(self, "_fd", None), None, True
+        if fd is not None:
+            os.close(fd)
+
     def __del__(self) -> None:
-        if getattr(self, "_fd", None) is not None:
-            os.close(self._fd)  # type: ignore[arg-type]
+        self.close()
 
 
 class VectorFile:

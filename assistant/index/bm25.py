@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import IndexClosedError
 from ..text.german import GermanAnalyzer
 from .blobs import TokenFile
 
@@ -135,6 +136,7 @@ class LexicalIndex:
         self.terms = terms
         self.vocab = {term: i for i, term in enumerate(terms)}
         self.segments = list(segments)
+        self._closed = False
         self.doc_weight = doc_weight
         self.size = int(row_len.shape[0])
         self.row_doc = np.asarray(row_doc, dtype=np.int64)
@@ -173,10 +175,24 @@ class LexicalIndex:
         )
 
     def term_ids(self, query: str) -> list[int]:
+        self._check_open()
         terms = self.analyzer.query_terms(query, self.vocab.__contains__)
         return [self.vocab[t] for t in terms if t in self.vocab]
 
+    def close(self) -> None:
+        """Drop the inverted lists (memory-mapped: the maps go with the last reference); searching
+        afterwards raises :class:`IndexClosedError`."""
+        if not self._closed:
+            self.analyzer.close()
+        self.segments = []
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IndexClosedError("Der Index wurde geschlossen (durch einen neueren ersetzt)")
+
     def _lists(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        self._check_open()
         found = [segment.get(term) for segment in self.segments]
         found = [(r, f) for r, f in found if r.size]
         if not found:

@@ -26,7 +26,7 @@ from .freshness import settings_mismatch, vectors_mismatch
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
 from .reader import IndexData, load_index
-from .writer import GenerationBuilder, build_lock
+from .writer import GenerationBuilder, build_lock, write_failure
 
 log = logging.getLogger(__name__)
 
@@ -66,33 +66,47 @@ def build_index(
 ) -> BuildReport:
     """Bring ``settings.index_dir`` up to date with ``settings.corpus_dir``.
 
-    Raises :class:`CorpusError` when no document could be indexed; the previous index then
-    stays as it was.
+    Raises :class:`CorpusError` when no document could be indexed, :class:`IndexWriteError`
+    when the new generation cannot be written (a full disk); the previous index then stays as it
+    was, its files byte for byte.
     """
     started = time.perf_counter()
     report = BuildReport()
-    with build_lock(settings.index_dir):
-        scanned_at_ns = time.time_ns()
-        embedder = _embedder(settings, embedder, report)
-        previous = None if full else _previous(settings, decompound, embedder, report)
-        if full:
-            report.full_rebuild_reason = "auf Wunsch (--full)"
-        # Taken before each file is read, so a file changed during the build shows up as stale
-        # later. It covers the files the scan skips for size too: else they would look new forever.
-        stats: FileStats = {}
-        files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous), stats)
-        report.skipped.extend(skipped)
-        builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
-        try:
-            run = _Build(settings, embedder, progress, decompound, previous, builder, report)
-            entries = run.read_documents(files)
-            run.add_chunks(entries)
-            generation, chunks = run.commit(
-                entries, {**stats, **{f.doc_id: [f.size, f.mtime_ns] for f in files}}, scanned_at_ns
-            )
-        except BaseException:
-            builder.abort()
+    previous: IndexData | None = None
+    try:
+        with build_lock(settings.index_dir):
+            scanned_at_ns = time.time_ns()
+            embedder = _embedder(settings, embedder, report)
+            previous = None if full else _previous(settings, decompound, embedder, report)
+            if full:
+                report.full_rebuild_reason = "auf Wunsch (--full)"
+            # Taken before each file is read, so a file changed during the build shows up as stale
+            # later. It covers the files the scan skips for size too: else they would look new forever.
+            stats: FileStats = {}
+            files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous), stats)
+            report.skipped.extend(skipped)
+            builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
+            try:
+                run = _Build(settings, embedder, progress, decompound, previous, builder, report)
+                entries = run.read_documents(files)
+                run.add_chunks(entries)
+                generation, chunks = run.commit(
+                    entries, {**stats, **{f.doc_id: [f.size, f.mtime_ns] for f in files}}, scanned_at_ns
+                )
+            except BaseException as exc:
+                failure = write_failure(settings.index_dir, exc)  # before the abort gives space back
+                builder.abort()
+                if failure is not None:
+                    raise failure from exc
+                raise
+    except OSError as exc:  # before the builder began (the lock, the staging folder)
+        failure = write_failure(settings.index_dir, exc)
+        if failure is None:
             raise
+        raise failure from exc
+    finally:
+        if previous is not None:
+            previous.close()  # its files and maps now, not at some garbage collection
     report.documents = len(entries)
     report.chunks = chunks
     report.dense = embedder is not None
@@ -334,5 +348,6 @@ def _previous(settings: Settings, decompound: bool, embedder: Encoder | None, re
     )
     if reason:
         report.full_rebuild_reason = reason
+        previous.close()
         return None
     return previous

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import IndexClosedError
 from ..types import Progress
 from . import faiss_index, faiss_tuning
 from .blobs import VectorFile
@@ -30,10 +31,20 @@ class DenseIndex:
         self.nprobe = nprobe
         self.ntotal = int(live.shape[0])
         self._all_live = bool(live[:base_rows].all())
+        self._closed = False
+
+    def close(self) -> None:
+        """Drop the FAISS indexes (the base one is memory-mapped: the map goes with it); searching
+        afterwards raises :class:`IndexClosedError`."""
+        self.base = self.delta = None
+        self._closed = True
 
     def search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The ``k`` best ``(row, score)`` among the live rows (and the ``allowed`` ones)."""
         import faiss
+
+        if self._closed:
+            raise IndexClosedError("Der Vektorindex wurde geschlossen (durch einen neueren ersetzt)")
 
         # One question is one thread: FAISS's OpenMP threads only wait on each other when
         # several questions (or a build) share the 2 cores (measured: 40k rows, 1 thread 5 ms,
@@ -59,6 +70,8 @@ class DenseIndex:
 
     def reconstruct(self, row: int) -> np.ndarray:
         """The stored vector of a row."""
+        if self._closed:
+            raise IndexClosedError("Der Vektorindex wurde geschlossen (durch einen neueren ersetzt)")
         if row >= self.base_rows:
             assert self.delta is not None
             return self.delta.reconstruct(row - self.base_rows)

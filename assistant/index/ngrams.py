@@ -55,6 +55,10 @@ class NgramAnalyzer:
         self.n = n
         self._cache: dict[str, tuple[str, ...]] = {}
 
+    def close(self) -> None:
+        """Drop the cache (the word analyzer is closed with the word index)."""
+        self._cache.clear()
+
     def grams(self, word: str) -> tuple[str, ...]:
         found = self._cache.get(word)
         if found is None:
@@ -108,6 +112,7 @@ class NgramIndex(LexicalIndex):
     def term_ids(self, query: str) -> list[int]:
         """The query's gram ids (repeats kept: a gram counts as often as the query has it),
         without stopped grams and grams now in more than MAX_DF of the live chunks."""
+        self._check_open()
         limit = max(MAX_DF * self.n_live, MIN_STOP_DF)
         vocab, df, stopped = self.vocab, self._df, self.stopped
         ids = (vocab.get(g) for g in self.grams.query_terms(query, vocab.__contains__))

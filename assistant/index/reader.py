@@ -9,7 +9,7 @@ index is safe to share across threads.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -56,13 +56,16 @@ class DocumentStore(Mapping[str, Document]):
         self.number = {d: i for i, d in enumerate(doc_ids) if tables.doc_live[i]}
         self._texts = Blob(folder / TEXTS)
         self._lines = Blob(folder / DOC_LINES)
-        self.by_number = lru_cache(maxsize=_DOC_CACHE)(self._read)
+        # The cached reader refers to the files, not to the store: no reference cycle, so a store
+        # nobody uses any more is freed at once, not at the next garbage collection.
+        self.by_number = lru_cache(maxsize=_DOC_CACHE)(_reader(tables, self._texts, self._lines))
 
-    def _read(self, number: int) -> Document:
-        t = self._tables
-        data = json.loads(self._lines.read(int(t.doc_line[number]), int(t.doc_line[number + 1])))
-        data["text"] = self._texts.read(int(t.doc_text[number]), int(t.doc_text[number + 1])).decode("utf-8")
-        return Document.from_json(data)
+    def close(self) -> None:
+        """Close the files and drop the decoded documents; reads afterwards raise
+        :class:`IndexClosedError`."""
+        self._texts.close()
+        self._lines.close()
+        self.by_number.cache_clear()
 
     def __getitem__(self, doc_id: str) -> Document:
         return self.by_number(self.number[doc_id])
@@ -75,6 +78,15 @@ class DocumentStore(Mapping[str, Document]):
 
     def __contains__(self, doc_id: object) -> bool:
         return doc_id in self.number
+
+
+def _reader(tables: Tables, texts: Blob, lines: Blob) -> Callable[[int], Document]:
+    def read(number: int) -> Document:
+        data = json.loads(lines.read(int(tables.doc_line[number]), int(tables.doc_line[number + 1])))
+        data["text"] = texts.read(int(tables.doc_text[number]), int(tables.doc_text[number + 1])).decode("utf-8")
+        return Document.from_json(data)
+
+    return read
 
 
 class ChunkTable(Sequence[Chunk]):
@@ -176,6 +188,18 @@ class IndexData:
         if self._record is None:
             self._record = read_corpus_record(self.path)
         return self._record
+
+    def close(self) -> None:
+        """Give back what the generation holds: its open files, memory maps and decoded documents
+        (the chat closes a generation a re-index replaced, once no question uses it any more).
+        Reads afterwards raise :class:`IndexClosedError`; closing twice is harmless."""
+        self.documents.close()
+        self.lexical.close()
+        if self.ngrams is not None:
+            self.ngrams.close()
+        if self.dense is not None:
+            self.dense.close()
+        self._record = None
 
 
 def load_index(index_dir: Path, doc_weight: float | None = None) -> IndexData:

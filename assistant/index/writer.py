@@ -2,14 +2,17 @@
 
 A build writes a new generation folder, syncs it, and replaces ``CURRENT`` with ``os.replace``;
 a crash at any moment leaves either the old or the new generation in use, never a half-written
-one.
+one. A build that fails (a full disk) also cuts the bytes it appended to the append-only files it
+shares with the previous generation, so those are as they were before it began.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
 import json
+import logging
 import os
 import shutil
 import time
@@ -22,6 +25,7 @@ from typing import IO, Any
 import numpy as np
 
 from .. import __version__
+from ..errors import IndexWriteError
 from ..text.german import GermanAnalyzer
 from ..types import Document
 from . import faiss_index
@@ -47,6 +51,8 @@ from .format import (
     write_json,
 )
 from .reader import IndexData
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -75,6 +81,22 @@ class GenerationBuilder:
         self.dim = dim
         self.number = _next_number(index_dir)
         self.staging = index_dir / f".tmp-gen-{self.number:06d}-{os.getpid()}"
+        self._files: dict[str, IO[bytes]] = {}
+        # The previous generation's append-only files this one extends (hard links: the same
+        # inodes), and the length the previous generation needs of each: :meth:`abort` cuts them
+        # back to it.
+        self._shared: dict[str, int] = {}
+        self._texts: Blob | None = None  # reads back what add_document wrote
+        self._final: Path | None = None
+        self._switched = False
+        try:
+            self._start()
+        except BaseException:
+            self.abort()
+            raise
+
+    def _start(self) -> None:
+        previous, dim = self.previous, self.dim
         if self.staging.exists():
             shutil.rmtree(self.staging)
         self.staging.mkdir()
@@ -85,13 +107,13 @@ class GenerationBuilder:
             TOKENS: int(t.row_tok[-1]) * 4,
             VECTORS: t.rows * 4 * (dim or 0),
         }
-        self._files: dict[str, IO[bytes]] = {}
         for name in APPEND_ONLY:
             if name == VECTORS and not dim:
                 continue
             target = self.staging / name
             if previous is not None and (previous.path / name).exists():
                 os.link(previous.path / name, target)
+                self._shared[name] = recorded[name]
                 # Bytes past what the previous generation recorded are leftovers of a failed build.
                 os.truncate(target, recorded[name])
             self._files[name] = open(target, "ab")  # noqa: SIM115 (open until commit or abort)
@@ -101,7 +123,6 @@ class GenerationBuilder:
             column.frombytes(np.ascontiguousarray(values, dtype=_ARRAY_DTYPE[name]).tobytes())
             self.columns[name] = column
         self.doc_ids: list[str] = list(previous.documents.ids) if previous is not None else []
-        self._texts: Blob | None = None  # reads back what add_document wrote
 
     @property
     def rows(self) -> int:
@@ -196,8 +217,7 @@ class GenerationBuilder:
     ) -> Path:
         """Write the remaining files and make this generation current. ``postings_base`` /
         ``dense_base`` None keep the previous generation's (hard-linked)."""
-        for handle in self._files.values():
-            handle.close()
+        self._close_files()
         staging = self.staging
         self.tables().save(staging)
         write_json(staging / DOC_IDS, self.doc_ids)
@@ -223,7 +243,7 @@ class GenerationBuilder:
         manifest.save(staging)
         _fsync_tree(staging)
         previous = current_generation(self.index_dir)
-        final = self.index_dir / f"gen-{self.number:06d}"
+        final = self._final = self.index_dir / f"gen-{self.number:06d}"
         os.replace(staging, final)
         pointer_tmp = self.index_dir / f".{CURRENT}.tmp"
         with open(pointer_tmp, "w", encoding="utf-8") as pointer:
@@ -231,14 +251,90 @@ class GenerationBuilder:
             pointer.flush()
             os.fsync(pointer.fileno())
         os.replace(pointer_tmp, self.index_dir / CURRENT)
-        _fsync_dir(self.index_dir)
-        _remove_old(self.index_dir, keep={final.name, previous.name if previous else ""})
+        self._switched = True
+        # The new generation is in use: what follows only tidies up, and must not fail the build.
+        try:
+            _fsync_dir(self.index_dir)
+            _remove_old(self.index_dir, keep={final.name, previous.name if previous else ""})
+        except OSError as exc:
+            log.warning("Aufräumen nach dem Index-Bau in %s unvollständig: %s", self.index_dir, exc)
         return final
 
     def abort(self) -> None:
+        """Undo the build: remove what it wrote, and cut the shared append-only files back to the
+        length the previous generation recorded (byte for byte as before). After the switch to the
+        new generation there is nothing to undo."""
+        try:
+            self._close_files()
+        except OSError:
+            pass  # a full disk cannot take the buffered rest; the files are closed all the same
+        if self._switched:
+            return
+        for name, length in self._shared.items():
+            assert self.previous is not None
+            try:
+                os.truncate(self.previous.path / name, length)
+            except OSError as exc:
+                log.warning("%s: angehängte Bytes nicht entfernt (%s); der nächste Bau entfernt sie.", name, exc)
+        for folder in (self.staging, self._final):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
+        (self.index_dir / f".{CURRENT}.tmp").unlink(missing_ok=True)
+
+    def _close_files(self) -> None:
+        """Close the appended files (each one even when another fails to flush) and the reader."""
+        if self._texts is not None:
+            self._texts.close()
+            self._texts = None
+        failure: OSError | None = None
         for handle in self._files.values():
-            handle.close()
-        shutil.rmtree(self.staging, ignore_errors=True)
+            try:
+                handle.close()
+            except OSError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+
+# Errors that mean the disk (or the user's quota) is full, and the free space below which an
+# error without an errno (numpy reports "10696 requested and 6640 written") means the same.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+_LOW_SPACE = 1 << 20
+_REASONS = {
+    errno.EACCES: "keine Schreibberechtigung",
+    errno.EPERM: "keine Schreibberechtigung",
+    errno.EROFS: "der Datenträger ist schreibgeschützt",
+    errno.EIO: "Ein-/Ausgabefehler des Datenträgers",
+}
+
+
+def write_failure(index_dir: Path, exc: BaseException) -> IndexWriteError | None:
+    """The German error for a build that failed on the file system (``exc``), or None when
+    ``exc`` is something else. Call it before the build is undone: a full disk is recognised
+    also by its free space, which undoing gives back."""
+    if not isinstance(exc, OSError | RuntimeError):  # RuntimeError: faiss's writes
+        return None
+    try:
+        free = shutil.disk_usage(index_dir).free
+    except OSError:
+        free = _LOW_SPACE
+    full = getattr(exc, "errno", None) in _FULL or free < _LOW_SPACE
+    if not full and not isinstance(exc, OSError):
+        return None
+    kept = (
+        "Der bisherige Index bleibt unverändert in Gebrauch."
+        if current_generation(index_dir) is not None
+        else "Es wurde kein Index angelegt."
+    )
+    if full:
+        return IndexWriteError(
+            f"Kein Speicherplatz mehr frei auf dem Datenträger von {index_dir}: der neue Index konnte "
+            f"nicht geschrieben werden. {kept} Bitte Platz schaffen und `assistant index` erneut ausführen."
+        )
+    assert isinstance(exc, OSError)
+    reason = _REASONS.get(exc.errno or 0) or exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return IndexWriteError(f"Der Index in {index_dir} konnte nicht aktualisiert werden: {reason}{where}. {kept}")
 
 
 _ARRAY_DTYPE = {name: np.dtype(np.int8 if dtype is bool else dtype) for name, dtype in Tables.DTYPES.items()}

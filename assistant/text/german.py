@@ -257,6 +257,14 @@ class GermanAnalyzer:
         """Split into known parts, longest first part first; None when no full split exists."""
         return _split_word(word, self._key, self._split, self.stem)
 
+    def close(self) -> None:
+        """Drop the caches of an analyzer no longer used (its index was replaced). The split
+        cache refers back to the analyzer; without this the pair waited for the garbage collector."""
+        split = self.__dict__.pop("_split", None)
+        if split is not None:
+            split.cache_clear()
+        self._terms_of_word.clear()
+
     def save_vocabulary(self, path: Path) -> None:
         # The stems too: stemming a large vocabulary again would cost every start ~1 s per 1M words.
         path.write_text(

@@ -13,7 +13,8 @@ from typing import Any, TypedDict
 import gradio as gr
 
 from ..errors import AssistantError
-from ..types import Answer, Progress
+from ..pipeline import Assistant
+from ..types import Answer, Progress, SearchFilters
 from .inputs import checked_question, filters_json, make_filters
 from .render import (
     NO_DOCUMENT,
@@ -78,7 +79,13 @@ def respond(
     with user_errors():
         question = checked_question(question)
         filters = make_filters(date_from, date_to, doc_ids)
-    assistant = service.assistant  # this answer stays with one index generation
+    with service.using() as assistant:  # this answer stays with one index generation
+        yield from _stream_answer(assistant, question, filters, conversation)
+
+
+def _stream_answer(
+    assistant: Assistant, question: str, filters: SearchFilters | None, conversation: list[ChatMessage]
+) -> Iterator[tuple[Any, ...]]:
     history = _history(conversation)
     shown = _display(conversation) + [
         {"role": "user", "content": md_escape(question)},
@@ -129,7 +136,8 @@ def open_source(service: Service, conversation: list[ChatMessage], evt: gr.Event
     entry = next((e for e in conversation[turn].get("sources", ()) if e["n"] == n), None)
     if entry is None:
         return NO_DOCUMENT
-    return render_document(service.assistant.index, entry, nonce=f"{turn}-{n}-{time.time_ns()}")
+    with service.using() as assistant:
+        return render_document(assistant.index, entry, nonce=f"{turn}-{n}-{time.time_ns()}")
 
 
 def select_answer(service: Service, conversation: list[ChatMessage], evt: gr.SelectData) -> tuple[Any, ...]:
@@ -142,9 +150,8 @@ def select_answer(service: Service, conversation: list[ChatMessage], evt: gr.Sel
     message = conversation[index]
     if message["role"] != "assistant":
         return gr.skip(), gr.skip()
-    return render_sources(
-        message.get("sources", []), index, message.get("question", ""), service.assistant.index
-    ), index
+    with service.using() as assistant:
+        return render_sources(message.get("sources", []), index, message.get("question", ""), assistant.index), index
 
 
 def new_conversation() -> tuple[Any, ...]:
@@ -181,7 +188,8 @@ def ask_api(service: Service, question: str) -> dict[str, Any]:
     """The object `assistant ask --json` prints: question, answer, abstained, citations, hits."""
     with user_errors():
         question = checked_question(question)
-        answer = service.assistant.ask(question)
+        with service.using() as assistant:
+            answer = assistant.ask(question)
     return {"question": question, **answer.to_json()}
 
 
@@ -193,15 +201,16 @@ def _progress_callback(progress: gr.Progress) -> Progress:
 
 
 def _staff_outputs(service: Service, message: str) -> tuple[Any, ...]:
-    index = service.assistant.index
-    choices = document_choices(index)
-    return (
-        message,
-        document_rows(index),
-        gr.update(choices=[c[1] for c in choices], value=None),
-        gr.update(choices=choices),
-        index_status(service),
-    )
+    with service.using() as assistant:
+        index = assistant.index
+        choices = document_choices(index)
+        return (
+            message,
+            document_rows(index),
+            gr.update(choices=[c[1] for c in choices], value=None),
+            gr.update(choices=choices),
+            index_status(service),
+        )
 
 
 def _reindex_message(service: Service, progress: gr.Progress, prefix: str) -> str:
@@ -266,4 +275,5 @@ def staff_reindex(service: Service, logged_in: bool, progress: gr.Progress = gr.
 
 
 def on_load(service: Service) -> tuple[Any, ...]:
-    return gr.update(choices=document_choices(service.assistant.index)), index_status(service)
+    with service.using() as assistant:
+        return gr.update(choices=document_choices(assistant.index)), index_status(service)

@@ -10,6 +10,7 @@ from typing import Any, TypedDict
 
 from ..index.build import BuildReport
 from ..index.reader import IndexData
+from ..pipeline import Assistant
 from ..types import Answer
 from .service import Service
 
@@ -271,7 +272,11 @@ def document_choices(index: IndexData) -> list[tuple[str, str]]:
 
 
 def index_status(service: Service) -> str:
-    assistant = service.assistant
+    with service.using() as assistant:
+        return _status(assistant)
+
+
+def _status(assistant: Assistant) -> str:
     mode = (
         "hybrid (BM25 + Vektoren)"
         if assistant.retriever.effective_mode == "hybrid"
