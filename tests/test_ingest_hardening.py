@@ -13,6 +13,7 @@ from assistant.cli import main
 from assistant.index.build import build_index
 from assistant.index.freshness import needs_rebuild
 from assistant.ingest.corpus import file_stats, scan_corpus
+from assistant.ingest.parsers import decode_text
 from assistant.pipeline import Assistant
 
 # --- symlink loops ------------------------------------------------------------------------------
@@ -78,3 +79,87 @@ def test_corpus_folder_that_is_a_symlink_loop(tmp_path, capsys):
     code = main(["index", "--corpus", str(corpus), "--index", str(tmp_path / "index"), "--model", "none", "--quiet"])
     _out, err = capsys.readouterr()
     assert code != 0 and "existiert nicht" in err and str(corpus) in err and "Traceback" not in err
+
+
+# --- short files in old German encodings --------------------------------------------------------
+
+# Short German sentences as they come from old office PCs. Each has a word with a German letter
+# that the search must find (the second value).
+SHORT_SENTENCES: list[tuple[str, str]] = [
+    ("Die Förderung für Quantenbäckereien in Münster läuft bis 2031.", "Münster"),
+    ("Förderfähig sind kleine und mittlere Unternehmen.", "Förderfähig"),
+    ("Die Überprüfung der Anträge dauert länger als üblich.", "Überprüfung"),
+    ("Gefördert werden Vorhaben zur Verbesserung der Energieeffizienz in öffentlichen Gebäuden.", "Gebäuden"),
+    ("Künftig übernimmt die Geschäftsstelle in Düsseldorf die Prüfung.", "Düsseldorf"),
+    ("Die Mittel für Zuschüsse sind für dieses Jahr ausgeschöpft.", "Zuschüsse"),
+    ("Öffentliche Fördermittel stehen auch für Gründungen zur Verfügung.", "Fördermittel"),
+    ("Der Förderbescheid wird nach der Prüfung zugestellt.", "Förderbescheid"),
+    ("Die Ausschreibung für Gründerinnen endet im Frühjahr.", "Gründerinnen"),
+    ("Änderungen müssen schriftlich mitgeteilt werden.", "Änderungen"),
+    ("Das Gebäude wird energetisch saniert und erhält eine neue Wärmepumpe.", "Wärmepumpe"),
+    ("Überweisung an die Sparkasse Düsseldorf.", "Überweisung"),
+    ("Für größere Vorhaben gilt ein höherer Eigenanteil.", "Eigenanteil"),
+    ("Zur Begrüßung spricht der Oberbürgermeister.", "Oberbürgermeister"),
+    ("Die Tagung in Lüneburg war gut besucht.", "Lüneburg"),
+    ("Grüße aus Köln.", "Köln"),
+    ("Straße gesperrt.", "Straße"),
+    ("Öffnungszeiten: Mo–Fr 8–16 Uhr.", "Öffnungszeiten"),
+    ("Äpfel und Birnen aus Tübingen.", "Tübingen"),
+    ("Maßnahmen für Gründerinnen in Lübeck.", "Lübeck"),
+    ("Zuschuss: 5.000 € für die Bäckerei.", "Bäckerei"),
+    ("„Süßwaren“ heißt das Projekt.", "Süßwaren"),
+    ("„Kooperation“ – das Leitwort des Clusters.", "Leitwort"),
+    ("Größe: 7 m², Gewicht 3 kg.", "Größe"),
+    ("Kontakt: Frau Müller, Zimmer 104.", "Müller"),
+    ("Café Ökonom, Hauptstraße 5.", "Ökonom"),
+    ("Öl", "Öl"),
+    ("süß", "süß"),
+]
+# The encodings a German corpus holds; every sentence is written in each one that can hold it.
+SHORT_ENCODINGS = ("utf-8", "utf-8-sig", "cp1252", "latin-1", "utf-16")
+
+
+def short_encoded_files() -> dict[str, tuple[bytes, str, str]]:
+    """file name -> (bytes, sentence, word) for each sentence in each encoding that holds it."""
+    found = {}
+    for i, (sentence, word) in enumerate(SHORT_SENTENCES):
+        for encoding in SHORT_ENCODINGS:
+            try:
+                raw = sentence.encode(encoding)
+            except UnicodeEncodeError:
+                continue  # "€" and "„“" are not in latin-1
+            found[f"satz-{i:02d}-{encoding}.txt"] = (raw, sentence, word)
+    return found
+
+
+def test_short_files_in_each_encoding_are_read_as_written(tmp_path):
+    corpus = tmp_path / "korpus"
+    corpus.mkdir()
+    written = short_encoded_files()
+    for name, (raw, _sentence, _word) in written.items():
+        (corpus / name).write_bytes(raw)
+    settings = lexical_index(corpus, tmp_path / "index")
+    assistant = Assistant.open(settings)
+    documents = assistant.index.documents
+    garbled = {
+        name: documents[name].text for name, (_, sentence, _) in written.items() if documents[name].text != sentence
+    }
+    assert not garbled, f"{len(garbled)} von {len(written)} Dateien falsch dekodiert: {garbled}"
+    for i, (_sentence, word) in enumerate(SHORT_SENTENCES):
+        expected = {name for name in written if name.startswith(f"satz-{i:02d}-")}
+        found = {hit.chunk.doc_id for hit in assistant.search(word, 20)}
+        assert expected <= found, (word, sorted(expected - found))
+
+
+def test_decoding_prefers_german_letters_over_other_code_pages():
+    sentence = "Die Förderung für Quantenbäckereien in Münster läuft bis 2031."
+    for encoding in ("cp1252", "latin-1", "iso8859-15", "cp850", "mac-roman"):
+        assert decode_text(sentence.encode(encoding), "x.txt") == sentence, encoding
+    # "€" is where latin-9 and cp1252 differ
+    assert decode_text("Preis: 20 € für Öl".encode("iso8859-15"), "x.txt") == "Preis: 20 € für Öl"
+    assert decode_text("Preis: 20 € für Öl".encode("cp1252"), "x.txt") == "Preis: 20 € für Öl"
+    # no German letter: the typographic quotes of cp1252 decide
+    assert decode_text("„Kooperation“ – ein Leitwort.".encode("cp1252"), "x.txt") == "„Kooperation“ – ein Leitwort."
+    # a long file: the decision rests on its non-ASCII parts, wherever they are
+    long_text = "Ein Satz ohne Sonderzeichen im Netzwerk. " * 5000 + "Grüße aus Münster, Jörg."
+    assert decode_text(long_text.encode("cp1252"), "x.txt") == long_text
