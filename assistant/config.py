@@ -44,6 +44,10 @@ class Settings:
     # 0 = word BM25 alone, and `assistant index` then builds no n-gram lists.
     ngram_weight: float = 2.0
     candidates: int = 50
+    # Corpus files larger than this are skipped with a note. The default stays at 50 MB because
+    # a long text is chunked and its words gathered segment by segment (ingest/chunking.py):
+    # indexing a 49 MB text peaks at ~9x its size (~450 MB, most of it its n-gram and word
+    # lists; 1.65 GB before, issue 14), see benchmarks/ingest_memory.py.
     max_file_bytes: int = 50_000_000
     progress: bool = True
     # Answers: "extractive" (offline, default without an endpoint), "llm", or "auto" (llm when

@@ -5,13 +5,17 @@ Real files and real index builds throughout."""
 
 from __future__ import annotations
 
+import tracemalloc
 from pathlib import Path
 
 from conftest import lexical_index, write_corpus
+from hostile_files import write_german_text
+from test_chunking import Piece, check_chunks, make_doc
 
 from assistant.cli import main
 from assistant.index.build import build_index
 from assistant.index.freshness import needs_rebuild
+from assistant.ingest.chunking import SEGMENT_CHARS, Chunker, segments
 from assistant.ingest.corpus import file_stats, scan_corpus
 from assistant.ingest.parsers import decode_text
 from assistant.pipeline import Assistant
@@ -163,3 +167,54 @@ def test_decoding_prefers_german_letters_over_other_code_pages():
     # a long file: the decision rests on its non-ASCII parts, wherever they are
     long_text = "Ein Satz ohne Sonderzeichen im Netzwerk. " * 5000 + "Grüße aus Münster, Jörg."
     assert decode_text(long_text.encode("cp1252"), "x.txt") == long_text
+
+
+# --- large text files ---------------------------------------------------------------------------
+
+
+def test_chunking_a_long_text_takes_memory_for_one_segment(tmp_path):
+    text = write_german_text(tmp_path / "lang.txt", 6_000_000).read_text(encoding="utf-8")
+    assert len(text) > 5 * SEGMENT_CHARS
+    chunker = Chunker(1000, 150)
+    tracemalloc.start()
+    try:
+        spans = chunker.spans(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # The masked copy of the whole text took ~22 bytes per character (130 MB here); one segment
+    # at a time it is ~25 MB, whatever the length of the text.
+    assert peak < 10 * len(text), f"{peak / 1e6:.0f} MB für {len(text) / 1e6:.1f} Mio. Zeichen"
+    check_chunks(make_doc(text), [Piece(text, a, b) for a, b in spans], 1000)
+    cuts = [end for _, end in segments(text)]
+    assert len(cuts) >= 6 and all(text[end - 2 : end] == "\n\n" for end in cuts[:-1])
+    assert not [(a, b) for a, b in spans for cut in cuts if a < cut < b]  # no chunk spans a cut
+
+
+def test_segments_cover_the_text_and_cut_at_the_strongest_separator():
+    assert list(segments("", 10)) == [(0, 0)]
+    assert list(segments("kurz", 10)) == [(0, 4)]
+    text = "Erster Satz. Zweiter Satz.\n\nDritter Satz, langer Teil. Ende"
+    parts = list(segments(text, 30))
+    assert "".join(text[a:b] for a, b in parts) == text
+    assert parts[0] == (0, text.index("\n\n") + 2)  # the paragraph break, not the later ". "
+    assert all(b - a <= 30 for a, b in parts)
+    assert list(segments("x" * 25, 10)) == [(0, 10), (10, 20), (20, 25)]  # no separator: hard cuts
+
+
+def test_index_of_a_text_longer_than_a_segment(tmp_path):
+    corpus = tmp_path / "korpus"
+    corpus.mkdir()
+    text = write_german_text(corpus / "lang.txt", int(2.5 * SEGMENT_CHARS)).read_text(encoding="utf-8")
+    cut = next(iter(segments(text)))[1]
+    first_word = "Quittenkelterei"
+    corpus.joinpath("lang.txt").write_text(
+        text[:cut] + f"Am Schnitt steht {first_word}.\n\n" + text[cut:] + "\nGanz am Ende: Holunderpresse.\n",
+        encoding="utf-8",
+    )
+    settings = lexical_index(corpus, tmp_path / "index")
+    assistant = Assistant.open(settings)
+    stored = assistant.index.documents["lang.txt"].text
+    for word in (first_word, "Holunderpresse"):
+        hit = assistant.search(word, 1)[0]
+        assert word in hit.chunk.text and hit.chunk.text == stored[hit.chunk.start : hit.chunk.end]

@@ -48,6 +48,7 @@ def load_document(file: CorpusFile) -> Document:
     if parser is None:
         raise DocumentError(file.doc_id, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt")
     text, title, pages = parser(raw, file.doc_id)
+    del raw  # a large file: its bytes need not stay beside its text while that is normalised
     text = _normalize(text)
     if not text.strip():
         raise DocumentError(file.doc_id, "kein Text gefunden")
