@@ -5,19 +5,26 @@ Real files and real index builds throughout."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import tracemalloc
+import zipfile
 from pathlib import Path
 
+import pytest
 from conftest import lexical_index, write_corpus
-from hostile_files import write_german_text
+from hostile_files import DOCUMENT_XML, docx_bytes, padded_docx, write_german_text
 from test_chunking import Piece, check_chunks, make_doc
 
 from assistant.cli import main
+from assistant.config import Settings
+from assistant.errors import DocumentError
 from assistant.index.build import build_index
 from assistant.index.freshness import needs_rebuild
 from assistant.ingest.chunking import SEGMENT_CHARS, Chunker, segments
-from assistant.ingest.corpus import file_stats, scan_corpus
-from assistant.ingest.parsers import decode_text
+from assistant.ingest.corpus import CorpusFile, file_stats, scan_corpus
+from assistant.ingest.decoding import decode_text
+from assistant.ingest.parsers import load_document
 from assistant.pipeline import Assistant
 
 # --- symlink loops ------------------------------------------------------------------------------
@@ -218,3 +225,83 @@ def test_index_of_a_text_longer_than_a_segment(tmp_path):
     for word in (first_word, "Holunderpresse"):
         hit = assistant.search(word, 1)[0]
         assert word in hit.chunk.text and hit.chunk.text == stored[hit.chunk.start : hit.chunk.end]
+
+
+# --- DOCX files whose zip headers lie ----------------------------------------------------------
+
+DOCX_LIMIT = 1_000_000  # max_file_bytes: the document XML may unpack to 4 MB
+
+
+def _docx_file(path: Path):
+    raw = path.read_bytes()
+    return CorpusFile(path.name, path, hashlib.sha256(raw).hexdigest(), len(raw))
+
+
+def _reason(path: Path, max_unpacked: int) -> tuple[str, int]:
+    """Why loading ``path`` fails, and the peak of memory the attempt took (traced)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DocumentError) as info:
+            load_document(_docx_file(path), max_unpacked)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.path == path.name and path.name in str(info.value)
+    return info.value.reason, peak
+
+
+def test_docx_whose_headers_claim_less_than_it_unpacks_to(tmp_path):
+    # 100 MB of XML on ~130 KB, the headers (local and central) claiming 2 KB
+    path = padded_docx(tmp_path / "luege.docx", "Harmloser Text: Blindgängerwort.", 100_000_000, claimed=2048)
+    assert path.stat().st_size < 1_000_000
+    assert zipfile.ZipFile(path).getinfo(DOCUMENT_XML).file_size == 2048
+    reason, peak = _reason(path, Settings(max_file_bytes=DOCX_LIMIT).max_unpacked_bytes)
+    assert "falsche Größen" in reason and DOCUMENT_XML in reason and "ZIP-Bombe" in reason, reason
+    # python-docx inflated the whole member in one piece (100 MB here, 2.16 GB for the 1.9 GB
+    # one of issue 14) before its checksum failed
+    assert peak < 5_000_000, f"{peak / 1e6:.0f} MB"
+
+
+def test_docx_that_unpacks_beyond_the_limit_derived_from_max_file_bytes(tmp_path):
+    path = padded_docx(tmp_path / "gross.docx", "Harmloser Text: Blindgängerwort.", 6_000_000)
+    settings = Settings(max_file_bytes=DOCX_LIMIT)
+    assert settings.max_unpacked_bytes == 4 * DOCX_LIMIT
+    reason, _ = _reason(path, settings.max_unpacked_bytes)
+    assert "entpackt zu groß" in reason and "Grenze 4 MB" in reason and "ZIP-Bombe" in reason, reason
+    # with the default limit (200 MB) the same file is an ordinary DOCX
+    assert load_document(_docx_file(path), Settings().max_unpacked_bytes).text == "Harmloser Text: Blindgängerwort."
+
+
+def test_docx_whose_headers_claim_more_or_whose_content_was_altered(tmp_path):
+    # claiming more than there is costs nothing (zipfile accepts it too)
+    path = padded_docx(tmp_path / "mehr.docx", "Harmloser Text.", 10_000, claimed=20_000)
+    assert load_document(_docx_file(path), 4 * DOCX_LIMIT).text == "Harmloser Text."
+    raw = bytearray(padded_docx(tmp_path / "anders.docx", "Harmloser Text.", 0).read_bytes())
+    with zipfile.ZipFile(io.BytesIO(bytes(raw))) as archive:
+        info = archive.getinfo(DOCUMENT_XML)
+    raw[info.header_offset + 30 + len(DOCUMENT_XML) + 40] ^= 0xFF  # one byte of the deflated XML
+    (tmp_path / "anders.docx").write_bytes(bytes(raw))
+    reason, _ = _reason(tmp_path / "anders.docx", 4 * DOCX_LIMIT)
+    assert "beschädigte DOCX-Datei" in reason, reason
+
+
+def test_lying_docx_beside_good_files_in_a_build(tmp_path, capsys):
+    corpus = write_corpus(tmp_path / "korpus", LOOP_DOCS)
+    (corpus / "protokoll.docx").write_bytes(docx_bytes(["Die Wacholderdrossel brütet im Frühjahr."]))
+    padded_docx(corpus / "luege.docx", "Harmloser Text: Blindgängerwort.", 20_000_000, claimed=2048)
+    padded_docx(corpus / "gross.docx", "Harmloser Text: Blindgängerwort.", 6_000_000)
+    settings = Settings(
+        corpus_dir=corpus,
+        index_dir=tmp_path / "index",
+        model="none",
+        reader="none",
+        progress=False,
+        max_file_bytes=DOCX_LIMIT,
+    )
+    report = build_index(settings)
+    assert report.documents == 3
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert set(reasons) == {"luege.docx", "gross.docx"} and all("ZIP-Bombe" in r for r in reasons.values())
+    assistant = Assistant.open(settings)
+    assert assistant.search("Wacholderdrossel", 1)[0].chunk.doc_id == "protokoll.docx"
+    assert not any("Blindgängerwort" in h.chunk.text for h in assistant.search("Blindgängerwort", 5))

@@ -148,7 +148,7 @@ class _Build:
                 report.unchanged += 1
                 continue
             try:
-                doc = load_document(file)
+                doc = load_document(file, self.settings.max_unpacked_bytes)
             except AssistantError as exc:
                 reason = getattr(exc, "reason", str(exc))
                 if old is not None:
