@@ -28,6 +28,7 @@ from hostile_files import padded_docx, write_german_text
 
 CHILD = """
 import sys, time
+import assistant
 from pathlib import Path
 from assistant.config import Settings
 from assistant.index.build import build_index
@@ -37,20 +38,22 @@ settings = Settings(corpus_dir=root / "corpus", index_dir=root / "index", model=
 started = time.perf_counter()
 report = build_index(settings)
 print(f"{time.perf_counter() - started:.2f}")
-print(f"{report.documents} Dokumente, {report.chunks} Abschnitte")
+print(f"{report.documents} Dokumente, {report.chunks} Abschnitte (Paket {Path(assistant.__file__).parent})")
 for skipped in report.skipped:
     print(f"übersprungen: {skipped.path}: {skipped.reason}")
 """
 
 
-def measure(root: Path, code: Path, max_file_bytes: int) -> tuple[float, float, float, list[str]]:
-    """(peak RSS in MB, wall seconds, build seconds, what the build reported) of one build."""
+def measure(root: Path, code: Path, max_file_bytes: int) -> tuple[float, float, float, float, list[str]]:
+    """(peak RSS in MB, wall seconds, build seconds, CPU seconds, what the build reported) of one
+    build. CPU seconds (user + system, whole process) vary less than wall time on a busy machine."""
     env = {**os.environ, "PYTHONPATH": str(code)}
     env = {k: v for k, v in env.items() if not k.startswith("ASSISTANT_")}
     started = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, str(root), str(max_file_bytes)],
         env=env,
+        cwd=root,  # not the caller's folder: `python -c` puts it before PYTHONPATH
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -61,9 +64,11 @@ def measure(root: Path, code: Path, max_file_bytes: int) -> tuple[float, float, 
     wall = time.perf_counter() - started
     child.returncode = os.waitstatus_to_exitcode(status)
     lines = out.splitlines()
+    cpu = usage.ru_utime + usage.ru_stime
     if child.returncode != 0 or not lines:
-        return usage.ru_maxrss / 1024, wall, float("nan"), [f"Fehler (Exit {child.returncode}): {err.strip()[-500:]}"]
-    return usage.ru_maxrss / 1024, wall, float(lines[0]), lines[1:]
+        failed = [f"Fehler (Exit {child.returncode}): {err.strip()[-500:]}"]
+        return usage.ru_maxrss / 1024, wall, float("nan"), cpu, failed
+    return usage.ru_maxrss / 1024, wall, float(lines[0]), cpu, lines[1:]
 
 
 def main() -> int:
@@ -92,9 +97,9 @@ def main() -> int:
             else:
                 path = corpus / "klein.txt"
             size = path.stat().st_size / 1e6
-            peak, wall, build, report = measure(root, args.code, max_file_bytes)
+            peak, wall, build, cpu, report = measure(root, args.code, max_file_bytes)
             print(f"\n[{case}] {path.name}: {size:.1f} MB auf der Platte")
-            print(f"  Spitze RSS {peak:.0f} MB, Bau {build:.1f} s, Prozess {wall:.1f} s")
+            print(f"  Spitze RSS {peak:.0f} MB, Bau {build:.1f} s, Prozess {wall:.1f} s (CPU {cpu:.1f} s)")
             for line in report:
                 print(f"  {line[:200]}")
     return 0
