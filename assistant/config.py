@@ -17,6 +17,9 @@ from typing import Any
 from .errors import ConfigError
 
 RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
+# How many bytes the XML of a DOCX may unpack to per byte of max_file_bytes (see
+# Settings.max_unpacked_bytes).
+UNPACKED_PER_FILE_BYTE = 4
 ANSWER_MODES = ("auto", "extractive", "llm")
 
 
@@ -44,6 +47,10 @@ class Settings:
     # 0 = word BM25 alone, and `assistant index` then builds no n-gram lists.
     ngram_weight: float = 2.0
     candidates: int = 50
+    # Corpus files larger than this are skipped with a note. The default stays at 50 MB because
+    # a long text is chunked and its words gathered segment by segment (ingest/chunking.py):
+    # indexing a 49 MB text peaks at ~9x its size (~450 MB, most of it its n-gram and word
+    # lists; 1.65 GB before, issue 14), see benchmarks/ingest_memory.py.
     max_file_bytes: int = 50_000_000
     progress: bool = True
     # Answers: "extractive" (offline, default without an endpoint), "llm", or "auto" (llm when
@@ -76,6 +83,17 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name}={value} muss eine Zahl größer oder gleich 0 sein")
+
+    @property
+    def max_unpacked_bytes(self) -> int:
+        """How many bytes the parts of a DOCX may unpack to, counted as they are inflated (its
+        zip headers may lie): ``UNPACKED_PER_FILE_BYTE`` times ``max_file_bytes``, 200 MB at the
+        default. A text file may carry ``max_file_bytes`` of text; the same text as Word XML,
+        every run wrapped in tags, is a few times as long, so a DOCX holding as much text as an
+        admissible text file stays under it. More is a zip bomb (issue 14: a 1.8 MB DOCX that
+        unpacked to 1.9 GB took 2.16 GB of memory). Images and fonts count with the sizes their
+        headers claim; they carry no text and are never unpacked."""
+        return UNPACKED_PER_FILE_BYTE * self.max_file_bytes
 
     @property
     def uses_llm(self) -> bool:

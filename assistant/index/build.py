@@ -13,7 +13,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import AssistantError, CorpusError, EmbedderUnavailableError
-from ..ingest.chunking import Chunker
+from ..ingest.chunking import Chunker, segments
 from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_digest
 from ..ingest.parsers import load_document
 from ..text.german import ANALYZER_VERSION, GermanAnalyzer
@@ -162,7 +162,7 @@ class _Build:
                 report.unchanged += 1
                 continue
             try:
-                doc = load_document(file)
+                doc = load_document(file, self.settings.max_unpacked_bytes)
             except AssistantError as exc:
                 reason = getattr(exc, "reason", str(exc))
                 if old is not None:
@@ -173,7 +173,8 @@ class _Build:
             if previous is not None and old is not None:
                 builder.drop(previous.documents.number[doc.id])
             self.added.append(builder.add_document(doc))
-            words.update(self.analyzer.words_of(doc.text))
+            for start, end in segments(doc.text):  # a list of all words of a large text would be its size ×8
+                words.update(self.analyzer.words_of(doc.text[start:end]))
             entries[doc.id] = {"content_hash": doc.content_hash, "title": doc.title, "chunks": 0}
             (report.changed if old is not None else report.added).append(doc.id)
         if previous is not None:

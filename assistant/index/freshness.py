@@ -86,8 +86,12 @@ def corpus_changes(settings: Settings, manifest: Manifest, record: Callable[[], 
 
 
 def same_corpus(manifest: Manifest, settings: Settings) -> bool:
-    """Whether the index was built from the corpus folder the settings name."""
-    return Path(manifest.corpus_path) == settings.corpus_dir.resolve()
+    """Whether the index was built from the corpus folder the settings name (not when that
+    name is a symlink loop: Python before 3.13 raises RuntimeError for it)."""
+    try:
+        return Path(manifest.corpus_path) == settings.corpus_dir.resolve()
+    except (RuntimeError, OSError):
+        return False
 
 
 def staleness(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord]) -> str | None:

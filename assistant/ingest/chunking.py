@@ -6,10 +6,17 @@ could be found at the wrong copy. So the splitter runs on a masked copy of the t
 every character that is neither whitespace nor part of a separator is replaced by a code point
 unique to its position: the splitter decides exactly as on the original (it only looks at
 separators and lengths) and each piece can be found at exactly one place.
+
+A text longer than ``SEGMENT_CHARS`` is split in segments of at most that length, each cut at
+the strongest separator in its second half (a paragraph break where there is one), and each
+segment is chunked on its own: the masked copy and the splitter's pieces then cost memory for
+one segment, not for the whole text (issue 14: a 49 MB text took 1.6 GB). A chunk never
+spans two segments; shorter texts are chunked exactly as before.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 import numpy as np
@@ -20,6 +27,28 @@ GERMAN_SEPARATORS = ["\n\n", "\n", ". ", "! ", "? ", "; ", ": ", ", ", " – ", 
 Span = tuple[int, int]
 _PRIVATE = 0xF0000  # Supplementary Private Use Area-A: 65,534 code points
 _PRIVATE_SIZE = 65534
+# Characters per segment of a long text (see the module docstring): a 1,000-page book, far more
+# than any ordinary document.
+SEGMENT_CHARS = 1_000_000
+
+
+def segments(text: str, size: int = SEGMENT_CHARS) -> Iterator[Span]:
+    """``(start, end)`` of consecutive pieces of ``text`` of at most ``size`` characters that
+    cover it, each cut after the strongest separator (:data:`GERMAN_SEPARATORS`) in the second
+    half of its window, or at ``size`` where the window holds none."""
+    start, length = 0, len(text)
+    while length - start > size:
+        window_end = start + size
+        end = window_end
+        for separator in GERMAN_SEPARATORS[:-1]:
+            at = text.rfind(separator, start + size // 2, window_end)
+            if at >= 0:
+                end = at + len(separator)
+                break
+        yield start, end
+        start = end
+    if start < length or not length:
+        yield start, length
 
 
 @lru_cache(maxsize=1)
@@ -66,7 +95,15 @@ class Chunker:
         )
 
     def spans(self, text: str) -> list[Span]:
-        """``(start, end)`` of each chunk of ``text``, in order."""
+        """``(start, end)`` of each chunk of ``text``, in order (segment by segment)."""
+        if len(text) <= SEGMENT_CHARS:
+            return self._spans(text)
+        spans: list[Span] = []
+        for start, end in segments(text):
+            spans.extend((start + a, start + b) for a, b in self._spans(text[start:end]))
+        return spans
+
+    def _spans(self, text: str) -> list[Span]:
         spans: list[Span] = []
         masked = _masked(text)
         for piece in self._splitter.split_text(masked):

@@ -1,12 +1,14 @@
 """The corpus folder: which files it holds, their sizes, times and content hashes.
 
 The walk runs at every start (is the index stale?) and update, so it uses ``os.scandir`` and
-plain strings, one ``stat`` per file. Symlinks that leave the corpus, pipes, hidden files,
-unsupported formats and oversized files are reported as skipped with a German reason.
+plain strings, one ``stat`` per file. Symlinks that leave the corpus or form a loop, pipes,
+hidden files, unsupported formats and oversized files are reported as skipped with a German
+reason.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -141,12 +143,9 @@ def _walk_folder(
             yield _shown(rel), full, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
             continue
         if entry.is_symlink():
-            target = Path(full).resolve()
-            if not target.is_relative_to(root):
-                yield rel, full, "symbolischer Link zeigt aus dem Korpus-Ordner heraus"
-                continue
-            if not target.is_file():
-                yield rel, full, "symbolischer Link zeigt auf keine Datei"
+            problem = _link_problem(full, root)
+            if problem is not None:
+                yield rel, full, problem
                 continue
         suffix = name[name.rfind(".") :].lower() if name.rfind(".") > 0 else ""  # as os.path.splitext
         if suffix not in SUPPORTED_SUFFIXES:
@@ -169,6 +168,31 @@ def _walk_folder(
         yield rel, full, info
     for entry in folders:
         yield from _walk_folder(root, entry.path, prefix + entry.name + "/", max_file_bytes, stats)
+
+
+_LOOP = "symbolischer Link bildet eine Schleife (führt über Links wieder auf sich selbst)"
+
+
+def _link_problem(full: str, root: Path) -> str | None:
+    """Why the file link ``full`` is not followed (German), or None when it leads to a file in
+    the corpus. A loop (``a.txt -> b.txt -> a.txt``) is one such link, not an error: Python
+    before 3.13 raises RuntimeError for it in ``Path.resolve``, later ones report ELOOP."""
+    try:
+        os.stat(full)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return _LOOP
+    try:
+        target = Path(full).resolve()
+    except RuntimeError:
+        return _LOOP
+    except OSError as exc:
+        return _LOOP if exc.errno == errno.ELOOP else f"symbolischer Link nicht lesbar: {exc.strerror or exc}"
+    if not target.is_relative_to(root):
+        return "symbolischer Link zeigt aus dem Korpus-Ordner heraus"
+    if not target.is_file():
+        return "symbolischer Link zeigt auf keine Datei"
+    return None
 
 
 def _shown(rel: str) -> str:

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import unicodedata
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from ..config import UNPACKED_PER_FILE_BYTE, Settings
 from ..errors import DocumentError
 from ..types import Document
 from .corpus import CorpusFile
 from .dates import extract_dates
+from .decoding import decode_text
 
-# A DOCX that unpacks to more than this is treated as a zip bomb.
-MAX_UNPACKED_BYTES = 200_000_000
+# A DOCX whose parts unpack to more than this is treated as a zip bomb, unless the caller passes
+# its own limit (a build passes Settings.max_unpacked_bytes; this is its default value).
+MAX_UNPACKED_BYTES = Settings.max_file_bytes * UNPACKED_PER_FILE_BYTE
 _BOILERPLATE_LINES = re.compile(
     r"^(skip to (main )?content|zum inhalt springen|direkt zum inhalt|meldung|pressemitteilung|news|"
     r"aktuelles|startseite|home|menü|menu|navigation)$",
@@ -34,8 +39,9 @@ _PLACEHOLDER_TITLE = re.compile(
 )
 
 
-def load_document(file: CorpusFile) -> Document:
-    """Parse one corpus file; raises :class:`DocumentError` with the reason when it cannot."""
+def load_document(file: CorpusFile, max_unpacked_bytes: int | None = None) -> Document:
+    """Parse one corpus file; raises :class:`DocumentError` with the reason when it cannot.
+    ``max_unpacked_bytes``: how far a DOCX may unpack (default :data:`MAX_UNPACKED_BYTES`)."""
     try:
         raw = file.path.read_bytes()
     except OSError as exc:
@@ -46,7 +52,11 @@ def load_document(file: CorpusFile) -> Document:
     parser = _PARSERS.get(suffix)
     if parser is None:
         raise DocumentError(file.doc_id, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt")
-    text, title, pages = parser(raw, file.doc_id)
+    if parser is _parse_docx:
+        text, title, pages = _parse_docx(raw, file.doc_id, max_unpacked_bytes)
+    else:
+        text, title, pages = parser(raw, file.doc_id)
+    del raw  # a large file: its bytes need not stay beside its text while that is normalised
     text = _normalize(text)
     if not text.strip():
         raise DocumentError(file.doc_id, "kein Text gefunden")
@@ -97,69 +107,6 @@ def _is_bare_date(line: str) -> bool:
         return True
     mentions = extract_dates(line, default_year=2000)
     return len(mentions) == 1 and mentions[0].text == line.strip(" ,.:;")
-
-
-# --- text decoding -----------------------------------------------------------------------------
-
-
-def decode_text(raw: bytes, doc_id: str) -> str:
-    """Bytes -> str for text formats: UTF-8 (with or without BOM), UTF-16 with BOM, and the
-    cp1252 / latin-1 family that older German files use. Binary content is rejected."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return _check_text(raw[3:].decode("utf-8", errors="replace"), doc_id)
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return _check_text(raw.decode("utf-16"), doc_id)
-        except UnicodeDecodeError:
-            raise DocumentError(doc_id, "UTF-16-Text ist nicht dekodierbar") from None
-    if b"\x00" in raw[:4096]:
-        guessed = _utf16_without_bom(raw)
-        if guessed is not None:
-            return _check_text(guessed, doc_id)
-        raise DocumentError(doc_id, "Binärdatei, kein Text (Nullbytes)")
-    try:
-        return _check_text(raw.decode("utf-8"), doc_id)
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(raw, cp_isolation=["cp1252", "iso8859_15", "latin_1", "cp850", "mac_roman"]).best()
-    if best is None:
-        raise DocumentError(doc_id, "Zeichenkodierung nicht erkennbar")
-    return _check_text(str(best), doc_id)
-
-
-def _utf16_without_bom(raw: bytes) -> str | None:
-    sample = raw[:4096]
-    even_zeros = sample[0::2].count(0)
-    odd_zeros = sample[1::2].count(0)
-    half = len(sample) / 2
-    encoding = (
-        "utf-16-le"
-        if odd_zeros > 0.3 * half and even_zeros < 0.05 * half
-        else ("utf-16-be" if even_zeros > 0.3 * half and odd_zeros < 0.05 * half else None)
-    )
-    if encoding is None:
-        return None
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError:
-        return None
-
-
-# Unicode category Cc except tab, line feed, form feed and carriage return.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
-
-
-def _check_text(text: str, doc_id: str) -> str:
-    sample = text[:20000]
-    if not sample:
-        return text
-    controls = len(_CONTROL.findall(sample))
-    replacement = sample.count("\ufffd")
-    if (controls + replacement) / len(sample) > 0.01:
-        raise DocumentError(doc_id, "Binärdatei oder defekte Kodierung, kein lesbarer Text")
-    return text
 
 
 # --- format parsers: (raw bytes, doc id) -> (text, title or None, pages) -----------------------
@@ -257,18 +204,12 @@ def _parse_pdf(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     return text, meta_title, tuple(pages)
 
 
-def _parse_docx(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
+def _parse_docx(raw: bytes, doc_id: str, max_unpacked: int | None = None) -> tuple[str, str | None, Pages]:
     import docx
 
+    package = _checked_docx(raw, doc_id, MAX_UNPACKED_BYTES if max_unpacked is None else max_unpacked)
     try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise DocumentError(doc_id, "beschädigte DOCX-Datei (kein gültiges ZIP)") from None
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise DocumentError(doc_id, f"DOCX entpackt zu groß ({unpacked / 1e6:.0f} MB), möglicherweise eine ZIP-Bombe")
-    try:
-        document = docx.Document(io.BytesIO(raw))
+        document = docx.Document(package)
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on bad files
         raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({type(exc).__name__})") from None
     blocks = [p.text for p in document.paragraphs if p.text.strip()]
@@ -279,6 +220,94 @@ def _parse_docx(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
                 blocks.append(" | ".join(dict.fromkeys(cells)))
     title = document.core_properties.title or None
     return "\n\n".join(blocks), title, ()
+
+
+# A DOCX part python-docx parses: XML and relationship files. Images, fonts and embedded
+# objects carry no text and are never unpacked.
+_XML_PART = re.compile(r"(\.xml|\.rels)$", re.IGNORECASE)
+_INFLATE_STEP = 1 << 16
+
+
+def _checked_docx(raw: bytes, doc_id: str, max_unpacked: int) -> io.BytesIO:
+    """The DOCX as an uncompressed zip of its XML parts (the others empty), for python-docx.
+
+    Each XML part is inflated here, 64 KB at a time, counting the bytes it really yields: a zip
+    whose headers claim less than a part unpacks to (issue 14: 1.8 MB on disk, 2 KB claimed,
+    1.9 GB inflated) is skipped once one byte more than claimed came out, and all parts
+    together may unpack to ``max_unpacked`` bytes. python-docx would inflate each part in one
+    piece, up to 1 GB at a time, before noticing that its checksum fails."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except Exception:  # BadZipFile, and NotImplementedError for a mangled version field, among others
+        raise DocumentError(doc_id, "beschädigte DOCX-Datei (kein gültiges ZIP)") from None
+    with archive:
+        declared = sum(info.file_size for info in archive.infolist())
+        if declared > max_unpacked:
+            raise DocumentError(
+                doc_id,
+                f"DOCX entpackt zu groß ({declared / 1e6:.0f} MB, Grenze {max_unpacked / 1e6:.0f} MB), "
+                "möglicherweise eine ZIP-Bombe",
+            )
+        parts: dict[str, bytes] = {}
+        left = max_unpacked
+        for name, info in archive.NameToInfo.items():
+            if _XML_PART.search(name):
+                parts[name] = _inflate_part(raw, info, doc_id, left, max_unpacked)
+                left -= len(parts[name])
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_STORED) as out:
+        for name in archive.NameToInfo:
+            out.writestr(name, parts.pop(name, b""))
+    package.seek(0)
+    return package
+
+
+def _inflate_part(raw: bytes, info: zipfile.ZipInfo, doc_id: str, left: int, cap: int) -> bytes:
+    """The unpacked bytes of one zip member, never more than its header claims or ``left`` (what
+    is left of ``cap`` for the whole document)."""
+    name = info.filename
+    if info.flag_bits & 0x1:
+        raise DocumentError(doc_id, f"verschlüsselte DOCX-Datei ({name})")
+    header = raw[info.header_offset : info.header_offset + 30]
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name} nicht lesbar)")
+    name_length, extra_length = struct.unpack_from("<HH", header, 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    packed = memoryview(raw)[start : start + info.compress_size]
+    limit = min(info.file_size, left)
+    if info.compress_type == zipfile.ZIP_STORED:
+        data = bytes(packed[: limit + 1])
+        complete = len(packed) <= limit
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        pieces: list[bytes] = []
+        size = 0
+        pending: bytes | memoryview = packed
+        try:
+            while size <= limit and not inflater.eof:
+                piece = inflater.decompress(pending, min(_INFLATE_STEP, limit + 1 - size))
+                pending = inflater.unconsumed_tail
+                if not piece and not pending:
+                    break  # the input ended before the stream did
+                pieces.append(piece)
+                size += len(piece)
+        except zlib.error:
+            raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name} nicht entpackbar)") from None
+        data = b"".join(pieces)
+        complete = inflater.eof
+    else:
+        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name}: unbekannte Kompression)")
+    if len(data) > info.file_size:
+        raise DocumentError(
+            doc_id,
+            f"DOCX-Datei gibt falsche Größen an ({name} entpackt zu mehr als den angegebenen "
+            f"{info.file_size} Bytes), möglicherweise eine ZIP-Bombe",
+        )
+    if len(data) > limit:
+        raise DocumentError(doc_id, f"DOCX entpackt zu groß (Grenze {cap / 1e6:.0f} MB), möglicherweise eine ZIP-Bombe")
+    if not complete or zlib.crc32(data) != info.CRC:  # shorter than claimed is harmless, as for zipfile
+        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name}: unvollständig oder Prüfsumme falsch)")
+    return data
 
 
 _PARSERS: dict[str, Callable[[bytes, str], tuple[str, str | None, Pages]]] = {
