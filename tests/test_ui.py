@@ -8,6 +8,7 @@ are kept in tests/artifacts/ (git-ignored).
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 from pathlib import Path
@@ -51,7 +52,7 @@ pytestmark = [
 ]
 UPLOADED = """Wasserstoff-Forum Ostwestfalen 2024
 
-Am 14. März 2024 fand in Bielefeld das erste Wasserstoff-Forum des Clusters statt.
+Am 14. März 2024 fand in Bielefeld das erste Wasserstoff-Forum statt (https://x.test/a, www.x.test, a@x.test).
 Rund 120 Teilnehmende diskutierten über Elektrolyseure für den Mittelstand.
 <script>window.__pwned = 1</script> <img src=x onerror="window.__pwned = 2">
 Mehr dazu: [Anmeldung](javascript:window.__pwned=4) und <a href="javascript:window.__pwned=5">hier</a>.
@@ -166,6 +167,21 @@ def test_markdown_escape_keeps_text_literal():
     assert md_escape("<img src=x onerror=alert(1)> [1] *fett* $$x$$") == (
         "\\<img src=x onerror=alert(1)\\> \\[1\\] \\*fett\\* \\$\\$x\\$\\$"
     )
+
+
+def test_urls_in_answers_stay_text():
+    """A URL, an address or a scheme from a document is no link in the chat's Markdown (its
+    renderer, GFM, links bare https://, www. and name@host by itself): every ":" and "@" and the
+    "." after "www" are escaped, and unescaped the text is the document's again."""
+    text = (
+        "Anmeldung: https://evil.example/a?b=1, HTTP://EVIL.EXAMPLE, www.evil.example/x, WWW.Evil.example, "
+        "forum@evil.example, mailto:forum@evil.example, ftp://evil.example, javascript:alert(1), "
+        "data:text/html;base64,PHNjcmlwdD4= um 10:30 Uhr"
+    )
+    escaped = md_escape(text)
+    assert re.search(r"(?<!\\)[:@]", escaped) is None
+    assert "www." not in escaped.lower()
+    assert re.sub(r"\\(.)", r"\1", escaped) == text
 
 
 def test_filters_from_the_form():
@@ -458,6 +474,9 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
 
         card = _ask_in_browser(page, "Wo fand das Wasserstoff-Forum 2024 statt?")
         expect(page.locator("#chat .message-row").last).to_contain_text("Bielefeld")
+        # The document's URL and address are in the answer as text, not as links.
+        expect(page.locator("#chat .message-row").last).to_contain_text("(https://x.test/a, www.x.test, a@x.test)")
+        assert page.locator("#chat a").count() == 0, page.locator("#chat a").evaluate_all("l => l.map(a => a.href)")
         expect(card).to_contain_text("Wasserstoff-Forum Ostwestfalen 2024")
         card.get_by_role("button", name="Im Dokument anzeigen").click()
         expect(page.locator("#dokument mark.zitat")).to_contain_text("Bielefeld")
