@@ -7,10 +7,14 @@ are kept in tests/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import re
 import socket
 import threading
+import time
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +29,7 @@ from assistant.index.build import build_index
 from assistant.types import Document
 from assistant.ui.app import build_app, launch
 from assistant.ui.events import THINKING, respond, send_feedback, staff_delete, staff_login
+from assistant.ui.guard import LoginGuard
 from assistant.ui.inputs import inside, make_filters, safe_filename
 from assistant.ui.layout import STAFF_DISABLED
 from assistant.ui.render import md_escape, render_document
@@ -293,6 +298,66 @@ def test_staff_handlers_need_the_login_and_update_the_lists(tmp_path):
     assert all(row[3] > 0 and row[2] for row in rows)  # chunk counts, dates ("–" when none)
 
 
+class _Clock:
+    """Seconds that pass only when the test says so (the brake's waits are minutes long)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_login_guard_waits_longer_after_each_wrong_password(caplog):
+    clock, checks = _Clock(), []
+    guard = LoginGuard(free_failures=2, first_wait_s=2, max_wait_s=60, forget_after_s=600, clock=clock)
+
+    def check(ok: bool):
+        return lambda: checks.append(ok) or ok
+
+    assert [guard.attempt("1.2.3.4", check(False)).wait_s for _ in range(3)] == [0, 0, 2]
+    refused = guard.attempt("1.2.3.4", check(True))  # the right password, during the wait
+    assert (refused.accepted, refused.checked, refused.wait_s) == (False, False, 2) and len(checks) == 3
+    assert guard.attempt("5.6.7.8", check(True)).accepted  # another client is not held up
+    clock.now += 2
+    assert guard.attempt("1.2.3.4", check(False)).wait_s == 4  # doubles: 2, 4, 8, ... up to 60
+    clock.now += 4
+    assert [guard.attempt("1.2.3.4", check(False)).wait_s for _ in range(1)] == [8]
+    for _ in range(6):
+        clock.now += 60
+        last = guard.attempt("1.2.3.4", check(False))
+    assert last.wait_s == 60
+    clock.now += 60
+    assert guard.attempt("1.2.3.4", check(True)).accepted  # a success starts afresh
+    assert guard.attempt("1.2.3.4", check(False)).wait_s == 0
+    clock.now += 601  # and so does a long pause
+    assert [guard.attempt("1.2.3.4", check(False)).wait_s for _ in range(3)] == [0, 0, 2]
+    messages = [r.getMessage() for r in caplog.records if r.name == "assistant.ui.guard"]
+    assert any("Falsches Mitarbeiter-Passwort von 1.2.3.4 (3. Fehlversuch in Folge)" in m for m in messages)
+    assert any("abgewiesen" in m for m in messages)
+
+
+def test_login_guard_has_a_ceiling_for_all_clients_together(caplog):
+    clock = _Clock()
+    guard = LoginGuard(max_failures_all=5, window_all_s=100, clock=clock)
+    results = [guard.attempt(f"10.0.0.{n}", lambda: False) for n in range(10)]  # new addresses each
+    assert [r.checked for r in results] == [True] * 5 + [False] * 5
+    assert results[-1].wait_s == 100 and not guard.attempt("10.0.0.99", lambda: True).accepted
+    clock.now += 100
+    assert guard.attempt("10.0.0.99", lambda: True).accepted  # the oldest failures have aged out
+    assert sum("alle Adressen zusammen" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_login_guard_remembers_a_bounded_number_of_clients():
+    clock = _Clock()
+    guard = LoginGuard(free_failures=0, first_wait_s=1, max_wait_s=1, max_clients=100, clock=clock)
+    for n in range(1000):
+        clock.now += 0.001
+        guard.attempt(f"10.0.{n // 256}.{n % 256}", lambda: False)
+    assert len(guard._clients) == 100
+    assert not guard.attempt("10.0.3.231", lambda: True).checked  # the newest are kept
+
+
 def test_staff_area_off_without_password(service, monkeypatch):
     monkeypatch.delenv("ASSISTANT_STAFF_PASSWORD", raising=False)
     demo = build_app(service.settings, data_dir=service.data_dir, service=Service(service.settings))
@@ -357,6 +422,127 @@ def test_api_serves_clients_at_once(server):
         thread.join(60)
     assert len(results) == 6
     assert all(isinstance(r, dict) and r["citations"][0]["doc_id"] == NIRO for r in results), results
+
+
+def _login_event(server: Server):
+    """The login as the page sends it (the password box's submit and the button share it)."""
+    return next(fn for fn in server.demo.page.fns.values() if [b.elem_id for b in fn.inputs] == ["passwort"])
+
+
+async def _login_over_http(client, server: Server, password: str, headers: dict[str, str] | None = None) -> str:
+    """One staff login over HTTP as the page's own client sends it: straight to
+    /gradio_api/run/predict when the event is not queued, else through the queue (join, then
+    the session's event stream). Returns the note the page would show, or the HTTP error."""
+    fn = _login_event(server)
+    note = next(i for i, block in enumerate(fn.outputs) if isinstance(block, gr.Markdown))
+    session = uuid.uuid4().hex
+    body = {"data": [password], "fn_index": fn._id, "session_hash": session, "event_data": None, "trigger_id": None}
+    if not fn.queue:
+        response = await client.post(server.url + "gradio_api/run/predict", json=body, headers=headers)
+        return response.json()["data"][note] if response.status_code == 200 else f"HTTP {response.status_code}"
+    response = await client.post(server.url + "gradio_api/queue/join", json=body, headers=headers)
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}"
+    params = {"session_hash": session}
+    async with client.stream("GET", server.url + "gradio_api/queue/data", params=params) as stream:
+        async for line in stream.aiter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                return message["output"]["data"][note] if message.get("success") else "Fehler"
+    return "keine Antwort"
+
+
+async def _ask_over_http(client, server: Server) -> str:
+    """One question to /ask over HTTP (POST /gradio_api/call/ask, then its event stream)."""
+    response = await client.post(server.url + "gradio_api/call/ask", json={"data": [QUESTION]})
+    if response.status_code != 200:
+        return f"HTTP {response.status_code}: {response.text[:100]}"
+    event = ""
+    async with client.stream("GET", server.url + f"gradio_api/call/ask/{response.json()['event_id']}") as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                return "ok" if event == "complete" and NIRO in line else f"{event}: {line[:100]}"
+    return "keine Antwort"
+
+
+def test_login_flood_is_refused_and_questions_still_answered(tmp_path, caplog):
+    """300 wrong logins at once from one address: after the first few, each is refused at once
+    without a look at the password, the right one too; 12 questions asked meanwhile are all
+    answered (the logins are not queued); another address still logs in; the log names the
+    address, never a password."""
+    import httpx
+
+    srv = Server(tmp_path)
+    # The default first wait (2 s) could pass before the flood ends on a slow machine; a longer
+    # one keeps the right password's attempt inside it.
+    srv.service.login_guard = LoginGuard(first_wait_s=300)
+    caplog.set_level(logging.WARNING, logger="assistant.ui.guard")
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+
+    async def flood() -> tuple[list[str], list[str], float]:
+        async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+            start = time.monotonic()
+            logins = [asyncio.create_task(_login_over_http(client, srv, f"falsch-{n}")) for n in range(300)]
+            await asyncio.sleep(0.1)
+            asks = await asyncio.gather(*(_ask_over_http(client, srv) for _ in range(12)))
+            notes = await asyncio.gather(*logins)
+            return notes, asks, time.monotonic() - start
+
+    async def one_login(password: str, source: str = "0.0.0.0") -> str:
+        transport = httpx.AsyncHTTPTransport(local_address=source)
+        async with httpx.AsyncClient(timeout=60, transport=transport) as client:
+            return await _login_over_http(client, srv, password)
+
+    try:
+        notes, asks, seconds = asyncio.run(flood())
+        assert asks == ["ok"] * 12, [a for a in asks if a != "ok"][:3]
+        checked = [n for n in notes if n.startswith("Das Passwort stimmt nicht")]
+        refused = [n for n in notes if n.startswith("**Zu viele Fehlversuche.**")]
+        assert len(checked) + len(refused) == 300, {n for n in notes if n not in checked + refused}
+        assert len(checked) == 3, len(checked)
+        assert seconds < 120, seconds  # a sanity bound: about 15 s on a loaded 2-core machine
+        print(f"300 wrong logins and 12 questions: {seconds:.1f} s")
+        right = asyncio.run(one_login(PASSWORD, "127.0.0.1"))
+        assert right.startswith("**Zu viele Fehlversuche.**") and "gesperrt" in right
+        assert asyncio.run(one_login(PASSWORD, "127.0.0.2")) == ""  # logged in: another address
+        log = [r.getMessage() for r in caplog.records if r.name == "assistant.ui.guard"]
+        assert any("Falsches Mitarbeiter-Passwort von 127.0.0.1" in m for m in log), log
+        assert sum("abgewiesen" in m for m in log) == 1  # once per wait, not 298 times
+        assert not any("falsch-" in m or PASSWORD in m for m in log)
+    finally:
+        srv.close()
+
+
+def test_login_from_many_addresses_meets_the_ceiling(server, caplog):
+    """Behind a proxy on the same host the server takes the client's address from
+    X-Forwarded-For (uvicorn believes it from 127.0.0.1), so a guesser on loopback can claim a
+    new address for every login. The ceiling for all addresses together still holds."""
+    import httpx
+
+    server.service.login_guard = LoginGuard(max_failures_all=10)
+    caplog.set_level(logging.WARNING, logger="assistant.ui.guard")
+
+    async def spread() -> list[str]:
+        async with httpx.AsyncClient(timeout=120) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        _login_over_http(client, server, "falsch", {"X-Forwarded-For": f"10.9.{n // 200}.{n % 200}"})
+                        for n in range(60)
+                    )
+                )
+            )
+
+    try:
+        notes = asyncio.run(spread())
+        assert sum(n.startswith("Das Passwort stimmt nicht") for n in notes) == 10
+        assert sum(n.startswith("**Zu viele Fehlversuche.**") for n in notes) == 50
+        log = [r.getMessage() for r in caplog.records if r.name == "assistant.ui.guard"]
+        assert any("von 10.9.0." in m for m in log) and sum("alle Adressen zusammen" in m for m in log) == 1
+    finally:
+        server.service.login_guard = LoginGuard()
 
 
 # --- in a real browser ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ import gradio as gr
 from ..config import Settings
 from .events import (
     ask_api,
+    client_address,
     new_conversation,
     on_load,
     open_source,
@@ -30,16 +31,16 @@ from .events import (
     staff_delete,
     staff_login,
     staff_logout,
-    staff_refresh,
     staff_reindex,
     staff_upload,
+    staff_view,
 )
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
 from .service import DEFAULT_CONCURRENCY, Service
 from .static import CSS
 
 # Every event is api_visibility="private": the only API endpoint is /ask. Staff actions (builds)
-# share one queue slot: concurrency_id "staff", limit 1.
+# share one queue slot: concurrency_id "staff", limit 1; the login is not queued at all.
 
 
 def _wire_chat(ui: ChatUI, service: Service) -> None:
@@ -73,14 +74,24 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
 
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
-    listing = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
-    login_outputs = [ui.logged_in, ui.login_box, ui.panel, ui.login_note, ui.password]
+    listing: list[gr.blocks.Block] = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
+    login_outputs: list[gr.blocks.Block] = [ui.logged_in, ui.login_box, ui.panel, ui.login_note, ui.password]
+
+    def login(password, request: gr.Request):
+        return staff_login(service, password, client_address(request))
+
+    # Off the queue: a flood of logins (each answered at once, see .guard) cannot fill the
+    # queue the questions wait in. The panel follows in a second step that only the page
+    # itself asks for.
     for trigger in (ui.login.click, ui.password.submit):
-        trigger(lambda p: staff_login(service, p), [ui.password], login_outputs, api_visibility="private").then(
-            lambda ok: staff_refresh(service, ok) if ok else (gr.skip(),) * 5,
+        trigger(
+            login, [ui.password], [ui.logged_in, ui.login_note, ui.password], api_visibility="private", queue=False
+        ).then(
+            lambda ok: staff_view(service, ok),
             [ui.logged_in],
-            listing,
+            [ui.login_box, ui.panel] + listing,
             api_visibility="private",
+            queue=False,
         )
     ui.logout.click(staff_logout, None, login_outputs, api_visibility="private")
 

@@ -14,6 +14,7 @@ import gradio as gr
 
 from ..errors import AssistantError
 from ..types import Answer, Progress
+from .guard import wait_text
 from .inputs import checked_question, filters_json, make_filters
 from .render import (
     NO_DOCUMENT,
@@ -212,11 +213,41 @@ def _reindex_message(service: Service, progress: gr.Progress, prefix: str) -> st
     return report_markdown(report, prefix)
 
 
-def staff_login(service: Service, password: str) -> tuple[Any, ...]:
-    if not service.check_password(password):
-        time.sleep(0.5)  # slows down guessing
-        return False, gr.update(visible=True), gr.update(visible=False), "Das Passwort stimmt nicht.", ""
-    return True, gr.update(visible=False), gr.update(visible=True), "", ""
+def client_address(request: gr.Request | None) -> str:
+    """The address a request came from: whom the login brake counts (and the log names)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return str(getattr(client, "host", None) or "unbekannt")
+
+
+def staff_login(service: Service, password: str, client: str = "unbekannt") -> tuple[Any, ...]:
+    """(logged in, note, password box). A wrong password, or any given during the wait after
+    several wrong ones, is answered at once (nothing sleeps) and with plain values only: a
+    Gradio update costs milliseconds to prepare, and a flood of logins must stay cheap. The
+    panel is shown by :func:`staff_view`, chained after this in the page."""
+    attempt = service.login(client, password)
+    if attempt.accepted:
+        return True, "", ""
+    if not attempt.checked:
+        note = (
+            f"**Zu viele Fehlversuche.** Die Anmeldung ist noch {wait_text(attempt.wait_s)} gesperrt; "
+            "bitte warten Sie und versuchen Sie es dann erneut."
+        )
+    elif attempt.wait_s:
+        note = (
+            f"Das Passwort stimmt nicht. Nach mehreren Fehlversuchen ist die Anmeldung jetzt "
+            f"{wait_text(attempt.wait_s)} gesperrt."
+        )
+    else:
+        note = "Das Passwort stimmt nicht."
+    return False, note, ""
+
+
+def staff_view(service: Service, logged_in: bool) -> tuple[Any, ...]:
+    """After a login: (login box, panel) and the staff lists (message, table, delete choice,
+    the chat's documents, status); nothing changes when the login failed."""
+    if not logged_in:
+        return (gr.skip(),) * 7
+    return (gr.update(visible=False), gr.update(visible=True)) + _staff_outputs(service, "")
 
 
 def staff_logout() -> tuple[Any, ...]:
@@ -226,11 +257,6 @@ def staff_logout() -> tuple[Any, ...]:
 def _require_staff(logged_in: bool) -> None:
     if not logged_in:
         raise gr.Error("Bitte zuerst im Mitarbeiterbereich anmelden.", title="Hinweis")
-
-
-def staff_refresh(service: Service, logged_in: bool) -> tuple[Any, ...]:
-    _require_staff(logged_in)
-    return _staff_outputs(service, "")
 
 
 def staff_upload(
