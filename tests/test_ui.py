@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import gradio as gr
 import pytest
 from conftest import copy_corpus
+from gradio.utils import get_upload_folder
 
 from assistant.cli import build_parser, ensure_index
 from assistant.config import Settings
@@ -289,9 +290,13 @@ def test_upload_delete_and_reindex_swap_the_assistant(tmp_path):
 def test_staff_handlers_need_the_login_and_update_the_lists(tmp_path):
     service = Service(_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
     with pytest.raises(gr.Error):
-        staff_delete(service, False, NIRO, progress=lambda *a, **k: None)
-    assert staff_login(service, "falsch")[0] is False and staff_login(service, PASSWORD)[0] is True
-    message, rows, choice, _docs, status = staff_delete(service, True, NIRO, progress=lambda *a, **k: None)
+        staff_delete(service, "", NIRO, progress=lambda *a, **k: None)
+    with pytest.raises(gr.Error):
+        staff_delete(service, "erfunden", NIRO, progress=lambda *a, **k: None)
+    assert staff_login(service, "falsch")[:3] == ("", "", "Das Passwort stimmt nicht.")
+    session, cookie, note, _ = staff_login(service, PASSWORD)
+    assert session == cookie and len(session) >= 40 and note == ""
+    message, rows, choice, _docs, status = staff_delete(service, session, NIRO, progress=lambda *a, **k: None)
     assert "Gelöscht" in message and "Index aktualisiert" in message and "4 Dokumente" in status
     assert NIRO not in {row[0] for row in rows} and NIRO not in choice["choices"]
     assert not (service.settings.corpus_dir / NIRO).exists()
@@ -429,17 +434,17 @@ def _login_event(server: Server):
     return next(fn for fn in server.demo.page.fns.values() if [b.elem_id for b in fn.inputs] == ["passwort"])
 
 
-async def _login_over_http(client, server: Server, password: str, headers: dict[str, str] | None = None) -> str:
-    """One staff login over HTTP as the page's own client sends it: straight to
+async def _event_over_http(
+    client, server: Server, fn, data: list, session: str | None = None, headers: dict[str, str] | None = None
+) -> list | str:
+    """One event over HTTP as the page's own client sends it: straight to
     /gradio_api/run/predict when the event is not queued, else through the queue (join, then
-    the session's event stream). Returns the note the page would show, or the HTTP error."""
-    fn = _login_event(server)
-    note = next(i for i, block in enumerate(fn.outputs) if isinstance(block, gr.Markdown))
-    session = uuid.uuid4().hex
-    body = {"data": [password], "fn_index": fn._id, "session_hash": session, "event_data": None, "trigger_id": None}
+    the session's event stream). Returns the outputs, or the HTTP status or error message."""
+    session = session or uuid.uuid4().hex
+    body = {"data": data, "fn_index": fn._id, "session_hash": session, "event_data": None, "trigger_id": None}
     if not fn.queue:
         response = await client.post(server.url + "gradio_api/run/predict", json=body, headers=headers)
-        return response.json()["data"][note] if response.status_code == 200 else f"HTTP {response.status_code}"
+        return response.json()["data"] if response.status_code == 200 else f"HTTP {response.status_code}"
     response = await client.post(server.url + "gradio_api/queue/join", json=body, headers=headers)
     if response.status_code != 200:
         return f"HTTP {response.status_code}"
@@ -448,8 +453,19 @@ async def _login_over_http(client, server: Server, password: str, headers: dict[
         async for line in stream.aiter_lines():
             message = json.loads(line[5:]) if line.startswith("data:") else {}
             if message.get("msg") == "process_completed":
-                return message["output"]["data"][note] if message.get("success") else "Fehler"
+                output = message["output"]
+                return output["data"] if message.get("success") else f"Fehler: {output.get('error')}"
     return "keine Antwort"
+
+
+async def _login_over_http(
+    client, server: Server, password: str, headers: dict[str, str] | None = None, session: str | None = None
+) -> str:
+    """One staff login over HTTP; returns the note the page would show, or the HTTP error."""
+    fn = _login_event(server)
+    note = next(i for i, block in enumerate(fn.outputs) if isinstance(block, gr.Markdown))
+    outputs = await _event_over_http(client, server, fn, [password], session, headers)
+    return outputs[note] if isinstance(outputs, list) else outputs
 
 
 async def _ask_over_http(client, server: Server) -> str:
@@ -545,6 +561,55 @@ def test_login_from_many_addresses_meets_the_ceiling(server, caplog):
         server.service.login_guard = LoginGuard()
 
 
+def _upload_over_http(server: Server, name: str, cookie: str | None = None):
+    import httpx
+
+    cookies = {"assistant_staff": cookie} if cookie is not None else None
+    files = [("files", (name, b"Ein Text, den niemand bestellt hat.\n", "text/plain"))]
+    return httpx.post(server.url + "gradio_api/upload", files=files, cookies=cookies, timeout=60)
+
+
+def test_uploads_need_a_staff_session(server):
+    """Gradio's upload route takes files before any handler runs: without a staff session's
+    cookie it refuses them unread (nothing lands in the cache), with one it takes them; the
+    upload handler refuses a file sent by a session that is not logged in and deletes it; after
+    the logout the cookie is worth nothing."""
+    import httpx
+
+    from assistant.ui.events import staff_logout
+    from assistant.ui.gate import REFUSED
+
+    cache = Path(get_upload_folder())
+    name = f"unbestellt-{uuid.uuid4().hex[:8]}.txt"
+    for cookie in (None, "erfunden"):
+        response = _upload_over_http(server, name, cookie)
+        assert (response.status_code, response.text) == (403, REFUSED)
+    assert not list(cache.rglob(name))
+    video = [("video", ("aufnahme.mp4", b"\x00" * 1000, "video/mp4"))]  # Gradio's screen recording route
+    assert httpx.post(server.url + "gradio_api/process_recording", files=video, timeout=60).status_code == 403
+
+    login = _login_event(server)
+    cookie_box = next(i for i, block in enumerate(login.outputs) if block.elem_id == "staff-cookie")
+    upload = next(fn for fn in server.demo.page.fns.values() if "hochladen-dateien" in [b.elem_id for b in fn.inputs])
+
+    async def login_then_foreign_upload() -> tuple[str, str, list | str]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            token = (await _event_over_http(client, server, login, [PASSWORD]))[cookie_box]
+            response = _upload_over_http(server, name, token)
+            assert response.status_code == 200, response.text
+            (path,) = response.json()
+            assert Path(path).is_file() and Path(path).is_relative_to(cache.resolve())
+            data = [None, [{"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}]]
+            return token, path, await _event_over_http(client, server, upload, data)  # another session
+
+    token, path, refused = asyncio.run(login_then_foreign_upload())
+    assert refused == "Fehler: Bitte zuerst im Mitarbeiterbereich anmelden.", refused
+    assert not Path(path).exists() and not list(cache.rglob(name))
+    assert not (server.settings.corpus_dir / name).exists()
+    staff_logout(server.service, token)
+    assert _upload_over_http(server, name, token).status_code == 403
+
+
 # --- in a real browser ---------------------------------------------------------------------
 
 
@@ -633,19 +698,23 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
     from playwright.sync_api import expect
 
     srv = Server(tmp_path)
+    hostile = f"boese-{uuid.uuid4().hex[:8]}.txt"  # a name no other test run uses
     try:
         page.goto(srv.url)
         page.get_by_role("tab", name="Mitarbeiterbereich").click()
         page.locator("#passwort input").fill("falsch")
         page.locator("#anmelden").click()
         expect(page.get_by_text("Das Passwort stimmt nicht.")).to_be_visible()
+        assert page.locator("#hochladen-dateien input[type=file]").count() == 0  # no upload before the login
         page.locator("#passwort input").fill(PASSWORD)
         page.locator("#anmelden").click()
         expect(page.locator("#dokumentliste")).to_contain_text(NIRO)
+        cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+        assert srv.service.staff_sessions.valid(cookies.get("assistant_staff"))  # what lets uploads in
         page.locator("#hochladen-dateien input[type=file]").set_input_files(
             files=[
                 {"name": "../../Wasserstoff Forum 2024.txt", "mimeType": "text/plain", "buffer": UPLOADED.encode()},
-                {"name": "boese.txt", "mimeType": "text/plain", "buffer": HOSTILE_TITLE.encode()},
+                {"name": hostile, "mimeType": "text/plain", "buffer": HOSTILE_TITLE.encode()},
             ]
         )
         expect(page.locator("#hochladen-dateien")).to_contain_text("Wasserstoff")  # upload finished
@@ -673,5 +742,13 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
             raise AssertionError(f"live javascript: link {link.get_attribute('href')}")
         assert page.evaluate("window.__pwned") is None  # shown as text, never run
         _shot(page, "staff-2-chat-findet-upload.png")
+
+        page.get_by_role("tab", name="Mitarbeiterbereich").click()
+        page.get_by_role("button", name="Abmelden").click()
+        expect(page.get_by_text("Abgemeldet.")).to_be_visible()
+        expect(page.locator("#passwort input")).to_be_visible()
+        assert "assistant_staff" not in {c["name"] for c in page.context.cookies()}
+        assert not srv.service.staff_sessions.valid(cookies["assistant_staff"])
+        assert not list(Path(get_upload_folder()).rglob(hostile))  # uploads left the cache once copied
     finally:
         srv.close()

@@ -14,6 +14,7 @@ import gradio as gr
 
 from ..errors import AssistantError
 from ..types import Answer, Progress
+from .gate import discard_uploads
 from .guard import wait_text
 from .inputs import checked_question, filters_json, make_filters
 from .render import (
@@ -220,13 +221,15 @@ def client_address(request: gr.Request | None) -> str:
 
 
 def staff_login(service: Service, password: str, client: str = "unbekannt") -> tuple[Any, ...]:
-    """(logged in, note, password box). A wrong password, or any given during the wait after
-    several wrong ones, is answered at once (nothing sleeps) and with plain values only: a
-    Gradio update costs milliseconds to prepare, and a flood of logins must stay cheap. The
-    panel is shown by :func:`staff_view`, chained after this in the page."""
+    """(staff session, cookie box, note, password box): on success a new session's token for
+    the state and for the page's cookie (uploads need it, see .gate). A wrong password, or any
+    given during the wait after several wrong ones, is answered at once (nothing sleeps) and
+    with plain values only: a Gradio update costs milliseconds to prepare, and a flood of
+    logins must stay cheap. The panel is shown by :func:`staff_view`, chained after this."""
     attempt = service.login(client, password)
     if attempt.accepted:
-        return True, "", ""
+        token = service.staff_sessions.open()
+        return token, token, "", ""
     if not attempt.checked:
         note = (
             f"**Zu viele Fehlversuche.** Die Anmeldung ist noch {wait_text(attempt.wait_s)} gesperrt; "
@@ -239,33 +242,43 @@ def staff_login(service: Service, password: str, client: str = "unbekannt") -> t
         )
     else:
         note = "Das Passwort stimmt nicht."
-    return False, note, ""
+    return "", "", note, ""
 
 
-def staff_view(service: Service, logged_in: bool) -> tuple[Any, ...]:
-    """After a login: (login box, panel) and the staff lists (message, table, delete choice,
-    the chat's documents, status); nothing changes when the login failed."""
-    if not logged_in:
-        return (gr.skip(),) * 7
-    return (gr.update(visible=False), gr.update(visible=True)) + _staff_outputs(service, "")
+def staff_view(service: Service, session: str) -> tuple[Any, ...]:
+    """After a login: (login box, panel, upload box) and the staff lists (message, table,
+    delete choice, the chat's documents, status); nothing changes when the login failed."""
+    if not service.staff_sessions.valid(session):
+        return (gr.skip(),) * 8
+    shown = (gr.update(visible=False), gr.update(visible=True), gr.update(interactive=True))
+    return shown + _staff_outputs(service, "")
 
 
-def staff_logout() -> tuple[Any, ...]:
-    return False, gr.update(visible=True), gr.update(visible=False), "Abgemeldet.", ""
+def staff_logout(service: Service, session: str) -> tuple[Any, ...]:
+    """(session, cookie box, login box, panel, upload box, note, password box): the session
+    ends on the server; the page's script then drops the cookie."""
+    service.staff_sessions.close(session)
+    return "", "", gr.update(visible=True), gr.update(visible=False), gr.update(interactive=False), "Abgemeldet.", ""
 
 
-def _require_staff(logged_in: bool) -> None:
-    if not logged_in:
+def _require_staff(service: Service, session: str, files: Sequence[str] = ()) -> None:
+    if not service.staff_sessions.valid(session):
+        discard_uploads(files)
         raise gr.Error("Bitte zuerst im Mitarbeiterbereich anmelden.", title="Hinweis")
 
 
 def staff_upload(
-    service: Service, logged_in: bool, files: list[str] | None, progress: gr.Progress = gr.Progress()
+    service: Service, session: str, files: list[str] | None, progress: gr.Progress = gr.Progress()
 ) -> tuple[Any, ...]:
-    _require_staff(logged_in)
+    """Copy the uploaded files into the corpus and re-index. The uploads are deleted from
+    Gradio's cache right away, also when they are refused (no staff session)."""
+    _require_staff(service, session, files or ())
     if not files:
         return _staff_outputs(service, "Bitte zuerst Dateien auswählen.") + (None,)
-    saved, problems = service.add_files(files)
+    try:
+        saved, problems = service.add_files(files)
+    finally:
+        discard_uploads(files)
     lines = [f"Hochgeladen: {md_escape(', '.join(saved))}" if saved else "Keine Datei übernommen."]
     lines += [f"- {md_escape(p)}" for p in problems]
     message = "\n".join(lines)
@@ -275,9 +288,9 @@ def staff_upload(
 
 
 def staff_delete(
-    service: Service, logged_in: bool, doc_id: str | None, progress: gr.Progress = gr.Progress()
+    service: Service, session: str, doc_id: str | None, progress: gr.Progress = gr.Progress()
 ) -> tuple[Any, ...]:
-    _require_staff(logged_in)
+    _require_staff(service, session)
     if not doc_id:
         return _staff_outputs(service, "Bitte ein Dokument auswählen.")
     problem = service.remove_document(doc_id)
@@ -286,8 +299,8 @@ def staff_delete(
     return _staff_outputs(service, _reindex_message(service, progress, f"Gelöscht: {md_escape(doc_id)}"))
 
 
-def staff_reindex(service: Service, logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    _require_staff(logged_in)
+def staff_reindex(service: Service, session: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    _require_staff(service, session)
     return _staff_outputs(service, _reindex_message(service, progress, ""))
 
 

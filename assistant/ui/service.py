@@ -19,6 +19,7 @@ from ..index.build import BuildReport, build_index
 from ..ingest.corpus import SUPPORTED_SUFFIXES
 from ..pipeline import Assistant
 from ..types import Progress
+from .gate import StaffSessions
 from .guard import LoginAttempt, LoginGuard
 from .inputs import inside, safe_filename
 
@@ -70,6 +71,7 @@ class Service:
         self.staff_password = password or None
         self.feedback = FeedbackStore(self.data_dir)
         self.login_guard = LoginGuard()
+        self.staff_sessions = StaffSessions()
         self._lock = threading.Lock()
         self._corpus_lock = threading.RLock()  # one corpus change or build at a time
         self._assistant = _open(settings)
