@@ -435,14 +435,21 @@ def _login_event(server: Server):
 
 
 async def _event_over_http(
-    client, server: Server, fn, data: list, session: str | None = None, headers: dict[str, str] | None = None
+    client,
+    server: Server,
+    fn,
+    data: list,
+    session: str | None = None,
+    headers: dict[str, str] | None = None,
+    queued: bool | None = None,
 ) -> list | str:
     """One event over HTTP as the page's own client sends it: straight to
     /gradio_api/run/predict when the event is not queued, else through the queue (join, then
-    the session's event stream). Returns the outputs, or the HTTP status or error message."""
+    the session's event stream); ``queued`` overrides the choice, as a script could. Returns
+    the outputs, or the HTTP status or error message."""
     session = session or uuid.uuid4().hex
     body = {"data": data, "fn_index": fn._id, "session_hash": session, "event_data": None, "trigger_id": None}
-    if not fn.queue:
+    if not (fn.queue if queued is None else queued):
         response = await client.post(server.url + "gradio_api/run/predict", json=body, headers=headers)
         return response.json()["data"] if response.status_code == 200 else f"HTTP {response.status_code}"
     response = await client.post(server.url + "gradio_api/queue/join", json=body, headers=headers)
@@ -459,12 +466,12 @@ async def _event_over_http(
 
 
 async def _login_over_http(
-    client, server: Server, password: str, headers: dict[str, str] | None = None, session: str | None = None
+    client, server: Server, password: str, headers: dict[str, str] | None = None, queued: bool | None = None
 ) -> str:
     """One staff login over HTTP; returns the note the page would show, or the HTTP error."""
     fn = _login_event(server)
     note = next(i for i, block in enumerate(fn.outputs) if isinstance(block, gr.Markdown))
-    outputs = await _event_over_http(client, server, fn, [password], session, headers)
+    outputs = await _event_over_http(client, server, fn, [password], headers=headers, queued=queued)
     return outputs[note] if isinstance(outputs, list) else outputs
 
 
@@ -487,7 +494,8 @@ def test_login_flood_is_refused_and_questions_still_answered(tmp_path, caplog):
     """300 wrong logins at once from one address: after the first few, each is refused at once
     without a look at the password, the right one too; 12 questions asked meanwhile are all
     answered (the logins are not queued); another address still logs in; the log names the
-    address, never a password."""
+    address, never a password. 300 logins pushed onto the queue by a script are refused by the
+    queue, and the questions still get in."""
     import httpx
 
     srv = Server(tmp_path)
@@ -495,12 +503,16 @@ def test_login_flood_is_refused_and_questions_still_answered(tmp_path, caplog):
     # one keeps the right password's attempt inside it.
     srv.service.login_guard = LoginGuard(first_wait_s=300)
     caplog.set_level(logging.WARNING, logger="assistant.ui.guard")
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    # A connection per request: a kept-alive one that the server closes just as it is reused
+    # (uvicorn closes idle ones after 5 s) fails in the client, not in the app.
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=0)
 
-    async def flood() -> tuple[list[str], list[str], float]:
+    async def flood(queued: bool | None = None) -> tuple[list[str], list[str], float]:
         async with httpx.AsyncClient(timeout=120, limits=limits) as client:
             start = time.monotonic()
-            logins = [asyncio.create_task(_login_over_http(client, srv, f"falsch-{n}")) for n in range(300)]
+            logins = [
+                asyncio.create_task(_login_over_http(client, srv, f"falsch-{n}", queued=queued)) for n in range(300)
+            ]
             await asyncio.sleep(0.1)
             asks = await asyncio.gather(*(_ask_over_http(client, srv) for _ in range(12)))
             notes = await asyncio.gather(*logins)
@@ -527,6 +539,11 @@ def test_login_flood_is_refused_and_questions_still_answered(tmp_path, caplog):
         assert any("Falsches Mitarbeiter-Passwort von 127.0.0.1" in m for m in log), log
         assert sum("abgewiesen" in m for m in log) == 1  # once per wait, not 298 times
         assert not any("falsch-" in m or PASSWORD in m for m in log)
+
+        notes, asks, _ = asyncio.run(flood(queued=True))  # past the page: straight onto the queue
+        assert asks == ["ok"] * 12, [a for a in asks if a != "ok"][:3]
+        assert set(notes) == {"HTTP 400"}, set(notes)
+        assert httpx.post(srv.url + "gradio_api/call/login", json={"data": ["falsch"]}, timeout=60).status_code == 400
     finally:
         srv.close()
 

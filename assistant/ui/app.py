@@ -36,7 +36,7 @@ from .events import (
     staff_upload,
     staff_view,
 )
-from .gate import COOKIE_JS, UploadGate
+from .gate import COOKIE_JS, UploadGate, queue_only_queued_events
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
 from .service import DEFAULT_CONCURRENCY, Service
 from .static import CSS
@@ -187,6 +187,7 @@ def launch(
     staff (:class:`~.gate.UploadGate`) and limited to the corpus' file size limit, loopback
     unless ``host`` says otherwise."""
     app.page.queue(default_concurrency_limit=concurrency, max_size=256)
+    queue_only_queued_events(app.page)  # the staff login stays out of it (see .gate)
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [
         *app_kwargs.get("middleware", ()),

@@ -1,14 +1,20 @@
-"""Uploads only for logged-in staff.
+"""What the server takes before any handler of ours runs: uploads only from logged-in staff,
+and the queue only for events that are meant to wait in it.
 
-Gradio takes files at ``POST /gradio_api/upload`` from anyone, before any event handler runs,
-and keeps them in its cache. The staff login here is the app's own (a password checked in an
-event), so Gradio's route knows nothing of it. Therefore: a successful login opens a staff
-session, a random token that the page keeps in a cookie (:data:`STAFF_COOKIE`, set by the
-login's script, cleared at logout); :class:`UploadGate`, an ASGI middleware in front of
-Gradio, refuses an upload without a valid token before reading a byte of it, so nothing of it
-reaches the disk. The event handlers check the session as well and delete uploaded files they
-refuse (:func:`discard_uploads`); files copied into the corpus are deleted from the cache at
-once.
+Uploads. Gradio takes files at ``POST /gradio_api/upload`` from anyone, before any event
+handler runs, and keeps them in its cache. The staff login here is the app's own (a password
+checked in an event), so Gradio's route knows nothing of it. Therefore: a successful login
+opens a staff session, a random token that the page keeps in a cookie (:data:`STAFF_COOKIE`,
+set by the login's script, cleared at logout); :class:`UploadGate`, an ASGI middleware in
+front of Gradio, refuses an upload without a valid token before reading a byte of it, so
+nothing of it reaches the disk. The event handlers check the session as well and delete
+uploaded files they refuse (:func:`discard_uploads`); files copied into the corpus are
+deleted from the cache at once.
+
+The queue. Gradio's queue takes any event by its number (``POST /gradio_api/queue/join``) or
+name (``/gradio_api/call/<name>``), also one the page itself sends past the queue
+(``queue=False``: the staff login). :func:`queue_only_queued_events` refuses those, so a flood
+of logins cannot fill the queue (256 places) the questions wait in.
 """
 
 from __future__ import annotations
@@ -141,3 +147,22 @@ def discard_uploads(paths: Iterable[str]) -> None:
                 os.rmdir(target.parent)  # only when empty
         except OSError:
             pass
+
+
+NOT_QUEUED = "Dieses Ereignis wird nicht über die Warteschlange angenommen."
+
+
+def queue_only_queued_events(page: Any) -> None:
+    """Make ``page``'s queue (after ``page.queue()``) refuse events declared ``queue=False``
+    (HTTP 400), before it counts them against its size. Wraps Gradio's ``Queue.push``, which
+    every way into the queue goes through."""
+    queue = page._queue
+    push = queue.push
+
+    async def push_queued_events_only(body: Any, request: Any, username: Any) -> Any:
+        fn = page.fns.get(body.fn_index) if body.fn_index is not None else None
+        if fn is not None and not fn.queue:
+            return False, NOT_QUEUED, "error"
+        return await push(body, request, username)
+
+    queue.push = push_queued_events_only
