@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from ..config import Settings
 from .events import (
     ask_api,
+    client_address,
     new_conversation,
     on_load,
     open_source,
@@ -30,16 +32,19 @@ from .events import (
     staff_delete,
     staff_login,
     staff_logout,
-    staff_refresh,
     staff_reindex,
     staff_upload,
+    staff_view,
 )
+from .gate import COOKIE_JS, UploadGate, queue_only_queued_events
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
 from .service import DEFAULT_CONCURRENCY, Service
 from .static import CSS
 
+CACHE_SWEEP = (900, 3600)  # Gradio's delete_cache: every 15 min, what is older than an hour
+
 # Every event is api_visibility="private": the only API endpoint is /ask. Staff actions (builds)
-# share one queue slot: concurrency_id "staff", limit 1.
+# share one queue slot: concurrency_id "staff", limit 1; the login is not queued at all.
 
 
 def _wire_chat(ui: ChatUI, service: Service) -> None:
@@ -73,29 +78,48 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
 
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
-    listing = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
-    login_outputs = [ui.logged_in, ui.login_box, ui.panel, ui.login_note, ui.password]
+    listing: list[gr.blocks.Block] = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
+    view: list[gr.blocks.Block] = [ui.login_box, ui.panel, ui.files]
+
+    def login(password, request: gr.Request):
+        return staff_login(service, password, client_address(request))
+
+    # Off the queue: a flood of logins (each answered at once, see .guard) cannot fill the
+    # queue the questions wait in. The cookie (the session's token, for uploads: see .gate)
+    # and the panel follow in steps that only the page itself takes.
     for trigger in (ui.login.click, ui.password.submit):
-        trigger(lambda p: staff_login(service, p), [ui.password], login_outputs, api_visibility="private").then(
-            lambda ok: staff_refresh(service, ok) if ok else (gr.skip(),) * 5,
-            [ui.logged_in],
-            listing,
+        trigger(
+            login,
+            [ui.password],
+            [ui.session, ui.cookie, ui.login_note, ui.password],
             api_visibility="private",
+            queue=False,
+        ).then(None, [ui.cookie], [ui.cookie], js=COOKIE_JS, api_visibility="private", queue=False).then(
+            lambda session: staff_view(service, session),
+            [ui.session],
+            view + listing,
+            api_visibility="private",
+            queue=False,
         )
-    ui.logout.click(staff_logout, None, login_outputs, api_visibility="private")
+    ui.logout.click(
+        lambda session: staff_logout(service, session),
+        [ui.session],
+        [ui.session, ui.cookie] + view + [ui.login_note, ui.password],
+        api_visibility="private",
+    ).then(None, [ui.cookie], [ui.cookie], js=COOKIE_JS, api_visibility="private", queue=False)
 
-    def upload(ok, files, progress=gr.Progress()):
-        return staff_upload(service, ok, files, progress)
+    def upload(session, files, progress=gr.Progress()):
+        return staff_upload(service, session, files, progress)
 
-    def delete(ok, doc_id, progress=gr.Progress()):
-        return staff_delete(service, ok, doc_id, progress)
+    def delete(session, doc_id, progress=gr.Progress()):
+        return staff_delete(service, session, doc_id, progress)
 
-    def reindex(ok, progress=gr.Progress()):
-        return staff_reindex(service, ok, progress)
+    def reindex(session, progress=gr.Progress()):
+        return staff_reindex(service, session, progress)
 
     ui.upload.click(
         upload,
-        [ui.logged_in, ui.files],
+        [ui.session, ui.files],
         listing + [ui.files],
         api_visibility="private",
         concurrency_id="staff",
@@ -103,14 +127,14 @@ def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
     )
     ui.delete.click(
         delete,
-        [ui.logged_in, ui.delete_choice],
+        [ui.session, ui.delete_choice],
         listing,
         api_visibility="private",
         concurrency_id="staff",
         concurrency_limit=1,
     )
     ui.reindex.click(
-        reindex, [ui.logged_in], listing, api_visibility="private", concurrency_id="staff", concurrency_limit=1
+        reindex, [ui.session], listing, api_visibility="private", concurrency_id="staff", concurrency_limit=1
     )
 
 
@@ -130,8 +154,9 @@ def build_app(
 ) -> ChatApp:
     """The Gradio app over ``settings`` (the index must exist). Launch it with :func:`launch`."""
     service = service or Service(settings, data_dir, staff_password)
-    # Uploads wait in Gradio's cache only until copied into the corpus; a day later they go.
-    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(3600, 86400)) as page:
+    # Uploads (staff only, see .gate) leave Gradio's cache once copied into the corpus; one
+    # chosen but never sent goes within the hour after the next quarter-hourly sweep.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=CACHE_SWEEP) as page:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tab("Chat", id="chat-tab"):
             chat = layout_chat()
@@ -158,9 +183,16 @@ def launch(
     concurrency: int = DEFAULT_CONCURRENCY,
     **kwargs: Any,
 ) -> Any:
-    """Serve ``app``: queued, ``concurrency`` answers at a time, uploads limited to the
-    corpus' file size limit, loopback unless ``host`` says otherwise."""
+    """Serve ``app``: queued, ``concurrency`` answers at a time, uploads only for logged-in
+    staff (:class:`~.gate.UploadGate`) and limited to the corpus' file size limit, loopback
+    unless ``host`` says otherwise."""
     app.page.queue(default_concurrency_limit=concurrency, max_size=256)
+    queue_only_queued_events(app.page)  # the staff login stays out of it (see .gate)
+    app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+    app_kwargs["middleware"] = [
+        *app_kwargs.get("middleware", ()),
+        Middleware(UploadGate, sessions=app.service.staff_sessions),
+    ]
     return app.page.launch(
         server_name=host,
         server_port=port,
@@ -171,5 +203,6 @@ def launch(
         share=False,
         footer_links=["api"],
         show_error=False,
+        app_kwargs=app_kwargs,
         **kwargs,
     )

@@ -15,6 +15,8 @@ import gradio as gr
 from ..errors import AssistantError
 from ..pipeline import Assistant
 from ..types import Answer, Progress, SearchFilters
+from .gate import discard_uploads
+from .guard import wait_text
 from .inputs import checked_question, filters_json, make_filters
 from .render import (
     NO_DOCUMENT,
@@ -221,34 +223,71 @@ def _reindex_message(service: Service, progress: gr.Progress, prefix: str) -> st
     return report_markdown(report, prefix)
 
 
-def staff_login(service: Service, password: str) -> tuple[Any, ...]:
-    if not service.check_password(password):
-        time.sleep(0.5)  # slows down guessing
-        return False, gr.update(visible=True), gr.update(visible=False), "Das Passwort stimmt nicht.", ""
-    return True, gr.update(visible=False), gr.update(visible=True), "", ""
+def client_address(request: gr.Request | None) -> str:
+    """The address a request came from: whom the login brake counts (and the log names)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return str(getattr(client, "host", None) or "unbekannt")
 
 
-def staff_logout() -> tuple[Any, ...]:
-    return False, gr.update(visible=True), gr.update(visible=False), "Abgemeldet.", ""
+def staff_login(service: Service, password: str, client: str = "unbekannt") -> tuple[Any, ...]:
+    """(staff session, cookie box, note, password box): on success a new session's token for
+    the state and for the page's cookie (uploads need it, see .gate). A wrong password, or any
+    given during the wait after several wrong ones, is answered at once (nothing sleeps) and
+    with plain values only: a Gradio update costs milliseconds to prepare, and a flood of
+    logins must stay cheap. The panel is shown by :func:`staff_view`, chained after this."""
+    attempt = service.login(client, password)
+    if attempt.accepted:
+        token = service.staff_sessions.open()
+        return token, token, "", ""
+    if not attempt.checked:
+        note = (
+            f"**Zu viele Fehlversuche.** Die Anmeldung ist noch {wait_text(attempt.wait_s)} gesperrt; "
+            "bitte warten Sie und versuchen Sie es dann erneut."
+        )
+    elif attempt.wait_s:
+        note = (
+            f"Das Passwort stimmt nicht. Nach mehreren Fehlversuchen ist die Anmeldung jetzt "
+            f"{wait_text(attempt.wait_s)} gesperrt."
+        )
+    else:
+        note = "Das Passwort stimmt nicht."
+    return "", "", note, ""
 
 
-def _require_staff(logged_in: bool) -> None:
-    if not logged_in:
+def staff_view(service: Service, session: str) -> tuple[Any, ...]:
+    """After a login: (login box, panel, upload box) and the staff lists (message, table,
+    delete choice, the chat's documents, status); nothing changes when the login failed."""
+    if not service.staff_sessions.valid(session):
+        return (gr.skip(),) * 8
+    shown = (gr.update(visible=False), gr.update(visible=True), gr.update(interactive=True))
+    return shown + _staff_outputs(service, "")
+
+
+def staff_logout(service: Service, session: str) -> tuple[Any, ...]:
+    """(session, cookie box, login box, panel, upload box, note, password box): the session
+    ends on the server; the page's script then drops the cookie."""
+    service.staff_sessions.close(session)
+    return "", "", gr.update(visible=True), gr.update(visible=False), gr.update(interactive=False), "Abgemeldet.", ""
+
+
+def _require_staff(service: Service, session: str, files: Sequence[str] = ()) -> None:
+    if not service.staff_sessions.valid(session):
+        discard_uploads(files)
         raise gr.Error("Bitte zuerst im Mitarbeiterbereich anmelden.", title="Hinweis")
 
 
-def staff_refresh(service: Service, logged_in: bool) -> tuple[Any, ...]:
-    _require_staff(logged_in)
-    return _staff_outputs(service, "")
-
-
 def staff_upload(
-    service: Service, logged_in: bool, files: list[str] | None, progress: gr.Progress = gr.Progress()
+    service: Service, session: str, files: list[str] | None, progress: gr.Progress = gr.Progress()
 ) -> tuple[Any, ...]:
-    _require_staff(logged_in)
+    """Copy the uploaded files into the corpus and re-index. The uploads are deleted from
+    Gradio's cache right away, also when they are refused (no staff session)."""
+    _require_staff(service, session, files or ())
     if not files:
         return _staff_outputs(service, "Bitte zuerst Dateien auswählen.") + (None,)
-    saved, problems = service.add_files(files)
+    try:
+        saved, problems = service.add_files(files)
+    finally:
+        discard_uploads(files)
     lines = [f"Hochgeladen: {md_escape(', '.join(saved))}" if saved else "Keine Datei übernommen."]
     lines += [f"- {md_escape(p)}" for p in problems]
     message = "\n".join(lines)
@@ -258,9 +297,9 @@ def staff_upload(
 
 
 def staff_delete(
-    service: Service, logged_in: bool, doc_id: str | None, progress: gr.Progress = gr.Progress()
+    service: Service, session: str, doc_id: str | None, progress: gr.Progress = gr.Progress()
 ) -> tuple[Any, ...]:
-    _require_staff(logged_in)
+    _require_staff(service, session)
     if not doc_id:
         return _staff_outputs(service, "Bitte ein Dokument auswählen.")
     problem = service.remove_document(doc_id)
@@ -269,8 +308,8 @@ def staff_delete(
     return _staff_outputs(service, _reindex_message(service, progress, f"Gelöscht: {md_escape(doc_id)}"))
 
 
-def staff_reindex(service: Service, logged_in: bool, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
-    _require_staff(logged_in)
+def staff_reindex(service: Service, session: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    _require_staff(service, session)
     return _staff_outputs(service, _reindex_message(service, progress, ""))
 
 

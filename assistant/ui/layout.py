@@ -65,7 +65,8 @@ class ChatUI:
 
 @dataclass
 class StaffUI:
-    logged_in: gr.State
+    session: gr.State  # the staff session's token ("" when not logged in), see .gate
+    cookie: gr.Textbox  # hidden: hands the token to the script that puts it in a cookie
     login_box: gr.Column
     password: gr.Textbox
     login: gr.Button
@@ -169,7 +170,8 @@ def layout_staff(enabled: bool) -> StaffUI | None:
     if not enabled:
         gr.Markdown(STAFF_DISABLED, elem_id="mitarbeiter-aus")
         return None
-    logged_in = gr.State(False)
+    session = gr.State("")
+    cookie = gr.Textbox(visible=False, elem_id="staff-cookie")
     with gr.Column(visible=True) as login_box:
         password = gr.Textbox(label="Passwort", type="password", elem_id="passwort")
         login = gr.Button("Anmelden", variant="primary", elem_id="anmelden")
@@ -188,6 +190,7 @@ def layout_staff(enabled: bool) -> StaffUI | None:
             file_types=list(SUPPORTED_SUFFIXES),
             type="filepath",
             elem_id="hochladen-dateien",
+            interactive=False,  # takes files only once logged in (and the server checks, see .gate)
         )
         upload = gr.Button("Hochladen und indexieren", variant="primary", elem_id="hochladen")
         message = gr.Markdown(elem_id="staff-meldung")
@@ -204,7 +207,8 @@ def layout_staff(enabled: bool) -> StaffUI | None:
             delete = gr.Button("Löschen", variant="stop", scale=1, elem_id="loeschen")
         reindex = gr.Button("Index neu einlesen", elem_id="neu-indexieren")
     return StaffUI(
-        logged_in,
+        session,
+        cookie,
         login_box,
         password,
         login,

@@ -43,12 +43,15 @@ class SourceEntry(TypedDict):
     short_end: int | None
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~$&])")
+# Markdown's own syntax, plus what the chat's renderer (GFM) turns into a link by itself: a
+# scheme's ":" (https://, ftp://, mailto:), an address' "@" and the "." after "www".
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#+|~$&:@])|(?<=[wW]{3})(\.)")
 
 
 def md_escape(text: str) -> str:
-    """Document text for the chat's Markdown: shown literally, never as HTML or links."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    """Document text for the chat's Markdown: shown literally, never as HTML or links (a URL in
+    a document stays text: no link in an answer leads anywhere)."""
+    return _MARKDOWN_SPECIAL.sub(lambda m: "\\" + (m.group(1) or m.group(2)), text)
 
 
 def answer_markdown(answer: Answer) -> str:

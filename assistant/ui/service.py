@@ -21,6 +21,8 @@ from ..index.build import BuildReport, build_index
 from ..ingest.corpus import SUPPORTED_SUFFIXES
 from ..pipeline import Assistant
 from ..types import Progress
+from .gate import StaffSessions
+from .guard import LoginAttempt, LoginGuard
 from .inputs import inside, safe_filename
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,8 @@ class Service:
         password = staff_password if staff_password is not None else os.environ.get(PASSWORD_ENV, "")
         self.staff_password = password or None
         self.feedback = FeedbackStore(self.data_dir)
+        self.login_guard = LoginGuard()
+        self.staff_sessions = StaffSessions()
         self._lock = threading.Lock()
         self._corpus_lock = threading.RLock()  # one corpus change or build at a time
         self._current = _InUse(_open(settings))
@@ -117,6 +121,10 @@ class Service:
         if self.staff_password is None:
             return False
         return hmac.compare_digest((given or "").encode("utf-8"), self.staff_password.encode("utf-8"))
+
+    def login(self, client: str, given: str) -> LoginAttempt:
+        """A staff login from ``client`` (its address), through the per-client brake."""
+        return self.login_guard.attempt(client, lambda: self.check_password(given))
 
     def reindex(self, progress: Progress | None = None) -> BuildReport:
         """Bring the index up to date with the corpus, then switch every session over to it."""
