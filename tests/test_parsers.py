@@ -344,6 +344,7 @@ BAD_FILES = {
     "leer.txt": (lambda: b"", "leer"),
     "leerzeichen.txt": (lambda: b"  \n\t\r\n   \n", "leer"),
     "leerzeichen.md": (lambda: "\u00a0\n\u2003\n".encode("utf-8"), "kein Text"),
+    "nur-kommentar.html": (lambda: b"<body><!--", "kein Text"),  # the parsed root is a comment
     "zufall.txt": (lambda: _random_binary(1), "Binär"),
     "bild.txt": (_png, "Binär"),
     "hoch.txt": (lambda: bytes(range(0x80, 0x100)) * 20 + bytes(range(1, 0x20)) * 20, "Zeichenkodierung|Binär"),

@@ -165,9 +165,11 @@ def _parse_html(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
         text = None
     if not text:
         body = tree.find(".//body")
-        text = "\n".join(
-            line.strip() for line in (body if body is not None else tree).text_content().splitlines() if line.strip()
-        )
+        try:
+            content = (body if body is not None else tree).text_content()
+        except ValueError:  # the root is no element ("<body><!--": a comment): nothing to read
+            content = ""
+        text = "\n".join(line.strip() for line in content.splitlines() if line.strip())
     return text, title, ()
 
 
