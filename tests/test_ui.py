@@ -711,6 +711,30 @@ def test_browser_chat_answer_sources_document_feedback(server, page):
 
 
 @pytest.mark.browser
+def test_browser_dark_scheme_keeps_the_marked_short_answer_readable(server, browser):
+    """In the dark scheme <strong> turns light; inside the yellow mark the short answer must keep
+    the mark's dark text."""
+    context = browser.new_context(locale="de-DE", viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = context.new_page()
+    try:
+        page.goto(server.url + "?__theme=dark")
+        card = _ask_in_browser(page, "Wie viele Zuschauer hatte der Pitch des Digitalwerks?")
+        short = card.locator("mark.satz strong.kurzantwort")
+        from playwright.sync_api import expect
+
+        expect(short).to_contain_text("50")
+        colors = short.evaluate(
+            "el => [getComputedStyle(el).color, getComputedStyle(el.closest('mark')).color,"
+            " getComputedStyle(document.body).color]"
+        )
+        assert colors[0] == colors[1], colors
+        assert colors[2] != colors[1], colors  # the page itself is dark: light body text
+        _shot(page, "chat-dunkel-handy.png")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
 def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
     from playwright.sync_api import expect
 
