@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,15 +22,14 @@ import numpy as np
 
 from ..errors import AnswerModelError
 from ..index.bm25 import LexicalIndex
-from .question import Question, strict_type
+from .question import Question
 from .sentence_features import SENTENCE_FEATURE_NAMES, SentenceInput, sentence_features
 from .span_features import SPAN_FEATURE_NAMES, sentence_context, span_features
+from .span_filter import MBR_CANDIDATES, best_allowed
 from .spans import Span, span_candidates, span_text, token_view
-from .words import NUMBER_WORDS
 
 _WORD = re.compile(r"\w+")
 TOP_SENTENCES = 3  # spans are looked for in this many of the best sentences
-MBR_CANDIDATES = 15  # decoding by expected F1 looks at this many of the best spans
 SENTENCE_COV = SENTENCE_FEATURE_NAMES.index("cov_local")
 
 
@@ -220,70 +219,6 @@ def best_sentence_spans(
                     ),
                 )
             )
-    return out
-
-
-def repeats_question(question: Question, text: str) -> bool:
-    """Every word of ``text`` is a word of the question: no answer ("2022" to "Wann war das
-    Treffen 2022?"). Such spans are never chosen (here and in the training's decoding)."""
-    words = _WORD.findall(text.lower())
-    return bool(words) and all(w in question.words for w in words)
-
-
-_NUMBERED = re.compile(r"\d")
-_MONTHS = frozenset(
-    "januar februar märz april mai juni juli august september oktober november dezember jahrhundert".split()
-)
-_INDEFINITE = frozenset("ein eine einen einem einer eines kein keine keinen keiner".split())
-
-
-def off_type(question: Question, text: str, expected: str | None = None) -> bool:
-    """A span without a number to "Wie viele …?"/"Wie hoch …?", or without a date to "Bis wann
-    …?"/"In welchem Jahr …?" (:func:`.question.strict_type`)."""
-    expected = expected if expected is not None else strict_type(question.text)
-    if expected is None or _NUMBERED.search(text):
-        return False
-    words = _WORD.findall(text.lower())
-    if expected == "number":
-        return not any(w in NUMBER_WORDS or w in _INDEFINITE for w in words)
-    return not any(w in _MONTHS for w in words)
-
-
-def typed_mask(question: Question, texts: Sequence[str]) -> np.ndarray:
-    """Spans to leave out: those that repeat the question, and (when at least one span has the
-    expected type) those :func:`off_type` rejects. Neutral on GermanQuAD (exact match 0.3711
-    without, 0.3707 with); it keeps "für kleine und mittlere Unternehmen" from answering "Wie
-    hoch ist die Förderung?" when "bis zu 10.000 Euro" is at hand."""
-    repeats = np.array([repeats_question(question, t) for t in texts], dtype=bool)
-    expected = strict_type(question.text)
-    if expected is None:
-        return repeats
-    off = np.array([off_type(question, t, expected) for t in texts], dtype=bool)
-    return repeats | off if (~off & ~repeats).any() else repeats
-
-
-def best_allowed(question: Question, scores: np.ndarray, text_of: Callable[[int], str]) -> np.ndarray:
-    """``scores`` with -inf for all but the best :data:`MBR_CANDIDATES` spans that
-    :func:`typed_mask` keeps; the same decoding as masking every span, but only the best spans'
-    texts are looked at (most of the answer time was spent checking spans that never win)."""
-    order = np.argsort(-scores, kind="stable")
-    expected = strict_type(question.text)
-    typed: list[int] = []
-    untyped: list[int] = []  # kept only when no span of the expected type exists
-    for i in order:
-        text = text_of(int(i))
-        if repeats_question(question, text):
-            continue
-        if expected is not None and off_type(question, text, expected):
-            if len(untyped) < MBR_CANDIDATES:
-                untyped.append(int(i))
-            continue
-        typed.append(int(i))
-        if len(typed) >= MBR_CANDIDATES:
-            break
-    keep = typed if typed else untyped
-    out = np.full_like(scores, -np.inf)
-    out[keep] = scores[keep]
     return out
 
 

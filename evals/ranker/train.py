@@ -44,7 +44,6 @@ from assistant.answer.ranker import (
     load,
     save,
     top_indices,
-    typed_mask,
 )
 from assistant.answer.sentence_features import SENTENCE_FEATURE_NAMES, SENTENCE_FEATURES, text_facts
 from assistant.answer.span_features import (
@@ -54,6 +53,7 @@ from assistant.answer.span_features import (
     set_sentence_context,
     span_features,
 )
+from assistant.answer.span_filter import typed_mask
 from assistant.answer.spans import span_candidates, span_text, token_view
 from assistant.answer.words import dates_in
 
