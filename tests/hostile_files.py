@@ -1,5 +1,6 @@
-"""Real hostile corpus files, written streaming so that a large one costs little memory to make:
-a DOCX whose zip headers lie about a member's size, and a large German text file.
+"""Real corpus files built on the spot: a plain DOCX (the one builder the tests share) and,
+written streaming so that a large one costs little memory to make, a DOCX whose zip headers lie
+about a member's size and a large German text file.
 
 Used by tests/test_ingest_hardening.py and benchmarks/ingest_memory.py (no pytest needed)."""
 
@@ -15,12 +16,20 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT_XML = "word/document.xml"
 
 
-def docx_bytes(paragraphs: list[str]) -> bytes:
+def docx_bytes(paragraphs: list[str], table: list[list[str]] | None = None, title: str | None = None) -> bytes:
+    """A real DOCX (python-docx) with these paragraphs, optionally a table and a title."""
     import docx
 
     document = docx.Document()
     for paragraph in paragraphs:
         document.add_paragraph(paragraph)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for r, row in enumerate(table):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+    if title is not None:
+        document.core_properties.title = title
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

@@ -11,8 +11,8 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
-import docx
 import pytest
+from hostile_files import docx_bytes
 from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
@@ -76,22 +76,6 @@ PDF_PAGES = [
     ["Jahresbericht Clustermanagement", "Die Förderung für Größe und Wachstum begann 2019."],
     ["Zweite Seite: Kooperation mit Partnern", "Am 9. Mai 2022 fand ein Treffen in Köln statt."],
 ]
-
-
-def docx_bytes(paragraphs: list[str], table: list[list[str]] | None = None, title: str | None = None) -> bytes:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    if table:
-        grid = document.add_table(rows=len(table), cols=len(table[0]))
-        for r, row in enumerate(table):
-            for c, value in enumerate(row):
-                grid.cell(r, c).text = value
-    if title is not None:
-        document.core_properties.title = title
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 ARTICLE_HTML = """<!DOCTYPE html>

@@ -7,7 +7,6 @@ more trials and indexes a real 200 MB file; it imports the helpers below.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -24,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import docx
 import pytest
+from hostile_files import docx_bytes
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -833,15 +832,6 @@ def test_fuzz_testset_bytes(fuzz_dir, raw, suffix):
 
 def pdf_bytes(lines: list[str], encrypt: str | None = None) -> bytes:
     return loaders_pdf_bytes([lines], encrypt=encrypt)
-
-
-def docx_bytes(paragraphs: list[str]) -> bytes:
-    document = docx.Document()
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    buffer = io.BytesIO()
-    document.save(buffer)
-    return buffer.getvalue()
 
 
 def write_zip_bomb(path: Path, unpacked: int) -> None:
