@@ -37,6 +37,7 @@ DOCUMENTS = {
         "Bremen ein. Referentinnen und Referenten aus drei Unternehmen berichten von ersten "
         "Pilotprojekten. Die Anmeldung zum Workshop ist bis zum 5. Februar 2027 möglich.\n"
     ),
+    "impressum.txt": "Impressum\n\nVerantwortlich für den Inhalt ist der Musterverein Nordwest e. V.\n",
     MEETING: (
         "Netzwerktreffen in Kiel\n\n"
         "Am 20. März 2025 trafen sich 45 Unternehmerinnen und Unternehmer in Kiel zum Netzwerktreffen "
@@ -122,6 +123,24 @@ def test_without_a_topic_every_dated_document_counts(cluster, question):
     assert [line.split(":")[0] for line in lines] == ["- 31. Januar 2027", "- 5. Februar 2027", "- 12. Februar 2027"]
     assert docs(answer) == [CALL, WORKSHOP, WORKSHOP]
     assert "20. März 2025" not in answer.text  # before today
+
+
+def test_without_a_topic_only_dated_documents_are_read(cluster):
+    """The dated documents come from the index's date table: a document without a date is not
+    read from disk (at 10,000 documents reading them all would be the whole answer's cost)."""
+    store = cluster.index.documents
+    store.by_number.cache_clear()
+    ask(cluster, "Was steht demnächst an?")
+    read = {store.ids[n] for n in range(len(store.ids)) if _in_cache(store, n)}
+    assert read and "impressum.txt" not in read
+    assert read <= {CALL, WORKSHOP, MEETING}
+
+
+def _in_cache(store, number: int) -> bool:
+    """Whether the store had decoded document ``number`` since its cache was cleared."""
+    before = store.by_number.cache_info().hits
+    store.by_number(number)
+    return store.by_number.cache_info().hits > before
 
 
 def test_with_a_topic_only_its_documents(cluster):

@@ -223,7 +223,7 @@ class ExtractiveAnswerer:
         seen: set[tuple[str, int]] = set()
         doc_ids = [hit.chunk.doc_id for hit in hits]  # every document that matches the question at all
         if not names_topic(intent.question):  # "Welche Termine stehen an?": every dated document
-            doc_ids += [d.id for d in self.index.documents.values() if d.dates]
+            doc_ids += self.index.dated_doc_ids(today)
         for rank, doc_id in enumerate(dict.fromkeys(doc_ids)):
             doc = self.index.documents[doc_id]
             for mention in doc.dates:

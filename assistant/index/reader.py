@@ -180,6 +180,19 @@ class IndexData:
         result[t.date_doc[hit]] = True
         return result & t.doc_live
 
+    def dated_doc_ids(self, today: date, before: int = 20) -> list[str]:
+        """From the date table, without reading a document: the live documents that mention a
+        date ending on or after ``today``, then the ``before`` ones with the latest dates before
+        it (each once, latest first)."""
+        t = self.tables
+        live = t.doc_live[t.date_doc].astype(bool)
+        ahead = live & (t.date_end >= today.toordinal())
+        numbers = list(dict.fromkeys(int(n) for n in t.date_doc[ahead]))
+        past = np.flatnonzero(live & ~ahead)
+        latest = past[np.argsort(-t.date_end[past], kind="stable")]
+        numbers += list(dict.fromkeys(int(n) for n in t.date_doc[latest]))[:before]
+        return list(dict.fromkeys(self.documents.ids[n] for n in numbers))
+
     def token_file(self) -> TokenFile:
         return TokenFile(self.path / TOKENS)
 
