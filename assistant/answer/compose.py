@@ -7,22 +7,14 @@ No "Laut „Titel“:" preamble: the source card names the document and its date
 
 from __future__ import annotations
 
-import re
 from datetime import date
 
 from ..ingest.dates import extract_dates
-from ..search.query import Intent
+from ..search.query import DEADLINE_SENTENCE, Intent
 from ..types import Answer, Citation, DateMention, Document, Hit, ShortAnswer
 from .candidates import Candidate
 
 ABSTAIN_TEXT = "In den vorliegenden Dokumenten finde ich dazu keine Angaben."
-# Words by which a sentence names a deadline (not just the date of an event): "Anmeldeschluss",
-# "Bewerbungsfrist", "bis zum 30. Juni einzureichen", "spätestens", "Stichtag".
-_DEADLINE_WORDS = re.compile(
-    r"\b(\w*frist\w*|\w*schluss|stichtag|deadline|spätestens|bis zum|einzureichen|einreich\w*|anmeld\w*|"
-    r"bewerb\w*|registrier\w*)\b",
-    re.I,
-)
 _MONTH_NAMES = "Januar Februar März April Mai Juni Juli August September Oktober November Dezember".split()
 
 
@@ -120,7 +112,7 @@ def deadline_note(intent: Intent, short: ShortAnswer | None, chosen: list[Candid
 
 def names_deadline(sentence: str) -> bool:
     """Whether a sentence speaks of a deadline, not only of a date."""
-    return _DEADLINE_WORDS.search(sentence) is not None
+    return DEADLINE_SENTENCE.search(sentence) is not None
 
 
 def _year_of(candidate: Candidate) -> int | None:

@@ -72,11 +72,12 @@ _UPCOMING = re.compile(
     r"zurzeit|momentan|noch offen\w*|offene[mnrs]?|(steht|stehen)(\s+\w+){0,4}\s+an)\b",
     re.I,
 )
-_DEADLINE = re.compile(
-    r"\b(\w*frist\w*|\w*schluss|deadline|stichtag|bis wann|läuft\b.*\bab|einreich\w*|bewerb\w*|"
-    r"anmeld\w*)\b",
-    re.I,
-)
+# Words by which a question asks about a deadline ("Bewerbungsfrist", "Anmeldeschluss", "Bis wann
+# …?"); a sentence names one by the same nouns and verbs or by "bis zum", "spätestens",
+# "einzureichen" (words that in a question more often ask about history: "bis zum Jahr 1990").
+_DEADLINE_WORDS = r"\w*frist\w*|\w*schluss|deadline|stichtag|einreich\w*|bewerb\w*|anmeld\w*"
+DEADLINE_SENTENCE = re.compile(rf"\b({_DEADLINE_WORDS}|spätestens|bis zum|einzureichen|registrier\w*)\b", re.I)
+_DEADLINE = re.compile(rf"\b({_DEADLINE_WORDS}|bis wann|läuft\b.*\bab)\b", re.I)
 # What "demnächst" or "aktuell" may be about: events, deadlines, calls and programmes.
 _PLANNED_NOUN = re.compile(r"(förder|programm|ausschreibung|aufruf|frist|bewerbung|antr[aä]g|angebot)", re.I)
 _EVENTS = re.compile(
