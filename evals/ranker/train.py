@@ -53,7 +53,7 @@ from assistant.answer.span_features import (
     set_sentence_context,
     span_features,
 )
-from assistant.answer.span_filter import typed_mask
+from assistant.answer.span_filter import best_allowed
 from assistant.answer.spans import span_candidates, span_text, token_view
 from assistant.answer.words import dates_in
 
@@ -415,7 +415,7 @@ def outcome(item: Item, pool: Pool, rows: QuestionSpans, span_scores: np.ndarray
     if len(span_scores):
         # as the product decodes: a span that only repeats the question, or one of the wrong
         # type when one of the right type is at hand, is never chosen
-        span_scores = np.where(typed_mask(item.question, rows.texts), -np.inf, span_scores)
+        span_scores = best_allowed(item.question, span_scores, lambda i: rows.texts[i])
         j = decode(span_scores, rows.sentence, rows.first, rows.last, temperature)
         span = (float(span_scores[j]), float(rows.em[j]), float(rows.f1[j]), rows.texts[j], int(rows.sentence[j]))
     else:
