@@ -659,6 +659,16 @@ def page(browser, request):
     assert not errors, errors
 
 
+def _wait_for_staff_cookie(page, *, present: bool) -> None:
+    """Login and logout answer first and then run the script that sets or drops the cookie
+    (ui/gate.py COOKIE_JS); wait for that script, up to 10 s, instead of racing it."""
+    page.wait_for_function(
+        "(present) => document.cookie.split('; ').some(c => c.startsWith('assistant_staff=')) === present",
+        arg=present,
+        timeout=10_000,
+    )
+
+
 def _shot(page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
@@ -750,6 +760,7 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         page.locator("#passwort input").fill(PASSWORD)
         page.locator("#anmelden").click()
         expect(page.locator("#dokumentliste")).to_contain_text(NIRO)
+        _wait_for_staff_cookie(page, present=True)  # the page's script sets it after the answer
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         assert srv.service.staff_sessions.valid(cookies.get("assistant_staff"))  # what lets uploads in
         page.locator("#hochladen-dateien input[type=file]").set_input_files(
@@ -788,6 +799,7 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         page.get_by_role("button", name="Abmelden").click()
         expect(page.get_by_text("Abgemeldet.")).to_be_visible()
         expect(page.locator("#passwort input")).to_be_visible()
+        _wait_for_staff_cookie(page, present=False)  # dropped by the script after the message
         assert "assistant_staff" not in {c["name"] for c in page.context.cookies()}
         assert not srv.service.staff_sessions.valid(cookies["assistant_staff"])
         assert not list(Path(get_upload_folder()).rglob(hostile))  # uploads left the cache once copied
