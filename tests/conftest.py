@@ -127,3 +127,52 @@ def index_settings(tmp_path_factory: pytest.TempPathFactory):
     """Lexical-only settings with an index over a copy of the shipped corpus, built once per module."""
     root = tmp_path_factory.mktemp("shipped")
     return lexical_index(copy_corpus(root / "corpus"), root / "index")
+
+
+# --- the chat served, and a real browser (tests/ui_support.py) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    """The chat app on a loopback port over a copy of the shipped corpus, once per module."""
+    from ui_support import Server
+
+    srv = Server(tmp_path_factory.mktemp("app"))
+    yield srv
+    srv.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by Playwright; the test is skipped without /usr/bin/chromium."""
+    from ui_support import CHROMIUM, CHROMIUM_ARGS
+
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "kein /usr/bin/chromium: `apt-get install -y --no-install-recommends chromium` (Debian) installiert es"
+        )
+    from playwright import sync_api  # a dev dependency: missing means a broken set-up, not a skip
+
+    sync_api.expect.set_options(timeout=20_000)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, request: pytest.FixtureRequest):
+    """A German desktop page (1400×1000); a script error on it fails the test; a screenshot of
+    its last state goes to tests/artifacts/<test>-ende.png."""
+    from ui_support import ARTIFACTS
+
+    context = browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-ende.png"), full_page=True)
+    context.close()
+    assert not errors, errors

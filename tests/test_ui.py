@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import re
-import socket
 import threading
 import time
 import uuid
@@ -22,13 +21,23 @@ import gradio as gr
 import pytest
 from conftest import copy_corpus
 from gradio.utils import get_upload_folder
+from ui_support import (
+    BALTIC,
+    NIRO,
+    PASSWORD,
+    QUESTION,
+    Server,
+    ask_in_browser,
+    shot,
+    ui_settings,
+    wait_for_staff_cookie,
+)
 
 from assistant.cli import build_parser, ensure_index
 from assistant.config import Settings
 from assistant.errors import InputError
-from assistant.index.build import build_index
 from assistant.types import Document
-from assistant.ui.app import build_app, launch
+from assistant.ui.app import build_app
 from assistant.ui.events import THINKING, respond, send_feedback, staff_delete, staff_login
 from assistant.ui.guard import LoginGuard
 from assistant.ui.inputs import inside, make_filters, safe_filename
@@ -36,21 +45,6 @@ from assistant.ui.layout import STAFF_DISABLED
 from assistant.ui.render import md_escape, render_document
 from assistant.ui.service import Service
 
-ROOT = Path(__file__).resolve().parents[1]
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-NIRO = "2022-10-niro-clustererfolg.txt"
-BALTIC = "2017-05-balticnet-plasmatec-cluster-excellence-training.txt"
-QUESTION = "Wer wurde zum ClusterERFOLG 2022 gewählt?"
-PASSWORD = "geheim-test"
 # Gradio's queue statistics use pandas in a way pandas 3 deprecates; not ours to fix.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
@@ -66,47 +60,10 @@ Mehr dazu: [Anmeldung](javascript:window.__pwned=4) und <a href="javascript:wind
 HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 3"> Ein Titel\n\nText über Cluster in Köln.\n'
 
 
-def _settings(root: Path) -> Settings:
-    settings = Settings(
-        corpus_dir=copy_corpus(root / "corpus"), index_dir=root / "index", model="none", reader="none", progress=False
-    )
-    build_index(settings)
-    return settings
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """The app served on a free loopback port, in this process."""
-
-    def __init__(self, root: Path, password: str | None = PASSWORD) -> None:
-        self.settings = _settings(root)
-        self.data_dir = root / "data"
-        self.demo = build_app(self.settings, data_dir=self.data_dir, staff_password=password or "")
-        self.service: Service = self.demo.service
-        self.port = _free_port()
-        launch(self.demo, "127.0.0.1", self.port, prevent_thread_lock=True, quiet=True)
-        self.url = f"http://127.0.0.1:{self.port}/"
-
-    def close(self) -> None:
-        self.demo.close()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("app"))
-    yield srv
-    srv.close()
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory) -> Service:
     root = tmp_path_factory.mktemp("service")
-    return Service(_settings(root), data_dir=root / "data", staff_password="")
+    return Service(ui_settings(root), data_dir=root / "data", staff_password="")
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -263,7 +220,7 @@ def test_feedback_is_stored_as_jsonl(service):
 
 
 def test_upload_delete_and_reindex_swap_the_assistant(tmp_path):
-    service = Service(_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
+    service = Service(ui_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
     upload = tmp_path / "upload" / "..Wasserstoff Forum 2024.txt"
     upload.parent.mkdir()
     upload.write_text(UPLOADED, encoding="utf-8")
@@ -288,7 +245,7 @@ def test_upload_delete_and_reindex_swap_the_assistant(tmp_path):
 
 
 def test_staff_handlers_need_the_login_and_update_the_lists(tmp_path):
-    service = Service(_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
+    service = Service(ui_settings(tmp_path), data_dir=tmp_path / "data", staff_password=PASSWORD)
     with pytest.raises(gr.Error):
         staff_delete(service, "", NIRO, progress=lambda *a, **k: None)
     with pytest.raises(gr.Error):
@@ -630,68 +587,13 @@ def test_uploads_need_a_staff_session(server):
 # --- in a real browser ---------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(
-            "kein /usr/bin/chromium: `apt-get install -y --no-install-recommends chromium` (Debian) installiert es"
-        )
-    from playwright import sync_api  # a dev dependency: missing means a broken set-up, not a skip
-
-    sync_api.expect.set_options(timeout=20_000)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser, request):
-    context = browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield page
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-ende.png"), full_page=True)
-    context.close()
-    assert not errors, errors
-
-
-def _wait_for_staff_cookie(page, *, present: bool) -> None:
-    """Login and logout answer first and then run the script that sets or drops the cookie
-    (ui/gate.py COOKIE_JS); wait for that script, up to 10 s, instead of racing it."""
-    page.wait_for_function(
-        "(present) => document.cookie.split('; ').some(c => c.startsWith('assistant_staff=')) === present",
-        arg=present,
-        timeout=10_000,
-    )
-
-
-def _shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
-
-
-def _ask_in_browser(page, question: str):
-    from playwright.sync_api import expect
-
-    page.get_by_role("tab", name="Chat").click()
-    page.locator("#frage textarea").fill(question)
-    page.locator("#senden").click()
-    card = page.locator("#quellen .quelle").first
-    expect(card).to_be_visible()
-    return card
-
-
 @pytest.mark.browser
 def test_browser_chat_answer_sources_document_feedback(server, page):
     from playwright.sync_api import expect
 
     page.goto(server.url)
     expect(page.locator("#index-status")).to_contain_text("5 Dokumente")
-    card = _ask_in_browser(page, QUESTION)
+    card = ask_in_browser(page, QUESTION)
     answer = page.locator("#chat .message-row").last
     expect(answer).to_contain_text("NIRO")
     expect(answer).to_contain_text("[1]")
@@ -700,14 +602,14 @@ def test_browser_chat_answer_sources_document_feedback(server, page):
     expect(card).to_contain_text("20. Oktober 2022")
     expect(card).to_contain_text(NIRO)
     expect(card.locator("mark.satz")).to_contain_text("wurde NIRO")
-    _shot(page, "chat-1-antwort.png")
+    shot(page, "chat-1-antwort.png")
 
     card.get_by_role("button", name="Im Dokument anzeigen").click()
     mark = page.locator("#dokument mark.zitat")
     expect(mark).to_contain_text("wurde NIRO")
     expect(page.locator("#dokument")).to_contain_text("Der goldene Buddy-Bär")  # the whole document
     expect(mark).to_be_in_viewport()
-    _shot(page, "chat-2-dokument.png")
+    shot(page, "chat-2-dokument.png")
 
     page.locator("#kommentar textarea").fill("Gut belegt")
     page.locator("#daumen-hoch").click()
@@ -728,7 +630,7 @@ def test_browser_dark_scheme_keeps_the_marked_short_answer_readable(server, brow
     page = context.new_page()
     try:
         page.goto(server.url + "?__theme=dark")
-        card = _ask_in_browser(page, "Wie viele Zuschauer hatte der Pitch des Digitalwerks?")
+        card = ask_in_browser(page, "Wie viele Zuschauer hatte der Pitch des Digitalwerks?")
         short = card.locator("mark.satz strong.kurzantwort")
         from playwright.sync_api import expect
 
@@ -739,7 +641,7 @@ def test_browser_dark_scheme_keeps_the_marked_short_answer_readable(server, brow
         )
         assert colors[0] == colors[1], colors
         assert colors[2] != colors[1], colors  # the page itself is dark: light body text
-        _shot(page, "chat-dunkel-handy.png")
+        shot(page, "chat-dunkel-handy.png")
     finally:
         context.close()
 
@@ -760,7 +662,7 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         page.locator("#passwort input").fill(PASSWORD)
         page.locator("#anmelden").click()
         expect(page.locator("#dokumentliste")).to_contain_text(NIRO)
-        _wait_for_staff_cookie(page, present=True)  # the page's script sets it after the answer
+        wait_for_staff_cookie(page, present=True)  # the page's script sets it after the answer
         cookies = {c["name"]: c["value"] for c in page.context.cookies()}
         assert srv.service.staff_sessions.valid(cookies.get("assistant_staff"))  # what lets uploads in
         page.locator("#hochladen-dateien input[type=file]").set_input_files(
@@ -775,11 +677,11 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         expect(page.locator("#dokumentliste")).to_contain_text("Wasserstoff-Forum Ostwestfalen 2024")
         expect(page.locator("#dokumentliste")).to_contain_text('<img src=x onerror="window.__pwned = 3">')
         assert page.evaluate("window.__pwned") is None  # a hostile title is shown as text
-        _shot(page, "staff-1-hochgeladen.png")
+        shot(page, "staff-1-hochgeladen.png")
         assert (srv.settings.corpus_dir / "Wasserstoff Forum 2024.txt").is_file()
         assert not list(tmp_path.glob("Wasserstoff*"))  # nothing written outside the corpus
 
-        card = _ask_in_browser(page, "Wo fand das Wasserstoff-Forum 2024 statt?")
+        card = ask_in_browser(page, "Wo fand das Wasserstoff-Forum 2024 statt?")
         expect(page.locator("#chat .message-row").last).to_contain_text("Bielefeld")
         # The document's URL and address are in the answer as text, not as links.
         expect(page.locator("#chat .message-row").last).to_contain_text("(https://x.test/a, www.x.test, a@x.test)")
@@ -793,13 +695,13 @@ def test_browser_staff_upload_then_chat_finds_it(tmp_path, browser, page):
         for link in page.locator('a[href^="javascript:"]').all():  # none anywhere on the page
             raise AssertionError(f"live javascript: link {link.get_attribute('href')}")
         assert page.evaluate("window.__pwned") is None  # shown as text, never run
-        _shot(page, "staff-2-chat-findet-upload.png")
+        shot(page, "staff-2-chat-findet-upload.png")
 
         page.get_by_role("tab", name="Mitarbeiterbereich").click()
         page.get_by_role("button", name="Abmelden").click()
         expect(page.get_by_text("Abgemeldet.")).to_be_visible()
         expect(page.locator("#passwort input")).to_be_visible()
-        _wait_for_staff_cookie(page, present=False)  # dropped by the script after the message
+        wait_for_staff_cookie(page, present=False)  # dropped by the script after the message
         assert "assistant_staff" not in {c["name"] for c in page.context.cookies()}
         assert not srv.service.staff_sessions.valid(cookies["assistant_staff"])
         assert not list(Path(get_upload_folder()).rglob(hostile))  # uploads left the cache once copied
