@@ -1,6 +1,6 @@
-"""Which short answers may be chosen: not a repeat of the question, not one of the wrong type when
-one of the expected type is at hand; only the best spans are looked at, with the same result as
-checking all of them."""
+"""Which short answers may be chosen: not a repeat of the question, not one that breaks a quote or
+bracket pair, not one of the wrong type when one of the expected type is at hand; only the best
+spans are looked at, with the same result as checking all of them. And what a chosen span shows."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from assistant.answer.question import Question
-from assistant.answer.span_filter import MBR_CANDIDATES, best_allowed, off_type, repeats_question
+from assistant.answer.span_filter import MBR_CANDIDATES, best_allowed, off_type, repeats_question, unbalanced
+from assistant.answer.spans import Span, span_text
 
 
 def question(text: str) -> Question:
@@ -60,9 +61,47 @@ def test_without_a_typed_span_the_others_stay():
     assert kept.tolist() == [2.0, 1.0, -np.inf]  # "Förderung" only repeats the question
 
 
+@pytest.mark.parametrize(
+    "text, broken",
+    [
+        ("Beitrag „Nachhaltigkeit", True),
+        ("Beitrag „Nachhaltigkeit ins Netzwerk bringen“", False),
+        ("“Reflecting Absence”", False),
+        ("Nachhaltigkeit ins Netzwerk bringen“", True),
+        ("Bonyād) dar", True),
+        ("die Bonyād (Stiftungen)", False),
+        ("Marke «Stadt Bern", True),
+        ('der "Dust Bowl', True),
+        ("NIRO", False),
+    ],
+)
+def test_unbalanced(text, broken):
+    assert unbalanced(text) is broken
+
+
+def test_a_span_that_breaks_a_quote_is_never_chosen():
+    texts = ["Beitrag „Nachhaltigkeit", "NIRO"]
+    kept = best_allowed(WHAT, np.array([5.0, 1.0]), texts.__getitem__)
+    assert np.isneginf(kept[0]) and kept[1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "sentence, piece, shown",
+    [
+        ("Ein Budget von 2,3 Mrd. € bis 2020.", "2,3 Mrd", "2,3 Mrd."),  # the abbreviation keeps its period
+        ("Es kamen 60 Gäste. Danach", "60 Gäste", "60 Gäste"),  # a sentence's period stays out
+        ("Der Titel (kurz NaLiMa) steht fest.", "(kurz NaLiMa", "(kurz NaLiMa)"),  # the bracket it needs
+    ],
+)
+def test_span_text_completes_what_the_span_cuts_off(sentence, piece, shown):
+    start = sentence.index(piece)
+    span = Span(0, 0, start, start + len(piece), 0)
+    assert span_text(sentence, span) == shown
+
+
 def brute_force(q: Question, scores: np.ndarray, texts: list[str]) -> np.ndarray:
     """Every span checked, then the best MBR_CANDIDATES allowed ones kept: what best_allowed saves."""
-    repeats = np.array([repeats_question(q, t) for t in texts])
+    repeats = np.array([repeats_question(q, t) or unbalanced(t) for t in texts])
     off = np.array([off_type(q, t) for t in texts])
     mask = repeats | off if (~off & ~repeats).any() else repeats
     allowed = np.where(mask, -np.inf, scores)
@@ -75,7 +114,16 @@ def brute_force(q: Question, scores: np.ndarray, texts: list[str]) -> np.ndarray
 @pytest.mark.parametrize("seed", range(20))
 def test_looking_at_the_best_spans_only_changes_nothing(seed):
     rng = random.Random(seed)
-    pool = ["10.000 Euro", "drei Partner", "Förderung", "Digitalbonus", "kleine Unternehmen", "das Land", "im Mai"]
+    pool = [
+        "10.000 Euro",
+        "drei Partner",
+        "Förderung",
+        "Digitalbonus",
+        "kleine Unternehmen",
+        "das Land",
+        "im Mai",
+        "(ab Mai",
+    ]
     texts = [rng.choice(pool) for _ in range(rng.randint(1, 60))]
     scores = np.array([round(rng.uniform(-3, 3), 1) for _ in texts])  # ties included
     for q in (HOW_MUCH, UNTIL, WHAT):

@@ -12,6 +12,7 @@ import numpy as np
 from ..index.bm25 import LexicalIndex
 from .question import Question, word_matches
 from .words import (
+    ABBREVIATIONS,
     APPROXIMATORS,
     ARTICLES,
     AUXILIARIES,
@@ -240,12 +241,15 @@ def _runs(mask: np.ndarray, allow_inside: np.ndarray) -> list[tuple[int, int]]:
 
 
 def span_text(sentence: str, span: Span) -> str:
-    """The span's text, with a closing bracket or quote it needs."""
+    """The span's text, with a closing bracket or quote it needs and the period of an
+    abbreviation it ends on ("2,3 Mrd." not "2,3 Mrd")."""
     end = span.end
     rest = sentence[end : end + 2]
     opened = sum(sentence[span.start : end].count(c) for c in "(„") - sum(
         sentence[span.start : end].count(c) for c in ")“"
     )
-    if opened > 0 and rest[:1] in (")", "“"):
+    closes = opened > 0 and rest[:1] in (")", "“")
+    abbreviated = rest[:1] == "." and sentence[span.start : end].rsplit(None, 1)[-1].lower() in ABBREVIATIONS
+    if closes or abbreviated:
         end += 1
     return sentence[span.start : end]

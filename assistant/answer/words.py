@@ -68,6 +68,12 @@ HEADING = re.compile(r"^\s*=+.*=+\s*$")
 TOKEN = re.compile(r"\d+(?:[.,:]\d+)*(?:[^\W\d_]+)?(?:-\w+)*|\w+(?:[-'’]\w+)*|[%€$°²]|[^\w\s]")
 WORD_CHAR = re.compile(r"\w|[%€$°²]")
 BOUNDARY_PUNCT = frozenset(",;:()[]–—-\"„“”»«'‚‘’/")
+# Abbreviations whose period belongs to the word: a short answer ending in one keeps it
+# ("2,3 Mrd." not "2,3 Mrd"); lower case, without the period.
+ABBREVIATIONS = frozenset(
+    "mio mrd tsd nr ca bzw dr prof st str jh jhd abs bd usw etc ggf inkl zzgl std min sek tel co "
+    "gmbh ev e.v v.a u.a z.b d.h evtl vgl".split()
+)
 OPENING = frozenset("([„»‚")
 CLOSING = frozenset(")]“”«‘")
 
