@@ -27,4 +27,4 @@ lint: setup
 
 eval-germanquad: setup
 	$(BIN)/assistant eval ../shared/evaldata/germanquad/qa.jsonl --corpus ../shared/evaldata/germanquad/corpus \
-		--index /tmp/gq-index --set retrieval=lexical
+		--index /tmp/gq-index --set retrieval=lexical --fresh

@@ -446,6 +446,32 @@ def test_resume_with_other_settings_is_refused(tiny: Path, tmp_path: Path):
     assert len(rows) == 5 and all(len(json.loads(r)["retrieved"]) <= 4 for r in rows)
 
 
+def test_resume_after_a_code_change_is_refused(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Results of other code are not resumed as this code's: a changed ranker would report old figures."""
+    import assistant.eval.run as runner
+
+    out = tmp_path / "out"
+    run(tiny, out)
+    before = runner.code_digest()
+    monkeypatch.setattr(runner, "code_digest", lambda: "anderer-code")
+    with pytest.raises(ResumeError, match=f"code: {before} → anderer-code"):
+        run(tiny, out)
+
+
+def test_code_digest_sees_every_change(tmp_path: Path):
+    from assistant.eval.run import code_digest
+
+    (tmp_path / "answer").mkdir()
+    (tmp_path / "answer" / "ranker.py").write_text("A = 1\n", encoding="utf-8")
+    (tmp_path / "answer" / "model.json").write_text("{}", encoding="utf-8")
+    first = code_digest(tmp_path)
+    (tmp_path / "answer" / "model.json").write_text('{"w": 1}', encoding="utf-8")
+    second = code_digest(tmp_path)
+    assert second != first
+    (tmp_path / "notes.md").write_text("egal", encoding="utf-8")  # not code: no change
+    assert code_digest(tmp_path) == second
+
+
 def test_compare_mode_own_index_for_other_chunking(tiny: Path, tmp_path: Path):
     out = tmp_path / "cmp"
     result = run(tiny, out, "retrieval=lexical", "retrieval=lexical,chunk_size=100,chunk_overlap=20", report=True)

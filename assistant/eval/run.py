@@ -41,9 +41,22 @@ SETTINGS_FILE = "settings.json"
 METRICS = "metrics.json"
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def code_digest(package: Path = _PACKAGE) -> str:
+    """A digest of the assistant's code and shipped models: results of other code are not
+    resumed as if they were this code's (a changed ranker would otherwise report old figures)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json", ".txt") and p.is_file()):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def signature(settings: Settings, k: int, record: CorpusRecord, index_model: str | None, mode: str) -> dict[str, Any]:
     """What a question's result depends on: the settings, k, the documents' contents, the model
-    the index was built with and the retrieval mode actually used; one digest of it all."""
+    the index was built with, the retrieval mode actually used and the code; one digest of it all."""
     values = {f.name: str(getattr(settings, f.name)) for f in fields(Settings) if f.name not in VOLATILE}
     docs = sorted((d, info["content_hash"]) for d, info in record.documents.items())
     values.update(
@@ -52,6 +65,7 @@ def signature(settings: Settings, k: int, record: CorpusRecord, index_model: str
             "effective_mode": mode,
             "index_model": str(index_model),
             "corpus": hashlib.sha256(json.dumps(docs).encode()).hexdigest()[:16],
+            "code": code_digest(),
         }
     )
     digest = hashlib.sha256(json.dumps(values, sort_keys=True).encode()).hexdigest()[:16]
