@@ -221,6 +221,24 @@ def build_app(
     return ChatApp(page, service)
 
 
+def fill_api_defaults(page: gr.Blocks) -> None:
+    """Make ``page``'s queue (after ``page.queue()``) fill in the optional arguments an API
+    call over plain HTTP leaves out (``{"data": [question]}`` to /gradio_api/call/ask):
+    gradio_client sends every argument, Gradio itself refuses a call with fewer. Wraps
+    ``Queue.push`` like :func:`~.gate.queue_only_queued_events`."""
+    queue = page._queue
+    push = queue.push
+
+    async def push_with_defaults(body: Any, request: Any, username: Any) -> Any:
+        fn = page.fns.get(body.fn_index) if body.fn_index is not None else None
+        if fn is not None and fn.api_name == "ask" and isinstance(body.data, list):
+            defaults = [block.value for block in fn.inputs]
+            body.data = body.data + defaults[len(body.data) :]
+        return await push(body, request, username)
+
+    queue.push = push_with_defaults
+
+
 def launch(
     app: ChatApp,
     host: str = "127.0.0.1",
@@ -233,6 +251,7 @@ def launch(
     unless ``host`` says otherwise."""
     app.page.queue(default_concurrency_limit=concurrency, max_size=256)
     queue_only_queued_events(app.page)  # the staff login stays out of it (see .gate)
+    fill_api_defaults(app.page)  # /ask over plain HTTP with the question only
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [
         *app_kwargs.get("middleware", ()),
