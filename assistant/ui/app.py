@@ -226,13 +226,13 @@ def fill_api_defaults(page: gr.Blocks) -> None:
     call over plain HTTP leaves out (``{"data": [question]}`` to /gradio_api/call/ask):
     gradio_client sends every argument, Gradio itself refuses a call with fewer. Wraps
     ``Queue.push`` like :func:`~.gate.queue_only_queued_events`."""
-    queue = page._queue
+    queue: Any = page._queue
     push = queue.push
 
     async def push_with_defaults(body: Any, request: Any, username: Any) -> Any:
         fn = page.fns.get(body.fn_index) if body.fn_index is not None else None
         if fn is not None and fn.api_name == "ask" and isinstance(body.data, list):
-            defaults = [block.value for block in fn.inputs]
+            defaults = [getattr(block, "value", None) for block in fn.inputs]
             body.data = body.data + defaults[len(body.data) :]
         return await push(body, request, username)
 
