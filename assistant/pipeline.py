@@ -28,7 +28,7 @@ from .errors import EmbedderUnavailableError, IndexMismatchError, LLMError, Read
 from .index.embedder import Encoder, load_embedder
 from .index.freshness import same_model, staleness
 from .index.reader import IndexData, load_index
-from .search.query import Intent, cited_docs, understand
+from .search.query import Intent, cited_docs, understand, with_filter_dates
 from .search.retrieval import Retriever
 from .types import Answer, Hit, SearchFilters
 
@@ -131,7 +131,7 @@ class Assistant:
         the checked :class:`Answer` last. Extractive answers come in one piece. The final
         Answer's text replaces what was streamed (markers may be removed by the check, or a
         failed generation replaced by an extractive answer)."""
-        intent = understand(question, history, today, previous_docs=cited_docs(history))
+        intent = with_filter_dates(understand(question, history, today, previous_docs=cited_docs(history)), filters)
         hits = self.retrieve(intent, filters)
         extractive = ExtractiveAnswerer(self.index, reader=self.reader)
         if not self.settings.uses_llm or not hits:
@@ -180,4 +180,8 @@ class Assistant:
             hits = self.retriever.search(intent.search_text, k, dated, boost)
             if hits:
                 return hits
-        return self.retriever.search(intent.search_text, k, None if base.is_empty() else base, boost)
+        hits = self.retriever.search(intent.search_text, k, None if base.is_empty() else base, boost)
+        if intent.list_events and (base.date_from is not None or base.date_to is not None):
+            # The filter's range: its documents also when the question's words are not in them.
+            hits += self.retriever.dated_hits(base, {h.chunk.doc_id for h in hits}, LIST_PASSAGES)
+        return hits

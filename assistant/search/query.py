@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
 from ..ingest.dates import extract_dates
-from ..types import Answer
+from ..types import Answer, SearchFilters
 
 _MAX_CHAIN = 4  # how many earlier questions a chain of follow-ups may reach back
 
@@ -225,6 +225,26 @@ def understand(
         upcoming=upcoming,
         deadline=bool(_DEADLINE.search(question)),
         today=today,
+    )
+
+
+def with_filter_dates(intent: Intent, filters: SearchFilters | None) -> Intent:
+    """ "Welche Veranstaltungen gab es?" asked with a date filter and no date of its own: the
+    filter's range is the question's, so it lists the events in that range (one dated sentence
+    per document), as "Welche Veranstaltungen gab es 2017?" does."""
+    if filters is None or (filters.date_from is None and filters.date_to is None):
+        return intent
+    if intent.date_from is not None or intent.order is not None or intent.upcoming:
+        return intent
+    if not _EVENTS.search(intent.question):
+        return intent
+    low, high = filters.date_from, filters.date_to
+    if low and high:
+        label = f"den Zeitraum {low:%d.%m.%Y} – {high:%d.%m.%Y}"
+    else:
+        label = f"die Zeit ab {low:%d.%m.%Y}" if low else f"die Zeit bis {high:%d.%m.%Y}"
+    return replace(
+        intent, date_from=low or date.min, date_to=high or date.max, date_label=label, list_events=True, list_of=None
     )
 
 

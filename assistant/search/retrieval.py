@@ -85,6 +85,32 @@ class Retriever:
             mask &= in_range[index.tables.row_doc]
         return mask
 
+    def dated_hits(self, filters: SearchFilters, exclude: set[str], limit: int) -> list[Hit]:
+        """One hit (score 0, its first allowed chunk) per document ``filters`` allow that
+        mentions a date in their range, earliest such date first, without those in ``exclude``:
+        what happened in a range is listed also when the question's words ("Welche
+        Veranstaltungen gab es?") occur in none of its documents."""
+        allowed = self.allowed_rows(filters)
+        if allowed is None or not allowed.any():
+            return []
+        t = self.index.tables
+        rows = np.flatnonzero(allowed)
+        numbers, first = np.unique(t.row_doc[rows], return_index=True)
+        first_row = dict(zip(numbers.tolist(), rows[first].tolist(), strict=True))
+        low = (filters.date_from or date.min).toordinal()
+        high = (filters.date_to or date.max).toordinal()
+        inside = np.flatnonzero((t.date_start <= high) & (t.date_end >= low))
+        inside = inside[np.argsort(np.maximum(t.date_start[inside], low), kind="stable")]
+        hits: list[Hit] = []
+        for number in dict.fromkeys(int(n) for n in t.date_doc[inside]):
+            row = first_row.get(number)
+            if row is None or self.index.documents.ids[number] in exclude:
+                continue
+            hits.append(Hit(self.index.chunks[row], 0.0))
+            if len(hits) >= limit:
+                break
+        return hits
+
     def _lexical(self, query: str, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         scores = self.index.lexical.scores(query)
         ngrams = self.index.ngrams

@@ -36,6 +36,7 @@ from .events import (
     staff_upload,
     staff_view,
 )
+from .filters import after_answer, reset_filters, search_without_filter, show_filters
 from .gate import COOKIE_JS, UploadGate, queue_only_queued_events
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
 from .service import DEFAULT_CONCURRENCY, Service
@@ -75,6 +76,41 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
             [ui.feedback_note, ui.comment],
             api_visibility="private",
         )
+
+
+def _wire_filters(ui: ChatUI, service: Service) -> None:
+    """The filter line above the chat follows the form (on leaving or submitting a date field,
+    on choosing documents) and each answer; its reset, "Neues Gespräch" and the chat's bin
+    empty the filters; "Ohne Filter suchen" empties them and asks the last question again."""
+    fields = [ui.date_from, ui.date_to, ui.docs]
+    bar = ui.filter_bar
+    shown = [bar.row, bar.text, bar.without, ui.filter_note]
+
+    def refresh(date_from, date_to, docs, conversation):
+        return show_filters(service, date_from, date_to, docs, conversation)
+
+    def answered(date_from, date_to, docs, conversation):
+        return after_answer(service, date_from, date_to, docs, conversation)
+
+    for field in (ui.date_from, ui.date_to):
+        for trigger in (field.blur, field.submit):
+            trigger(refresh, fields + [ui.conversation], shown, api_visibility="private", queue=False)
+    ui.docs.change(refresh, fields + [ui.conversation], shown, api_visibility="private", queue=False)
+    ui.conversation.change(answered, fields + [ui.conversation], shown, api_visibility="private", queue=False)
+    for trigger in (bar.reset.click, ui.new.click, ui.chatbot.clear):
+        trigger(reset_filters, None, fields + shown, api_visibility="private", queue=False)
+
+    def chat_turn(question, conversation, date_from, date_to, docs):
+        yield from respond(service, question, conversation, date_from, date_to, docs)
+
+    bar.without.click(
+        search_without_filter, [ui.conversation], fields + shown + [ui.question], api_visibility="private", queue=False
+    ).then(
+        chat_turn,
+        [ui.question, ui.conversation, ui.date_from, ui.date_to, ui.docs],
+        [ui.chatbot, ui.conversation, ui.sources, ui.turn, ui.question, ui.feedback_note],
+        api_visibility="private",
+    )
 
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
@@ -163,17 +199,44 @@ def build_app(
         with gr.Tab("Mitarbeiterbereich", id="staff-tab"):
             staff = layout_staff(service.staff_enabled)
         _wire_chat(chat, service)
+        _wire_filters(chat, service)
         if staff is not None:
             _wire_staff(staff, chat, service)
         page.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")
 
-        def ask(question: str) -> dict:
+        def ask(
+            question: str,
+            history: list[str | list[Any] | dict[str, Any]] | None = None,
+            date_from: str | None = None,
+            date_to: str | None = None,
+            documents: list[str] | None = None,
+        ) -> dict:
             """Answer a German question from the documents; returns what `assistant ask --json`
-            prints: question, answer, abstained, citations, hits."""
-            return ask_api(service, question)
+            prints: question, answer, abstained, citations, hits. Optional, as in the chat:
+            history (earlier questions, or {question, answer} / [question, answer] pairs),
+            date_from and date_to (TT.MM.JJJJ or JJJJ-MM-TT), documents (document ids)."""
+            return ask_api(service, question, history, date_from, date_to, documents)
 
         gr.api(ask, api_name="ask")
     return ChatApp(page, service)
+
+
+def fill_api_defaults(page: gr.Blocks) -> None:
+    """Make ``page``'s queue (after ``page.queue()``) fill in the optional arguments an API
+    call over plain HTTP leaves out (``{"data": [question]}`` to /gradio_api/call/ask):
+    gradio_client sends every argument, Gradio itself refuses a call with fewer. Wraps
+    ``Queue.push`` like :func:`~.gate.queue_only_queued_events`."""
+    queue: Any = page._queue
+    push = queue.push
+
+    async def push_with_defaults(body: Any, request: Any, username: Any) -> Any:
+        fn = page.fns.get(body.fn_index) if body.fn_index is not None else None
+        if fn is not None and fn.api_name == "ask" and isinstance(body.data, list):
+            defaults = [getattr(block, "value", None) for block in fn.inputs]
+            body.data = body.data + defaults[len(body.data) :]
+        return await push(body, request, username)
+
+    queue.push = push_with_defaults
 
 
 def launch(
@@ -188,6 +251,7 @@ def launch(
     unless ``host`` says otherwise."""
     app.page.queue(default_concurrency_limit=concurrency, max_size=256)
     queue_only_queued_events(app.page)  # the staff login stays out of it (see .gate)
+    fill_api_defaults(app.page)  # /ask over plain HTTP with the question only
     app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
     app_kwargs["middleware"] = [
         *app_kwargs.get("middleware", ()),

@@ -15,14 +15,14 @@ import gradio as gr
 from ..errors import AssistantError
 from ..pipeline import Assistant
 from ..types import Answer, Progress, SearchFilters
+from .filters import answer_display
 from .gate import discard_uploads
 from .guard import wait_text
-from .inputs import checked_question, filters_json, make_filters
+from .inputs import checked_documents, checked_history, checked_question, filters_json, make_filters
 from .render import (
     NO_DOCUMENT,
     NO_SOURCES,
     SourceEntry,
-    answer_markdown,
     document_choices,
     document_rows,
     index_status,
@@ -116,7 +116,7 @@ def _stream_answer(
         {
             "role": "assistant",
             "content": answer.text,
-            "display": answer_markdown(answer),
+            "display": answer_display(answer, filters),
             "metadata": {"citations": [c.to_json() for c in answer.citations]},
             "question": question,
             "sources": entries,
@@ -186,12 +186,24 @@ def send_feedback(
     ), ""
 
 
-def ask_api(service: Service, question: str) -> dict[str, Any]:
-    """The object `assistant ask --json` prints: question, answer, abstained, citations, hits."""
+def ask_api(
+    service: Service,
+    question: str,
+    history: Any = None,
+    date_from: Any = None,
+    date_to: Any = None,
+    documents: Any = None,
+) -> dict[str, Any]:
+    """The object `assistant ask --json` prints (question, answer, abstained, citations, hits),
+    for ``question`` after the earlier turns in ``history`` (see
+    :func:`~.inputs.checked_history`), limited like the chat's filters: dates ``date_from`` ..
+    ``date_to`` (TT.MM.JJJJ or JJJJ-MM-TT) and ``documents`` (document ids)."""
     with user_errors():
         question = checked_question(question)
+        turns = checked_history(history)
         with service.using() as assistant:
-            answer = assistant.ask(question)
+            filters = make_filters(date_from, date_to, checked_documents(documents, assistant.index.doc_rows))
+            answer = assistant.ask(question, turns, filters)
     return {"question": question, **answer.to_json()}
 
 

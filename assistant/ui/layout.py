@@ -18,6 +18,7 @@ INTRO = (
     "Projekte. Jede Antwort nennt ihre Quellen mit [n]; ein Klick auf eine Quelle zeigt die "
     "Stelle im Dokument."
 )
+DATE_PLACEHOLDER = "z. B. 01.01.2017"
 PLACEHOLDER = "Ihre Frage, z. B. „Wer wurde zum ClusterERFOLG 2022 gewählt?“"
 STAFF_DISABLED = (
     f"**Der Mitarbeiterbereich ist ausgeschaltet.** Zum Einschalten die Umgebungsvariable "
@@ -54,13 +55,25 @@ class ChatUI:
     new: gr.Button
     sources: gr.HTML
     document: gr.HTML
-    date_from: gr.DateTime
-    date_to: gr.DateTime
+    date_from: gr.Textbox  # typed: TT.MM.JJJJ (or JJJJ-MM-TT); gr.DateTime takes ISO only, in English
+    date_to: gr.Textbox
     docs: gr.Dropdown
     up: gr.Button
     down: gr.Button
     comment: gr.Textbox
     feedback_note: gr.Markdown
+    filter_note: gr.Markdown  # under the date fields: what is wrong with a date
+    filter_bar: FilterBar
+
+
+@dataclass
+class FilterBar:
+    """Above the chat, while filters are set (also with the filter panel closed)."""
+
+    row: gr.Row
+    text: gr.Markdown  # "Filter aktiv: 01.01.2017 – 31.12.2017 · 1 von 5 Dokumenten"
+    reset: gr.Button
+    without: gr.Button  # "Ohne Filter suchen": after an answer that found nothing with filters
 
 
 @dataclass
@@ -87,6 +100,7 @@ def layout_chat() -> ChatUI:
     status = gr.Markdown(elem_id="index-status")
     with gr.Row(equal_height=False):
         with gr.Column(scale=3):
+            filter_bar = _layout_filter_bar()
             chatbot = gr.Chatbot(
                 label="Gespräch",
                 height=430,
@@ -112,7 +126,7 @@ def layout_chat() -> ChatUI:
             up, down, comment, feedback_note = _layout_feedback()
             _layout_examples(question)
         with gr.Column(scale=2):
-            date_from, date_to, docs = _layout_filters()
+            date_from, date_to, docs, filter_note = _layout_filters()
             sources = gr.HTML(NO_SOURCES, elem_id="quellen", js_on_load=SOURCES_JS)
     with gr.Accordion("Dokument", open=True, elem_id="dokument-bereich"):
         document = gr.HTML(NO_DOCUMENT, elem_id="dokument", js_on_load=DOCUMENT_JS)
@@ -133,6 +147,8 @@ def layout_chat() -> ChatUI:
         down,
         comment,
         feedback_note,
+        filter_note,
+        filter_bar,
     )
 
 
@@ -158,12 +174,36 @@ def _layout_examples(question: gr.Textbox) -> None:
             gr.Examples(examples=[[q] for q in questions], inputs=[question], label=label)
 
 
-def _layout_filters() -> tuple[gr.DateTime, gr.DateTime, gr.Dropdown]:
+def _layout_filter_bar() -> FilterBar:
+    with gr.Row(visible=False, equal_height=True, elem_id="filter-aktiv") as row:
+        text = gr.Markdown(elem_id="filter-text")
+        reset = gr.Button("Filter zurücksetzen", size="sm", scale=0, min_width=170, elem_id="filter-zuruecksetzen")
+        without = gr.Button(
+            "Ohne Filter suchen", size="sm", scale=0, min_width=170, visible=False, elem_id="ohne-filter"
+        )
+    return FilterBar(row, text, reset, without)
+
+
+def _date_field(label: str, elem_id: str) -> gr.Textbox:
+    return gr.Textbox(
+        label=label,
+        placeholder=DATE_PLACEHOLDER,
+        lines=1,
+        max_lines=1,
+        min_width=140,
+        elem_id=elem_id,
+        elem_classes=["datum"],
+    )
+
+
+def _layout_filters() -> tuple[gr.Textbox, gr.Textbox, gr.Dropdown, gr.Markdown]:
     with gr.Accordion("Filter", open=False, elem_id="filter"):
-        date_from = gr.DateTime(label="Datum von", include_time=False, type="string", elem_id="datum-von")
-        date_to = gr.DateTime(label="Datum bis", include_time=False, type="string", elem_id="datum-bis")
+        with gr.Row():
+            date_from = _date_field("Datum von (TT.MM.JJJJ)", "datum-von")
+            date_to = _date_field("Datum bis (TT.MM.JJJJ)", "datum-bis")
+        note = gr.Markdown(elem_id="filter-hinweis")
         docs = gr.Dropdown(label="Nur in diesen Dokumenten", multiselect=True, choices=[], elem_id="dokumente")
-    return date_from, date_to, docs
+    return date_from, date_to, docs, note
 
 
 def layout_staff(enabled: bool) -> StaffUI | None:
