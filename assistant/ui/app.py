@@ -38,9 +38,12 @@ from .events import (
 )
 from .filters import after_answer, reset_filters, search_without_filter, show_filters
 from .gate import COOKIE_JS, UploadGate, queue_only_queued_events
+from .german import gradio_i18n
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
+from .render import staff_status
 from .service import DEFAULT_CONCURRENCY, Service
-from .static import CSS
+from .static import CSS, PAGE_JS
+from .sync import REFRESH_S, ask_delete, cancel_delete, refresh_lists
 
 CACHE_SWEEP = (900, 3600)  # Gradio's delete_cache: every 15 min, what is older than an hour
 
@@ -115,6 +118,13 @@ def _wire_filters(ui: ChatUI, service: Service) -> None:
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
     listing: list[gr.blocks.Block] = [ui.message, ui.table, ui.delete_choice, chat.docs, chat.status]
+
+    def show_status(session):  # after each step that shows or changes the lists: staff's view of the index
+        return staff_status(service) if service.staff_sessions.valid(session) else gr.skip()
+
+    status: dict[str, Any] = {"fn": show_status, "inputs": [ui.session], "outputs": [ui.status]}
+    status["api_visibility"] = "private"
+
     view: list[gr.blocks.Block] = [ui.login_box, ui.panel, ui.files]
 
     def login(password, request: gr.Request):
@@ -136,7 +146,7 @@ def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
             view + listing,
             api_visibility="private",
             queue=False,
-        )
+        ).then(**status, queue=False)
     ui.logout.click(
         lambda session: staff_logout(service, session),
         [ui.session],
@@ -160,18 +170,46 @@ def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
         api_visibility="private",
         concurrency_id="staff",
         concurrency_limit=1,
-    )
+    ).then(**status)
+    # Delete in two steps: the button asks, "Ja, löschen" deletes, "Abbrechen" folds the question.
+    confirm_outputs = [ui.confirm_row, ui.confirm_text, ui.message]
     ui.delete.click(
+        lambda session, doc_id: ask_delete(service, session, doc_id),
+        [ui.session, ui.delete_choice],
+        confirm_outputs,
+        api_visibility="private",
+    )
+    ui.cancel.click(cancel_delete, None, confirm_outputs, api_visibility="private")
+    ui.confirm.click(
+        lambda: (gr.update(visible=False), ""), None, [ui.confirm_row, ui.confirm_text], api_visibility="private"
+    ).then(
         delete,
         [ui.session, ui.delete_choice],
         listing,
         api_visibility="private",
         concurrency_id="staff",
         concurrency_limit=1,
-    )
+    ).then(**status)
     ui.reindex.click(
         reindex, [ui.session], listing, api_visibility="private", concurrency_id="staff", concurrency_limit=1
-    )
+    ).then(**status)
+
+
+def _wire_refresh(chat: ChatUI, staff: StaffUI | None, service: Service) -> None:
+    """Every open page asks every few seconds whether the index changed (off the queue, and
+    answered without reading the index when it did not), so a re-index in one tab reaches the
+    others without a reload."""
+    known = gr.State("")  # the first tick sends the lists once, then only after a change
+    timer = gr.Timer(REFRESH_S)
+    session: gr.State = staff.session if staff is not None else gr.State("")
+    outputs: list[gr.blocks.Block] = [known, chat.docs, chat.status]
+    if staff is not None:
+        outputs += [staff.table, staff.delete_choice, staff.status]
+
+    def tick(session_token: str, version: str) -> tuple[Any, ...]:
+        return refresh_lists(service, session_token, version)[: len(outputs)]
+
+    timer.tick(tick, [session, known], outputs, api_visibility="private", queue=False, show_progress="hidden")
 
 
 @dataclass
@@ -203,6 +241,7 @@ def build_app(
         if staff is not None:
             _wire_staff(staff, chat, service)
         page.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")
+        _wire_refresh(chat, staff, service)
 
         def ask(
             question: str,
@@ -261,6 +300,8 @@ def launch(
         server_name=host,
         server_port=port,
         css=CSS,
+        js=PAGE_JS,
+        i18n=gradio_i18n(),
         theme=gr.themes.Default(),
         max_file_size=app.service.settings.max_file_bytes,
         ssr_mode=False,

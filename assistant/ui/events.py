@@ -17,6 +17,7 @@ from ..pipeline import Assistant
 from ..types import Answer, Progress, SearchFilters
 from .filters import answer_display
 from .gate import discard_uploads
+from .german import PROGRESS_UNIT
 from .guard import wait_text
 from .inputs import checked_documents, checked_history, checked_question, filters_json, make_filters
 from .render import (
@@ -209,12 +210,13 @@ def ask_api(
 
 def _progress_callback(progress: gr.Progress) -> Progress:
     def update(stage: str, done: int, total: int) -> None:
-        progress((done, max(total, 1)), desc=stage)
+        progress((done, max(total, 1)), desc=stage, unit=PROGRESS_UNIT)
 
     return update
 
 
 def _staff_outputs(service: Service, message: str) -> tuple[Any, ...]:
+    """(message, table, delete choice, the chat's documents, chat status)."""
     with service.using() as assistant:
         index = assistant.index
         choices = document_choices(index)

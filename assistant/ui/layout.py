@@ -93,13 +93,18 @@ class StaffUI:
     delete: gr.Button
     reindex: gr.Button
     message: gr.Markdown
+    status: gr.Markdown  # the index as staff need to know it (search mode, set-up hints)
+    confirm_row: gr.Row  # "Wirklich löschen?" with confirm and cancel
+    confirm_text: gr.Markdown
+    confirm: gr.Button
+    cancel: gr.Button
 
 
 def layout_chat() -> ChatUI:
     conversation, turn = gr.State([]), gr.State(None)
     status = gr.Markdown(elem_id="index-status")
-    with gr.Row(equal_height=False):
-        with gr.Column(scale=3):
+    with gr.Row(equal_height=False, elem_id="chat-zeile"):
+        with gr.Column(scale=3, elem_id="chat-spalte"):
             filter_bar = _layout_filter_bar()
             chatbot = gr.Chatbot(
                 label="Gespräch",
@@ -111,8 +116,9 @@ def layout_chat() -> ChatUI:
                 autoscroll=True,
                 placeholder="Stellen Sie eine Frage – oder wählen Sie unten ein Beispiel.",
             )
-            with gr.Row():
+            with gr.Row(elem_id="frage-zeile"):
                 question = gr.Textbox(
+                    label="Ihre Frage",  # not shown: what screen readers say for the box
                     show_label=False,
                     placeholder=PLACEHOLDER,
                     scale=5,
@@ -125,7 +131,7 @@ def layout_chat() -> ChatUI:
                 new = gr.Button("Neues Gespräch", scale=1, elem_id="neu")
             up, down, comment, feedback_note = _layout_feedback()
             _layout_examples(question)
-        with gr.Column(scale=2):
+        with gr.Column(scale=2, elem_id="seiten-spalte"):
             date_from, date_to, docs, filter_note = _layout_filters()
             sources = gr.HTML(NO_SOURCES, elem_id="quellen", js_on_load=SOURCES_JS)
     with gr.Accordion("Dokument", open=True, elem_id="dokument-bereich"):
@@ -169,7 +175,7 @@ def _layout_feedback() -> tuple[gr.Button, gr.Button, gr.Textbox, gr.Markdown]:
 
 
 def _layout_examples(question: gr.Textbox) -> None:
-    with gr.Accordion("Beispielfragen", open=True):
+    with gr.Accordion("Beispielfragen", open=True, elem_id="beispiele"):  # folded on a phone (page.js)
         for label, questions in EXAMPLES.items():
             gr.Examples(examples=[[q] for q in questions], inputs=[question], label=label)
 
@@ -215,11 +221,12 @@ def layout_staff(enabled: bool) -> StaffUI | None:
     with gr.Column(visible=True) as login_box:
         password = gr.Textbox(label="Passwort", type="password", elem_id="passwort")
         login = gr.Button("Anmelden", variant="primary", elem_id="anmelden")
-    login_note = gr.Markdown()
+    login_note = gr.Markdown(elem_id="login-hinweis")
     with gr.Column(visible=False) as panel:
         with gr.Row(equal_height=True):
             gr.Markdown("Angemeldet im Mitarbeiterbereich.")
             logout = gr.Button("Abmelden", size="sm", scale=0, min_width=120)
+        status = gr.Markdown(elem_id="staff-status")
         gr.Markdown(
             f"**Dokumente hochladen** ({', '.join(SUPPORTED_SUFFIXES)}); danach wird der Index "
             "aktualisiert und der Chat findet sie sofort."
@@ -244,7 +251,11 @@ def layout_staff(enabled: bool) -> StaffUI | None:
         )
         with gr.Row():
             delete_choice = gr.Dropdown(label="Dokument löschen", choices=[], scale=3, elem_id="loeschen-wahl")
-            delete = gr.Button("Löschen", variant="stop", scale=1, elem_id="loeschen")
+            delete = gr.Button("Löschen …", variant="stop", scale=1, elem_id="loeschen")
+        with gr.Row(visible=False, elem_id="loeschen-bestaetigen") as confirm_row:  # the second step
+            confirm_text = gr.Markdown(elem_id="loeschen-frage")
+            confirm = gr.Button("Ja, löschen", variant="stop", scale=0, min_width=140, elem_id="loeschen-ja")
+            cancel = gr.Button("Abbrechen", scale=0, min_width=140, elem_id="loeschen-nein")
         reindex = gr.Button("Index neu einlesen", elem_id="neu-indexieren")
     return StaffUI(
         session,
@@ -262,4 +273,9 @@ def layout_staff(enabled: bool) -> StaffUI | None:
         delete,
         reindex,
         message,
+        status,
+        confirm_row,
+        confirm_text,
+        confirm,
+        cancel,
     )

@@ -198,19 +198,25 @@ def render_sources(entries: Sequence[SourceEntry], turn: int, question: str, ind
         )
     hits = entries[0]["kind"] == "hit"
     heading = "Keine belegte Antwort – die ähnlichsten Stellen" if hits else "Quellen zur Antwort"
-    cards = [f'<div class="quellen-kopf">{heading} <span class="quellen-frage">auf „{_esc(question)}“</span></div>']
+    cards = [
+        f'<summary class="quellen-kopf">{heading} <span class="quellen-frage">auf „{_esc(question)}“</span></summary>'
+    ]
     for entry in entries:
         doc = index.documents.get(entry["doc_id"]) if index is not None else None
+        n = int(entry["n"])
+        back = (  # back to the answer (sources.js)
+            f'<button type="button" class="quelle-nr" data-zur-antwort="{n}" data-turn="{int(turn)}" '
+            f'title="Zur Antwort" aria-label="Quelle {n}: zurück zur Antwort">[{n}]</button>'
+        )
         cards.append(
-            f'<article class="quelle" data-n="{entry["n"]}">'
-            f'<div><span class="quelle-nr">[{entry["n"]}]</span>'
-            f'<span class="quelle-titel">{_esc(entry["title"])}</span></div>'
+            f'<article class="quelle" id="quelle-{n}" data-n="{n}" data-turn="{int(turn)}">'
+            f'<div>{back}<span class="quelle-titel">{_esc(entry["title"])}</span></div>'
             f'<div class="quelle-meta">{_meta_line(entry)}</div>'
             f'<blockquote class="quelle-text">{_card_passage(entry, doc.text if doc else None)}</blockquote>'
             f'<button type="button" class="quelle-oeffnen" data-turn="{turn}" data-quelle="{entry["n"]}">'
             "Im Dokument anzeigen</button></article>"
         )
-    return f'<div class="quellen">{"".join(cards)}</div>'
+    return f'<details class="quellen" open>{"".join(cards)}</details>'
 
 
 def render_document(index: IndexData, entry: SourceEntry, nonce: str = "") -> str:
@@ -274,34 +280,64 @@ def document_choices(index: IndexData) -> list[tuple[str, str]]:
     return [(f"{doc.title[:70]} ({doc.id})", doc.id) for doc in sorted(index.documents.values(), key=lambda d: d.id)]
 
 
+LEXICAL_NOTICE = (
+    "Die Suche arbeitet derzeit nur mit Stichwörtern: Fragen Sie am besten mit den Begriffen, "
+    "die in den Dokumenten stehen (z. B. Namen von Programmen, Orten oder Veranstaltungen)."
+)
+
+
 def index_status(service: Service) -> str:
+    """The line above the chat, in plain words: how many documents, and when the search only
+    matches words, what that means for a question. The technical detail is for staff only
+    (:func:`staff_status`)."""
     with service.using() as assistant:
-        return _status(assistant)
+        text = f"{len(assistant.index.documents)} Dokumente · {assistant.index.live_chunks} Abschnitte"
+        if assistant.retriever.effective_mode == "lexical":
+            text += f"\n\n*{LEXICAL_NOTICE}*"
+        return text
 
 
-def _status(assistant: Assistant) -> str:
-    mode = (
-        "hybrid (BM25 + Vektoren)"
-        if assistant.retriever.effective_mode == "hybrid"
-        else "nur lexikalisch (BM25)"
-        if assistant.retriever.effective_mode == "lexical"
-        else assistant.retriever.effective_mode
-    )
-    text = f"{len(assistant.index.documents)} Dokumente · {assistant.index.live_chunks} Abschnitte · Suche: {mode}"
-    for warning in assistant.warnings:
-        text += f"\n\n*Hinweis: {md_escape(warning)}*"
-    return text
+def staff_status(service: Service) -> str:
+    """The index as staff need to know it: the search mode, and what the assistant warned of
+    when it opened the index (with the settings to change, where there are any)."""
+    with service.using() as assistant:
+        return _staff_status(assistant)
+
+
+def _staff_status(assistant: Assistant) -> str:
+    mode = assistant.retriever.effective_mode
+    plain = {
+        "hybrid": "Stichwörter und Bedeutung (BM25 und Vektoren)",
+        "lexical": "nur Stichwörter (BM25, ohne Einbettungsmodell)",
+        "dense": "nur Bedeutung (Vektoren)",
+    }.get(mode, mode)
+    lines = [
+        f"**Index:** {len(assistant.index.documents)} Dokumente, {assistant.index.live_chunks} Abschnitte. "
+        f"**Suche:** {plain}."
+    ]
+    details = technical_details(assistant.warnings, "Hinweise zur Einrichtung (Einzelheiten)")
+    return "\n\n".join(lines + ([details] if details else []))
+
+
+def technical_details(warnings: Sequence[str], summary: str) -> str:
+    """Technical warnings (model names, settings) folded away under a plain summary: staff
+    open it when they set the assistant up; nobody meets it by chance."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{_esc(w)}</li>" for w in warnings)
+    return f"<details><summary>{_esc(summary)}</summary><ul>{items}</ul></details>"
 
 
 def report_markdown(report: BuildReport, prefix: str = "") -> str:
+    """A build's result for staff, in plain words (no generation ids; warnings folded away)."""
     lines = [prefix] if prefix else []
     lines.append(
-        f"**Index aktualisiert** ({report.generation}, {report.seconds:.1f} s): "
-        f"{report.documents} Dokumente, {report.chunks} Abschnitte – {len(report.added)} neu, "
+        f"**Index aktualisiert** (in {report.seconds:.1f} s): ".replace(".", ",")
+        + f"{report.documents} Dokumente, {report.chunks} Abschnitte – {len(report.added)} neu, "
         f"{len(report.changed)} geändert, {len(report.removed)} entfernt."
     )
     for item in report.skipped:
         lines.append(f"- übersprungen: {md_escape(item.path)}: {md_escape(item.reason)}")
-    for warning in report.warnings:
-        lines.append(f"- Hinweis: {md_escape(warning)}")
-    return "\n\n".join(lines) if not report.skipped else "\n".join(lines)
+    text = "\n\n".join(lines) if not report.skipped else "\n".join(lines)
+    details = technical_details(report.warnings, "Hinweise zur Einrichtung (Einzelheiten)")
+    return text + ("\n\n" + details if details else "")
