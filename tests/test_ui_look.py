@@ -17,6 +17,11 @@ from assistant.ui.german import GRADIO_TEXTS, gradio_i18n
 from assistant.ui.render import LEXICAL_NOTICE, index_status, render_sources, report_markdown, staff_status
 from assistant.ui.sync import ask_delete, cancel_delete, index_version, refresh_lists
 
+# Gradio's queue statistics use pandas in a way pandas 3 deprecates; not ours to fix.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 MIN_CONTRAST = 4.5  # WCAG AA for body text
