@@ -258,6 +258,7 @@ def test_browser_phone_question_box_first_and_sources_under_the_answer(server, b
         field = _box(page, "#frage textarea")
         assert field["y"] >= 0 and field["y"] + field["height"] <= PHONE["height"], field  # no scrolling
         assert _box(page, "#senden")["y"] + _box(page, "#senden")["height"] <= PHONE["height"]
+        assert field["width"] >= 0.75 * PHONE["width"], field  # the whole width, not squeezed beside "Senden"
         expect(page.locator("#beispiele .label-wrap")).not_to_have_class(re.compile(r"\bopen\b"))
         expect(page.locator("#beispiele").get_by_text("Welches Budget hat das COSME-Programm?")).to_be_hidden()
         _ask(page)
