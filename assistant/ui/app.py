@@ -28,7 +28,6 @@ from .events import (
     open_source,
     respond,
     select_answer,
-    send_feedback,
     staff_delete,
     staff_login,
     staff_logout,
@@ -37,7 +36,10 @@ from .events import (
     staff_view,
 )
 from .gate import COOKIE_JS, UploadGate, queue_only_queued_events
+from .history import delete, reopen, save, show_list
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
+from .memory import browser_secret
+from .rating import rate, rating_view
 from .service import DEFAULT_CONCURRENCY, Service
 from .static import CSS
 
@@ -54,11 +56,18 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
     def chat_turn(question, conversation, date_from, date_to, docs):
         yield from respond(service, question, conversation, date_from, date_to, docs)
 
-    ui.send.click(chat_turn, inputs, outputs, api_visibility="private")
-    ui.question.submit(chat_turn, inputs, outputs, api_visibility="private")
+    for trigger in (ui.send.click, ui.question.submit):
+        trigger(chat_turn, inputs, outputs, api_visibility="private").success(
+            save, [ui.conversation, ui.history.current, ui.history.store], [ui.history.current, ui.history.store]
+        ).then(rating_view, [ui.conversation, ui.turn], [ui.feedback_box, ui.rating], api_visibility="private")
     reset = [ui.chatbot, ui.conversation, ui.sources, ui.document, ui.turn, ui.question, ui.comment, ui.feedback_note]
-    ui.new.click(new_conversation, None, reset, api_visibility="private")
-    ui.chatbot.clear(new_conversation, None, reset, api_visibility="private")  # the chat's own bin icon
+    for trigger in (ui.new.click, ui.chatbot.clear):  # the chat's own bin icon clears it too
+        trigger(new_conversation, None, reset, api_visibility="private").then(
+            lambda: (None, gr.update(value=None), gr.update(visible=False)),
+            None,
+            [ui.history.current, ui.history.choice, ui.feedback_box],
+            api_visibility="private",
+        )
 
     def show_document(conversation, evt: gr.EventData):
         return open_source(service, conversation, evt)
@@ -67,14 +76,69 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
         return select_answer(service, conversation, evt)
 
     ui.sources.click(show_document, [ui.conversation], [ui.document], api_visibility="private")
-    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], api_visibility="private")
-    for button, vote in ((ui.up, "up"), (ui.down, "down")):
-        button.click(
-            lambda c, t, m, vote=vote: send_feedback(service, vote, c, t, m),
-            [ui.conversation, ui.turn, ui.comment],
-            [ui.feedback_note, ui.comment],
-            api_visibility="private",
-        )
+    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], api_visibility="private").then(
+        rating_view, [ui.conversation, ui.turn], [ui.feedback_box, ui.rating], api_visibility="private"
+    )
+
+    def vote(conversation, turn, comment, evt: gr.EventData):
+        return rate(service, conversation, turn, comment, evt)
+
+    ui.rating.click(
+        vote,
+        [ui.conversation, ui.turn, ui.comment],
+        [ui.feedback_note, ui.comment, ui.conversation, ui.rating],
+        api_visibility="private",
+    ).success(
+        save,
+        [ui.conversation, ui.history.current, ui.history.store],
+        [ui.history.current, ui.history.store],
+        api_visibility="private",
+    )
+
+
+def _wire_history(ui: ChatUI, page: gr.Blocks, service: Service) -> None:
+    """The list of earlier conversations: shown on load and whenever the browser's copy changes."""
+    memory = ui.history
+    gr.on(
+        [page.load, memory.store.change],
+        show_list,
+        [memory.store, memory.current],
+        [memory.choice, memory.note],
+        api_visibility="private",
+    )
+    memory.choice.input(
+        lambda store, chosen: reopen(service, store, chosen),
+        [memory.store, memory.choice],
+        [
+            ui.chatbot,
+            ui.conversation,
+            ui.sources,
+            ui.document,
+            ui.turn,
+            memory.current,
+            ui.feedback_box,
+            ui.rating,
+            ui.feedback_note,
+            memory.note,
+        ],
+        api_visibility="private",
+    )
+    memory.delete.click(
+        delete,
+        [memory.store, memory.choice, memory.current],
+        [
+            memory.store,
+            memory.current,
+            ui.chatbot,
+            ui.conversation,
+            ui.sources,
+            ui.document,
+            ui.turn,
+            ui.feedback_box,
+            memory.note,
+        ],
+        api_visibility="private",
+    )
 
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
@@ -159,10 +223,11 @@ def build_app(
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=CACHE_SWEEP) as page:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tab("Chat", id="chat-tab"):
-            chat = layout_chat()
+            chat = layout_chat(browser_secret(service.data_dir))
         with gr.Tab("Mitarbeiterbereich", id="staff-tab"):
             staff = layout_staff(service.staff_enabled)
         _wire_chat(chat, service)
+        _wire_history(chat, page, service)
         if staff is not None:
             _wire_staff(staff, chat, service)
         page.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")
