@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from ui_support import NIRO, QUESTION, shot, ui_settings
+from ui_support import ARTIFACTS, NIRO, QUESTION, ask_in_browser, shot, ui_settings
 
 from assistant.cli import main
 from assistant.eval.testset import load_testset, without_review
 from assistant.ui.events import respond, send_feedback
-from assistant.ui.feedback import FeedbackStore, latest_votes, eval_items
+from assistant.ui.feedback import FeedbackStore, eval_items, latest_votes
 from assistant.ui.memory import (
     MAX_STORED_CHARS,
     OLD_FORMAT,
@@ -142,7 +142,7 @@ def test_a_conversation_is_stored_and_read_back_as_the_chat_keeps_it(service):
 )
 def test_an_old_or_foreign_stored_value_is_ignored_with_a_german_notice(value):
     assert read_store(value) == ([], OLD_FORMAT)
-    cid, fresh = remember(value, None, [])
+    _, fresh = remember(value, None, [])
     assert fresh == {"v": 1, "conversations": []}
 
 
@@ -259,7 +259,6 @@ def test_feedback_export_reads_the_chats_data_folder_by_default(tmp_path, monkey
     )
     monkeypatch.setenv("ASSISTANT_DATA_DIR", str(tmp_path))
     assert main(["feedback", "export"]) == 0
-    assert json.loads(capsys.readouterr().out)["id"] == "rm-ab"
     item = json.loads(capsys.readouterr().out)
     assert (item["id"], item["answers"], item["sources"]) == ("rm-ab", ["Das."], ["d.txt"])
     monkeypatch.delenv("ASSISTANT_DATA_DIR")
@@ -268,3 +267,182 @@ def test_feedback_export_reads_the_chats_data_folder_by_default(tmp_path, monkey
     (tmp_path / "feedback.jsonl").rename(".data/feedback.jsonl")
     assert main(["feedback", "export"]) == 0
     assert json.loads(capsys.readouterr().out)["id"] == "rm-ab"
+
+
+# --- in a real browser -----------------------------------------------------------------------
+
+
+def _answers(page):
+    return page.locator("#chat .message-row")
+
+
+def _listed(page):
+    return page.locator("#gespraeche-liste label")
+
+
+@pytest.mark.browser
+def test_browser_conversation_survives_reload_and_stays_in_its_browser(server, browser, page):
+    from playwright.sync_api import expect
+
+    page.goto(server.url)
+    expect(page.locator("#gespraeche-hinweis")).to_contain_text("Noch keine gespeicherten Gespräche")
+    expect(page.locator("#feedback")).to_be_hidden()  # nothing to rate yet
+    ask_in_browser(page, QUESTION)
+    expect(_answers(page).last).to_contain_text("NIRO")
+    expect(_listed(page)).to_have_count(1)
+    expect(_listed(page).first).to_contain_text(QUESTION)
+    expect(_listed(page).first.locator("input")).to_be_checked()  # the open one is marked
+    stored = page.evaluate("() => Object.keys(localStorage)")
+    assert "cluster-assistent-gespraeche" in stored
+
+    page.reload()
+    expect(_listed(page)).to_have_count(1)
+    expect(_answers(page)).to_have_count(0)
+    shot(page, "memory-1-nach-neuladen.png")
+    _listed(page).first.click()
+    expect(_answers(page).last).to_contain_text("NIRO")
+    expect(page.locator("#quellen .quelle").first).to_contain_text("NIRO zum ClusterERFOLG 2022 gewählt")
+    expect(page.locator("#bewertung")).to_contain_text("Bewertung für Antwort 1")
+    page.locator("#quellen .quelle").first.get_by_role("button", name="Im Dokument anzeigen").click()
+    expect(page.locator("#dokument mark.zitat")).to_contain_text("wurde NIRO")
+
+    # A follow-up without a topic of its own reads the reopened history.
+    page.locator("#frage textarea").fill(FOLLOW_UP)
+    page.locator("#senden").click()
+    expect(_answers(page)).to_have_count(4)
+    expect(_answers(page).last).to_contain_text("20. Oktober 2022")
+    expect(page.locator("#quellen .quelle").first).to_contain_text(NIRO)
+    expect(_listed(page)).to_have_count(1)  # the same conversation, saved again
+    shot(page, "memory-2-wieder-geoeffnet.png")
+
+    other = browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 1000})
+    try:
+        second = other.new_page()
+        second.goto(server.url)
+        expect(second.locator("#gespraeche-hinweis")).to_contain_text("Noch keine gespeicherten Gespräche")
+        expect(second.locator("#gespraeche-liste label")).to_have_count(0)
+        second.screenshot(path=str(ARTIFACTS / "memory-3-anderer-browser.png"), full_page=True)
+    finally:
+        other.close()
+
+    page.locator("#neu").click()
+    expect(_answers(page)).to_have_count(0)
+    ask_in_browser(page, COSME)
+    expect(_listed(page)).to_have_count(2)
+    expect(_listed(page).first).to_contain_text(COSME)  # the newest first
+    _listed(page).nth(1).click()
+    expect(_answers(page)).to_have_count(4)
+    page.locator("#gespraech-loeschen").click()
+    expect(_listed(page)).to_have_count(1)
+    expect(_answers(page)).to_have_count(0)  # the open one was deleted: the chat is empty
+    expect(page.locator("#feedback")).to_be_hidden()
+    page.reload()
+    expect(_listed(page)).to_have_count(1)
+    expect(_listed(page).first).to_contain_text(COSME)
+    shot(page, "memory-4-geloescht.png")
+
+
+def _pressed(page) -> tuple[str | None, str | None]:
+    return (
+        page.locator("#daumen-hoch").get_attribute("aria-pressed"),
+        page.locator("#daumen-runter").get_attribute("aria-pressed"),
+    )
+
+
+@pytest.mark.browser
+def test_browser_one_vote_per_answer_shown_on_the_answer_it_rates(server, page):
+    from playwright.sync_api import expect
+
+    feedback = server.data_dir / "feedback.jsonl"
+    before = len(feedback.read_text(encoding="utf-8").splitlines()) if feedback.exists() else 0
+
+    def records() -> list[dict]:
+        lines = feedback.read_text(encoding="utf-8").splitlines() if feedback.exists() else []
+        return [json.loads(line) for line in lines[before:]]
+
+    page.goto(server.url)
+    expect(page.locator("#index-status")).to_contain_text("5 Dokumente")
+    expect(page.locator("#feedback")).to_be_hidden()
+    expect(page.locator("#daumen-hoch")).to_have_count(0)  # no buttons before the first answer
+    shot(page, "memory-5-vor-der-ersten-antwort.png")
+    ask_in_browser(page, QUESTION)
+    expect(page.locator("#bewertung")).to_contain_text(
+        "Bewertung für Antwort 1: „Wer wurde zum ClusterERFOLG 2022 gewählt?“"
+    )
+    assert _pressed(page) == ("false", "false")
+
+    page.locator("#daumen-hoch").click()
+    expect(page.locator("#feedback-hinweis")).to_contain_text("Danke für Ihre Rückmeldung zu Antwort 1")
+    expect(page.locator("#daumen-hoch")).to_have_attribute("aria-pressed", "true")
+    page.locator("#daumen-hoch").click()
+    expect(page.locator("#feedback-hinweis")).to_contain_text("Ihre Bewertung für Antwort 1 ist schon gespeichert")
+    assert [r["vote"] for r in records()] == ["up"]  # 👍 twice: one record
+    up = page.locator("#daumen-hoch")
+    colours = up.evaluate(
+        "b => [getComputedStyle(b).backgroundColor, getComputedStyle(b.nextElementSibling).backgroundColor]"
+    )
+    assert colours[0] != colours[1]  # the chosen one looks pressed
+    shot(page, "memory-6-daumen-hoch.png")
+
+    page.locator("#frage textarea").fill(FOLLOW_UP)
+    page.locator("#senden").click()
+    expect(page.locator("#bewertung")).to_contain_text("Bewertung für Antwort 2 von 2: „Und wann war das?“")
+    expect(page.locator("#daumen-hoch")).to_have_attribute("aria-pressed", "false")  # a new answer, no vote yet
+    page.locator("#daumen-runter").click()
+    expect(page.locator("#daumen-runter")).to_have_attribute("aria-pressed", "true")
+    page.locator("#kommentar textarea").fill("doch richtig")
+    page.locator("#daumen-hoch").click()
+    expect(page.locator("#feedback-hinweis")).to_contain_text("Bewertung für Antwort 2 geändert: 👍 hilfreich")
+    assert _pressed(page) == ("true", "false")
+
+    # Clicking the first answer binds the buttons to it, with its own vote.
+    _answers(page).nth(1).click()
+    expect(page.locator("#bewertung")).to_contain_text("Bewertung für Antwort 1 von 2")
+    expect(page.locator("#daumen-hoch")).to_have_attribute("aria-pressed", "true")
+    shot(page, "memory-7-erste-antwort-gewaehlt.png")
+
+    votes = latest_votes(records())
+    assert [(v["question"], v["vote"], v["comment"]) for v in votes] == [
+        (QUESTION, "up", ""),
+        (FOLLOW_UP, "up", "doch richtig"),
+    ]
+    assert len(records()) == 3  # 👍 on the first; 👎, then 👍 superseding it, on the second
+
+    # The votes come back with the conversation.
+    page.reload()
+    page.locator("#gespraeche-liste label").first.click()
+    expect(page.locator("#bewertung")).to_contain_text("Bewertung für Antwort 2 von 2")
+    expect(page.locator("#daumen-hoch")).to_have_attribute("aria-pressed", "true")
+    page.locator("#daumen-hoch").click()
+    expect(page.locator("#feedback-hinweis")).to_contain_text("schon gespeichert")
+    assert len(records()) == 3
+
+
+@pytest.mark.browser
+def test_browser_a_corrupt_store_and_a_hostile_question_break_nothing(server, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="de-DE", viewport={"width": 1400, "height": 1000})
+    context.add_init_script(
+        "if (!sessionStorage.getItem('seeded')) { sessionStorage.setItem('seeded', '1');"
+        " localStorage.setItem('cluster-assistent-gespraeche', 'kaputt:%%%'); }"
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(server.url)
+        expect(page.locator("#gespraeche-hinweis")).to_contain_text("Noch keine gespeicherten Gespräche")
+        hostile = '<img src=x onerror="window.__pwned=1"> Förderung?'
+        page.locator("#frage textarea").fill(hostile)
+        page.locator("#senden").click()
+        expect(_listed(page)).to_have_count(1)
+        expect(_listed(page).first).to_contain_text(hostile)  # shown as text
+        page.reload()
+        _listed(page).first.click()
+        expect(_answers(page).first).to_contain_text(hostile)
+        assert page.evaluate("() => window.__pwned") is None
+        page.screenshot(path=str(ARTIFACTS / "memory-8-feindliche-frage.png"), full_page=True)
+    finally:
+        context.close()
+    assert not errors, errors

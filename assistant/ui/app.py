@@ -103,7 +103,7 @@ def _wire_history(ui: ChatUI, page: gr.Blocks, service: Service) -> None:
         [page.load, memory.store.change],
         show_list,
         [memory.store, memory.current],
-        [memory.choice, memory.note],
+        [memory.choice, memory.delete, memory.note],
         api_visibility="private",
     )
     memory.choice.input(

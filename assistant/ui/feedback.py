@@ -3,8 +3,8 @@
 
 The file is only ever appended to. Each vote names the answer it rates (``answer_id``); a later
 vote for the same answer supersedes the earlier one ("latest wins"), and a click that would store
-what the answer's latest vote already says writes nothing. So :meth:`FeedbackStore.votes` holds
-one vote per answer, however often a user clicks. Records of the older format (no
+what the answer's latest vote already says (the same vote, no new comment) writes nothing. So
+:meth:`FeedbackStore.votes` holds one vote per answer, however often a user clicks. Records of the older format (no
 ``answer_id``) each count as one vote.
 
 :func:`eval_items` turns the votes into the evaluation's JSONL format (see
@@ -56,7 +56,8 @@ class FeedbackStore:
 
     def vote(self, record: dict[str, Any]) -> bool:
         """Store ``record`` (with ``answer_id``, ``vote`` and ``comment``) unless the latest vote for
-        its answer already says the same; returns whether it was written."""
+        its answer already says the same (the same vote, and no comment or the same one); returns
+        whether it was written."""
         key = str(record.get("answer_id") or "")
         line = json.dumps(record, ensure_ascii=False)
         with self._lock:
@@ -67,8 +68,9 @@ class FeedbackStore:
                     if r.get("answer_id")
                 }
             said = (record.get("vote"), record.get("comment"))
-            if key and self._latest.get(key) == said:
-                return False
+            latest = self._latest.get(key)
+            if key and latest is not None and latest[0] == said[0] and said[1] in ("", None, latest[1]):
+                return False  # the same vote again, without a new comment
             self._append(line)
             if key:
                 self._latest[key] = said

@@ -13,7 +13,7 @@ import gradio as gr
 from .events import ChatMessage
 from .memory import STORAGE_KEY, choices, empty_store, find, forget, read_store, remember
 from .rating import rating_view
-from .render import NO_DOCUMENT, NO_SOURCES, render_sources
+from .render import NO_DOCUMENT, NO_SOURCES, md_escape, render_sources
 from .service import Service
 
 NONE_YET = "Noch keine gespeicherten Gespräche in diesem Browser."
@@ -37,9 +37,16 @@ def layout_history(secret: str) -> HistoryUI:
     with gr.Accordion("Frühere Gespräche", open=True, elem_id="fruehere-gespraeche"):
         note = gr.Markdown(NONE_YET, elem_id="gespraeche-hinweis")
         choice = gr.Radio(
-            choices=[], value=None, show_label=False, elem_id="gespraeche-liste", label="Frühere Gespräche"
+            choices=[],
+            value=None,
+            show_label=False,
+            elem_id="gespraeche-liste",
+            label="Frühere Gespräche",
+            visible=False,
         )
-        delete = gr.Button("Ausgewähltes Gespräch löschen", size="sm", variant="stop", elem_id="gespraech-loeschen")
+        delete = gr.Button(
+            "Ausgewähltes Gespräch löschen", size="sm", variant="stop", elem_id="gespraech-loeschen", visible=False
+        )
     return HistoryUI(store, current, choice, delete, note)
 
 
@@ -47,12 +54,14 @@ def _notice(text: str, problem: str = "") -> str:
     return f"{text}\n\n*{problem}*" if problem else text
 
 
-def show_list(store: Any, current: str | None) -> tuple[Any, str]:
-    """(list, note) for what the browser holds; the open conversation is the one chosen."""
+def show_list(store: Any, current: str | None) -> tuple[Any, Any, str]:
+    """(list, delete button, note) for what the browser holds; the open conversation is the one
+    chosen; list and button only when there is something in it."""
     conversations, problem = read_store(store)
     ids = {c["id"] for c in conversations}
-    update = gr.update(choices=choices(conversations), value=current if current in ids else None)
-    return update, _notice(LISTED if conversations else NONE_YET, problem)
+    listed = bool(conversations)
+    update = gr.update(choices=choices(conversations), value=current if current in ids else None, visible=listed)
+    return update, gr.update(visible=listed), _notice(LISTED if listed else NONE_YET, problem)
 
 
 def save(conversation: list[ChatMessage], current: str | None, store: Any) -> tuple[Any, Any]:
@@ -74,7 +83,8 @@ def reopen(service: Service, store: Any, chosen: str | None) -> tuple[Any, ...]:
     last = messages[turn]
     with service.using() as assistant:
         sources = render_sources(last.get("sources", []), turn, last.get("question", ""), assistant.index)
-    shown = [{"role": m["role"], "content": m.get("display") or m["content"]} for m in messages]
+    # as the chat shows them: a question escaped, an answer as checked by .memory
+    shown = [{"role": m["role"], "content": m.get("display") or md_escape(m["content"])} for m in messages]
     box, buttons = rating_view(messages, turn)
     return shown, messages, sources, NO_DOCUMENT, turn, stored["id"], box, buttons, "", gr.skip()
 
