@@ -58,7 +58,10 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
 
     for trigger in (ui.send.click, ui.question.submit):
         trigger(chat_turn, inputs, outputs, api_visibility="private").success(
-            save, [ui.conversation, ui.history.current, ui.history.store], [ui.history.current, ui.history.store]
+            save,
+            [ui.conversation, ui.history.current, ui.history.store],
+            [ui.history.current, ui.history.store],
+            api_visibility="private",
         ).then(rating_view, [ui.conversation, ui.turn], [ui.feedback_box, ui.rating], api_visibility="private")
     reset = [ui.chatbot, ui.conversation, ui.sources, ui.document, ui.turn, ui.question, ui.comment, ui.feedback_note]
     for trigger in (ui.new.click, ui.chatbot.clear):  # the chat's own bin icon clears it too
