@@ -272,6 +272,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    """``assistant feedback export``: the chat's votes as a test set (one item per answer)."""
+    from ..ui.feedback import FeedbackStore, export_testset
+    from ..ui.service import resolve_data_dir
+
+    store = FeedbackStore(resolve_data_dir(args.data_dir))
+    text, report = export_testset(store, args.out)
+    if args.out is None:
+        sys.stdout.write(text)
+    if report.broken_lines:
+        print(f"Warnung: {report.broken_lines} unlesbare Zeile(n) in {store.path} übergangen.", file=sys.stderr)
+    print(
+        f"{report.items} Testfrage(n) aus {report.votes} Bewertung(en): {report.good} mit erwarteter Antwort (👍), "
+        f"{report.review} zur Prüfung (👎, von `assistant eval` übersprungen).",
+        file=sys.stderr,
+    )
+    if args.out is not None:
+        print(f"geschrieben: {args.out}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "index": cmd_index,
     "search": cmd_search,
@@ -279,4 +300,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "chat": cmd_chat,
     "bench": cmd_bench,
     "eval": cmd_eval,
+    "feedback": cmd_feedback,
 }

@@ -97,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--worst", type=int, default=10, help="so viele Fehlschläge im Bericht (Standard: 10)")
     ev.add_argument("--fresh", action="store_true", help="frühere Ergebnisse verwerfen statt fortzusetzen")
     ev.add_argument("--quiet", action="store_true", help="keinen Fortschrittsbalken anzeigen")
+    feedback = sub.add_parser("feedback", help="Rückmeldungen aus dem Chat (👍/👎) weiterverwenden")
+    feedback_sub = feedback.add_subparsers(dest="feedback_command", required=True)
+    export = feedback_sub.add_parser(
+        "export",
+        help="Bewertungen als Testdatei für `assistant eval` ausgeben (👍 = erwartete Antwort, 👎 = zur Prüfung)",
+    )
+    export.add_argument(
+        "--data", dest="data_dir", type=Path, help="Datenordner des Chats (Standard: $ASSISTANT_DATA_DIR oder .data)"
+    )
+    export.add_argument("--out", type=Path, help="Testdatei (JSONL), die geschrieben wird (Standard: stdout)")
     for command in (ask, chat, ev):  # the commands that answer questions
         command.add_argument("--reader", help="Lesemodell (extraktive QA): Name oder lokaler Ordner; 'none' = aus")
     return parser

@@ -25,13 +25,13 @@ from typing import Any
 from tqdm import tqdm
 
 from ..config import Settings
-from ..errors import ConfigError, ResumeError
+from ..errors import ConfigError, ResumeError, TestSetError
 from ..index.format import CorpusRecord, current_generation
 from ..pipeline import Assistant
 from ..types import Answer
 from .metrics import aggregate, group_fields, metrics_by_group, worst_misses
 from .report import comparison_table, write_reports
-from .testset import Question, load_testset
+from .testset import Question, load_testset, without_review
 from .variants import Log, Variant, assign_index_dirs, prepare_indexes
 
 # Settings that do not change what a question's result is (or must not be written to disk).
@@ -236,7 +236,12 @@ def evaluate(
     log = log or (lambda message: None)
     if k < 1:
         raise ConfigError(f"k={k} muss mindestens 1 sein")
-    questions = load_testset(testset)
+    questions, review = without_review(load_testset(testset))
+    if review:
+        shown = ", ".join(q.id for q in review[:5]) + (" …" if len(review) > 5 else "")
+        log(f"{len(review)} Frage(n) zur Prüfung (review) übersprungen: {shown}")
+    if not questions:
+        raise TestSetError(f"{testset} enthält nur Fragen zur Prüfung (review); bitte zuerst Antworten eintragen")
     if limit:
         questions = questions[:limit]
     out_dir = Path(out_dir)
@@ -299,6 +304,7 @@ def evaluate(
     metrics = {
         "testset": str(testset),
         "questions": len(questions),
+        "skipped_review": len(review),
         "k": k,
         "seconds": round(time.perf_counter() - started, 2),
         "group_fields": groups,

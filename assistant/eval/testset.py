@@ -2,7 +2,10 @@
 separated by ``|``): ``id``, ``question``, ``answers`` (acceptable answer strings; empty = the corpus
 cannot answer it and the assistant should abstain), ``sources`` (document ids), optional
 ``history`` (earlier questions of the conversation) and any other field, kept and used to group
-the figures. Bad input is a :class:`~assistant.errors.TestSetError` naming file and line."""
+the figures. An item with ``"review": true`` (a 👎 exported from the chat's feedback, see
+``assistant feedback export``) still needs a person to write its expected answer: the
+evaluation skips it and says so (:func:`without_review`). Bad input is a
+:class:`~assistant.errors.TestSetError` naming file and line."""
 
 from __future__ import annotations
 
@@ -153,3 +156,9 @@ def _question(path: Path, line: int, record: dict[str, Any]) -> Question:
     return Question(
         str(qid).strip(), question.strip(), lists["answers"], lists["sources"], lists["history"], extra, line
     )
+
+
+def without_review(questions: list[Question]) -> tuple[list[Question], list[Question]]:
+    """(the questions to evaluate, those marked ``"review": true`` that wait for a person)."""
+    review = [q for q in questions if q.extra.get("review") is True]
+    return [q for q in questions if q.extra.get("review") is not True], review

@@ -28,7 +28,6 @@ from .events import (
     open_source,
     respond,
     select_answer,
-    send_feedback,
     staff_delete,
     staff_login,
     staff_logout,
@@ -39,7 +38,10 @@ from .events import (
 from .filters import after_answer, reset_filters, search_without_filter, show_filters
 from .gate import COOKIE_JS, UploadGate, queue_only_queued_events
 from .german import gradio_i18n
+from .history import delete, reopen, save, show_list
 from .layout import INTRO, TITLE, ChatUI, StaffUI, layout_chat, layout_staff
+from .memory import browser_secret
+from .rating import rate, rating_view
 from .render import staff_status
 from .service import DEFAULT_CONCURRENCY, Service
 from .static import CSS, PAGE_JS
@@ -51,18 +53,35 @@ CACHE_SWEEP = (900, 3600)  # Gradio's delete_cache: every 15 min, what is older 
 # share one queue slot: concurrency_id "staff", limit 1; the login is not queued at all.
 
 
-def _wire_chat(ui: ChatUI, service: Service) -> None:
-    inputs = [ui.question, ui.conversation, ui.date_from, ui.date_to, ui.docs]
-    outputs = [ui.chatbot, ui.conversation, ui.sources, ui.turn, ui.question, ui.feedback_note]
+def _answer_steps(ui: ChatUI, service: Service, trigger: Any) -> None:
+    """One chat turn on ``trigger`` (an event listener such as ``ui.send.click`` or a ``.then``
+    of an earlier step): the streamed answer, then the conversation saved in the browser, then
+    the rating buttons for the new answer."""
 
     def chat_turn(question, conversation, date_from, date_to, docs):
         yield from respond(service, question, conversation, date_from, date_to, docs)
 
-    ui.send.click(chat_turn, inputs, outputs, api_visibility="private")
-    ui.question.submit(chat_turn, inputs, outputs, api_visibility="private")
+    inputs = [ui.question, ui.conversation, ui.date_from, ui.date_to, ui.docs]
+    outputs = [ui.chatbot, ui.conversation, ui.sources, ui.turn, ui.question, ui.feedback_note]
+    trigger(chat_turn, inputs, outputs, api_visibility="private").success(
+        save,
+        [ui.conversation, ui.history.current, ui.history.store],
+        [ui.history.current, ui.history.store],
+        api_visibility="private",
+    ).then(rating_view, [ui.conversation, ui.turn], [ui.feedback_box, ui.rating], api_visibility="private")
+
+
+def _wire_chat(ui: ChatUI, service: Service) -> None:
+    for trigger in (ui.send.click, ui.question.submit):
+        _answer_steps(ui, service, trigger)
     reset = [ui.chatbot, ui.conversation, ui.sources, ui.document, ui.turn, ui.question, ui.comment, ui.feedback_note]
-    ui.new.click(new_conversation, None, reset, api_visibility="private")
-    ui.chatbot.clear(new_conversation, None, reset, api_visibility="private")  # the chat's own bin icon
+    for trigger in (ui.new.click, ui.chatbot.clear):  # the chat's own bin icon clears it too
+        trigger(new_conversation, None, reset, api_visibility="private").then(
+            lambda: (None, gr.update(value=None), gr.update(visible=False)),
+            None,
+            [ui.history.current, ui.history.choice, ui.feedback_box],
+            api_visibility="private",
+        )
 
     def show_document(conversation, evt: gr.EventData):
         return open_source(service, conversation, evt)
@@ -71,14 +90,69 @@ def _wire_chat(ui: ChatUI, service: Service) -> None:
         return select_answer(service, conversation, evt)
 
     ui.sources.click(show_document, [ui.conversation], [ui.document], api_visibility="private")
-    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], api_visibility="private")
-    for button, vote in ((ui.up, "up"), (ui.down, "down")):
-        button.click(
-            lambda c, t, m, vote=vote: send_feedback(service, vote, c, t, m),
-            [ui.conversation, ui.turn, ui.comment],
-            [ui.feedback_note, ui.comment],
-            api_visibility="private",
-        )
+    ui.chatbot.select(show_sources, [ui.conversation], [ui.sources, ui.turn], api_visibility="private").then(
+        rating_view, [ui.conversation, ui.turn], [ui.feedback_box, ui.rating], api_visibility="private"
+    )
+
+    def vote(conversation, turn, comment, evt: gr.EventData):
+        return rate(service, conversation, turn, comment, evt)
+
+    ui.rating.click(
+        vote,
+        [ui.conversation, ui.turn, ui.comment],
+        [ui.feedback_note, ui.comment, ui.conversation, ui.rating],
+        api_visibility="private",
+    ).success(
+        save,
+        [ui.conversation, ui.history.current, ui.history.store],
+        [ui.history.current, ui.history.store],
+        api_visibility="private",
+    )
+
+
+def _wire_history(ui: ChatUI, page: gr.Blocks, service: Service) -> None:
+    """The list of earlier conversations: shown on load and whenever the browser's copy changes."""
+    memory = ui.history
+    gr.on(
+        [page.load, memory.store.change],
+        show_list,
+        [memory.store, memory.current],
+        [memory.choice, memory.delete, memory.note],
+        api_visibility="private",
+    )
+    memory.choice.input(
+        lambda store, chosen: reopen(service, store, chosen),
+        [memory.store, memory.choice],
+        [
+            ui.chatbot,
+            ui.conversation,
+            ui.sources,
+            ui.document,
+            ui.turn,
+            memory.current,
+            ui.feedback_box,
+            ui.rating,
+            ui.feedback_note,
+            memory.note,
+        ],
+        api_visibility="private",
+    )
+    memory.delete.click(
+        delete,
+        [memory.store, memory.choice, memory.current],
+        [
+            memory.store,
+            memory.current,
+            ui.chatbot,
+            ui.conversation,
+            ui.sources,
+            ui.document,
+            ui.turn,
+            ui.feedback_box,
+            memory.note,
+        ],
+        api_visibility="private",
+    )
 
 
 def _wire_filters(ui: ChatUI, service: Service) -> None:
@@ -103,17 +177,10 @@ def _wire_filters(ui: ChatUI, service: Service) -> None:
     for trigger in (bar.reset.click, ui.new.click, ui.chatbot.clear):
         trigger(reset_filters, None, fields + shown, api_visibility="private", queue=False)
 
-    def chat_turn(question, conversation, date_from, date_to, docs):
-        yield from respond(service, question, conversation, date_from, date_to, docs)
-
-    bar.without.click(
+    emptied = bar.without.click(
         search_without_filter, [ui.conversation], fields + shown + [ui.question], api_visibility="private", queue=False
-    ).then(
-        chat_turn,
-        [ui.question, ui.conversation, ui.date_from, ui.date_to, ui.docs],
-        [ui.chatbot, ui.conversation, ui.sources, ui.turn, ui.question, ui.feedback_note],
-        api_visibility="private",
     )
+    _answer_steps(ui, service, emptied.then)
 
 
 def _wire_staff(ui: StaffUI, chat: ChatUI, service: Service) -> None:
@@ -233,11 +300,12 @@ def build_app(
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=CACHE_SWEEP) as page:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tab("Chat", id="chat-tab"):
-            chat = layout_chat()
+            chat = layout_chat(browser_secret(service.data_dir))
         with gr.Tab("Mitarbeiterbereich", id="staff-tab"):
             staff = layout_staff(service.staff_enabled)
         _wire_chat(chat, service)
         _wire_filters(chat, service)
+        _wire_history(chat, page, service)
         if staff is not None:
             _wire_staff(staff, chat, service)
         page.load(lambda: on_load(service), None, [chat.docs, chat.status], api_visibility="private")

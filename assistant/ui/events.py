@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ import gradio as gr
 from ..errors import AssistantError
 from ..pipeline import Assistant
 from ..types import Answer, Progress, SearchFilters
+from .feedback import VOTES, feedback_record
 from .filters import answer_display
 from .gate import discard_uploads
 from .german import PROGRESS_UNIT
@@ -49,6 +51,8 @@ class ChatMessage(TypedDict, total=False):
     sources: list[SourceEntry]
     abstained: bool
     filters: dict[str, Any] | None
+    answer_id: str  # what a vote for this answer names (one vote per answer)
+    vote: str  # the vote given ("up" | "down"), shown as the pressed button
 
 
 @contextmanager
@@ -123,6 +127,7 @@ def _stream_answer(
             "sources": entries,
             "abstained": answer.abstained,
             "filters": filters_json(filters),
+            "answer_id": uuid.uuid4().hex,
         },
     ]
     yield (_display(conversation), conversation, render_sources(entries, turn, question, assistant.index), turn, "", "")
@@ -164,26 +169,25 @@ def new_conversation() -> tuple[Any, ...]:
 def send_feedback(
     service: Service, vote: str, conversation: list[ChatMessage], turn: int | None, comment: str
 ) -> tuple[str, str]:
+    """Store the vote for the answer at ``turn``: one vote per answer (a later one replaces it,
+    the same one again stores nothing, see :class:`~.feedback.FeedbackStore`). (note, comment box)"""
     if turn is None or not 0 <= turn < len(conversation) or conversation[turn]["role"] != "assistant":
         return "Es gibt noch keine Antwort, die Sie bewerten könnten.", comment
+    if vote not in VOTES:
+        return gr.skip(), comment
     message = conversation[turn]
-    service.feedback.add(
-        {
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
-            "vote": vote,
-            "comment": (comment or "").strip(),
-            "question": message.get("question", ""),
-            "answer": message["content"],
-            "abstained": message.get("abstained", False),
-            "sources": [
-                {k: e[k] for k in ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote")}
-                for e in message.get("sources", ())
-            ],
-            "filters": message.get("filters"),
-        }
-    )
+    number = sum(1 for m in conversation[: turn + 1] if m["role"] == "assistant")
+    history = [m["content"] for m in conversation[: max(turn - 1, 0)] if m["role"] == "user"]
+    record = feedback_record(dict(message), history, vote, comment, datetime.now(UTC).isoformat(timespec="seconds"))
+    if not service.feedback.vote(record):
+        return f"Ihre Bewertung für Antwort {number} ist schon gespeichert.", ""
+    if message.get("vote") not in (None, vote):
+        said = "👍 hilfreich" if vote == "up" else "👎 nicht hilfreich"
+        return f"Bewertung für Antwort {number} geändert: {said}.", ""
     return (
-        "Danke für Ihre Rückmeldung! 👍" if vote == "up" else "Danke für Ihre Rückmeldung – wir sehen uns das an."
+        f"Danke für Ihre Rückmeldung zu Antwort {number}! 👍"
+        if vote == "up"
+        else f"Danke für Ihre Rückmeldung zu Antwort {number} – wir sehen uns das an."
     ), ""
 
 

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import gradio as gr
 
 from ..ingest.corpus import SUPPORTED_SUFFIXES
+from .history import HistoryUI, layout_history
 from .render import NO_DOCUMENT, NO_SOURCES
 from .service import PASSWORD_ENV
-from .static import DOCUMENT_JS, SOURCES_JS
+from .static import DOCUMENT_JS, RATING_JS, SOURCES_JS
 
 TITLE = "Cluster-Dokumenten-Assistent"
 INTRO = (
@@ -58,12 +59,13 @@ class ChatUI:
     date_from: gr.Textbox  # typed: TT.MM.JJJJ (or JJJJ-MM-TT); gr.DateTime takes ISO only, in English
     date_to: gr.Textbox
     docs: gr.Dropdown
-    up: gr.Button
-    down: gr.Button
+    feedback_box: gr.Column  # hidden until there is an answer to rate
+    rating: gr.HTML  # the 👍/👎 buttons for the answer rated (see .rating)
     comment: gr.Textbox
     feedback_note: gr.Markdown
     filter_note: gr.Markdown  # under the date fields: what is wrong with a date
     filter_bar: FilterBar
+    history: HistoryUI  # the conversations kept in this browser (see .history)
 
 
 @dataclass
@@ -100,7 +102,8 @@ class StaffUI:
     cancel: gr.Button
 
 
-def layout_chat() -> ChatUI:
+def layout_chat(secret: str) -> ChatUI:
+    """The chat tab; ``secret`` encrypts the conversations kept in the browser (see .memory)."""
     conversation, turn = gr.State([]), gr.State(None)
     status = gr.Markdown(elem_id="index-status")
     with gr.Row(equal_height=False, elem_id="chat-zeile"):
@@ -129,11 +132,12 @@ def layout_chat() -> ChatUI:
                 )
                 send = gr.Button("Senden", variant="primary", scale=1, elem_id="senden")
                 new = gr.Button("Neues Gespräch", scale=1, elem_id="neu")
-            up, down, comment, feedback_note = _layout_feedback()
+            feedback_box, rating, comment, feedback_note = _layout_feedback()
             _layout_examples(question)
         with gr.Column(scale=2, elem_id="seiten-spalte"):
             date_from, date_to, docs, filter_note = _layout_filters()
             sources = gr.HTML(NO_SOURCES, elem_id="quellen", js_on_load=SOURCES_JS)
+            history = layout_history(secret)  # below the sources: the answer's sources come first
     with gr.Accordion("Dokument", open=True, elem_id="dokument-bereich"):
         document = gr.HTML(NO_DOCUMENT, elem_id="dokument", js_on_load=DOCUMENT_JS)
     return ChatUI(
@@ -149,29 +153,27 @@ def layout_chat() -> ChatUI:
         date_from,
         date_to,
         docs,
-        up,
-        down,
+        feedback_box,
+        rating,
         comment,
         feedback_note,
         filter_note,
         filter_bar,
+        history,
     )
 
 
-def _layout_feedback() -> tuple[gr.Button, gr.Button, gr.Textbox, gr.Markdown]:
-    with gr.Row(equal_height=False, elem_id="feedback"):
+def _layout_feedback() -> tuple[gr.Column, gr.HTML, gr.Textbox, gr.Markdown]:
+    with gr.Column(visible=False, elem_id="feedback") as box:
+        rating = gr.HTML("", elem_id="bewertung", js_on_load=RATING_JS)
         comment = gr.Textbox(
             label="War die Antwort hilfreich?",
-            scale=4,
             lines=1,
             elem_id="kommentar",
             placeholder="Kommentar (optional), z. B. was gefehlt hat",
         )
-        with gr.Column(scale=1, min_width=160):
-            up = gr.Button("👍 Ja", size="md", elem_id="daumen-hoch")
-            down = gr.Button("👎 Nein", size="md", elem_id="daumen-runter")
-    feedback_note = gr.Markdown(elem_id="feedback-hinweis")
-    return up, down, comment, feedback_note
+        feedback_note = gr.Markdown(elem_id="feedback-hinweis")
+    return box, rating, comment, feedback_note
 
 
 def _layout_examples(question: gr.Textbox) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ctypes
 import hmac
-import json
 import logging
 import os
 import shutil
@@ -14,13 +13,13 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from ..config import Settings
 from ..index.build import BuildReport, build_index
 from ..ingest.corpus import SUPPORTED_SUFFIXES
 from ..pipeline import Assistant
 from ..types import Progress
+from .feedback import FeedbackStore
 from .gate import StaffSessions
 from .guard import LoginAttempt, LoginGuard
 from .inputs import inside, safe_filename
@@ -34,32 +33,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CONCURRENCY = 8
 DATA_DIR_ENV = "ASSISTANT_DATA_DIR"
 PASSWORD_ENV = "ASSISTANT_STAFF_PASSWORD"
-FEEDBACK_FILE = "feedback.jsonl"
 
 # --- state shared by all sessions ------------------------------------------------------------
-
-
-class FeedbackStore:
-    """Votes and comments, one JSON object per line in ``<data dir>/feedback.jsonl``."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / FEEDBACK_FILE
-        self._lock = threading.Lock()
-
-    def add(self, record: dict[str, Any]) -> None:
-        line = json.dumps(record, ensure_ascii=False)
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-
-    def read(self) -> list[dict[str, Any]]:
-        if not self.path.is_file():
-            return []
-        with open(self.path, encoding="utf-8") as handle:
-            return [json.loads(line) for line in handle if line.strip()]
 
 
 class _InUse:
@@ -79,7 +54,7 @@ class Service:
 
     def __init__(self, settings: Settings, data_dir: Path | None = None, staff_password: str | None = None) -> None:
         self.settings = settings
-        self.data_dir = Path(data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV) or ".data")
+        self.data_dir = resolve_data_dir(data_dir)
         password = staff_password if staff_password is not None else os.environ.get(PASSWORD_ENV, "")
         self.staff_password = password or None
         self.feedback = FeedbackStore(self.data_dir)
@@ -180,6 +155,12 @@ class Service:
                 return f"{doc_id} wurde im Korpus-Ordner nicht gefunden."
             target.unlink()
         return None
+
+
+def resolve_data_dir(given: Path | None = None) -> Path:
+    """The chat's data folder (feedback, the key of the conversations kept in browsers):
+    ``given``, else ``$ASSISTANT_DATA_DIR``, else ``.data``."""
+    return Path(given if given is not None else os.environ.get(DATA_DIR_ENV) or ".data")
 
 
 def _open(settings: Settings) -> Assistant:
