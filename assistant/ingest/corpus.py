@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..errors import CorpusError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".odt", ".pptx", ".xlsx", ".csv")
 # {doc id: [size, mtime_ns]} of every supported regular file: the corpus state an index was built from.
 FileStats = dict[str, list[int]]
 
