@@ -300,3 +300,52 @@ def test_each_hostile_file_names_itself(tmp_path: Path, name: str):
 def test_csv_field_over_the_limit_is_a_german_reason(tmp_path: Path):
     reason = reason_of(put(tmp_path, "offen.csv", b'Name;Notiz\nAnna;"offen ' + b"x" * 200_000 + b"\n"))
     assert reason.startswith("CSV nicht lesbar (Zeile ") and "Anführungszeichen" in reason
+
+
+def test_odt_spaces_breaks_footnotes_and_comments(tmp_path: Path):
+    from odf import dc, text
+    from odf import office as odf_office
+    from odf.opendocument import OpenDocumentText
+
+    document = OpenDocumentText()
+    paragraph = text.P(text="Drei")
+    paragraph.addElement(text.S(c=3))
+    paragraph.addText("Leerzeichen")
+    paragraph.addElement(text.LineBreak())
+    paragraph.addText("neue Zeile")
+    note = text.Note(noteclass="footnote")
+    note.addElement(text.NoteCitation(text="1"))
+    body = text.NoteBody()
+    body.addElement(text.P(text="Fußnote zum Förderbescheid."))
+    note.addElement(body)
+    paragraph.addElement(note)
+    comment = odf_office.Annotation()
+    comment.addElement(dc.Creator(text="Prüferin"))
+    comment.addElement(text.P(text="KOMMENTARWORT"))
+    paragraph.addElement(comment)
+    paragraph.addText(" Ende.")
+    document.text.addElement(paragraph)
+    buffer = io.BytesIO()
+    document.write(buffer)
+    doc = load(put(tmp_path, "aufbau.odt", buffer.getvalue()))
+    assert doc.text == "Drei   Leerzeichen\nneue Zeile Ende.\n\nFußnote zum Förderbescheid."
+    assert "KOMMENTARWORT" not in doc.text
+
+
+def test_pptx_tables_and_groups_are_read(tmp_path: Path):
+    import pptx
+    from pptx.util import Inches
+
+    presentation = pptx.Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])  # title only
+    slide.shapes.title.text = "Zahlen"
+    grid = slide.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    for (r, c), value in {(0, 0): "Jahr", (0, 1): "Mitglieder", (1, 0): "2024", (1, 1): "87"}.items():
+        grid.cell(r, c).text = value
+    group = slide.shapes.add_group_shape()
+    group.shapes.add_textbox(Inches(1), Inches(4), Inches(3), Inches(1)).text_frame.text = "Text in der Gruppe"
+    buffer = io.BytesIO()
+    presentation.save(buffer)
+    doc = load(put(tmp_path, "zahlen.pptx", buffer.getvalue()))
+    assert doc.text == "Zahlen\nJahr | Mitglieder\n2024 | 87\nText in der Gruppe"
+    assert doc.pages == ((1, 0, len(doc.text)),)
