@@ -68,7 +68,8 @@ class Settings:
     # host (robots.txt's Crawl-delay wins when longer), and how many pages one run fetches.
     crawl_timeout: float = 10.0
     crawl_max_bytes: int = 20_000_000
-    crawl_user_agent: str = "Cluster-Dokumenten-Assistent/0.1 (+https://github.com/cluster-dokumenten-assistent)"
+    # Site operators read it in their logs: put a contact in, e.g. "... (+https://www.cluster.de/kontakt)".
+    crawl_user_agent: str = "Cluster-Dokumenten-Assistent/0.1 (Dokumenten-Assistent eines Innovationsclusters)"
     crawl_delay: float = 1.0
     crawl_max_pages: int = 200
 
@@ -95,6 +96,8 @@ class Settings:
         for name in ("crawl_max_bytes", "crawl_max_pages"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
+        if not self.crawl_user_agent.strip() or not all(" " <= ch <= "~" for ch in self.crawl_user_agent):
+            raise ConfigError(f"crawl_user_agent={self.crawl_user_agent!r} muss aus druckbaren ASCII-Zeichen bestehen")
         if not math.isfinite(self.crawl_timeout) or self.crawl_timeout <= 0:
             raise ConfigError(f"crawl_timeout={self.crawl_timeout} muss eine Zahl größer als 0 sein")
         if not math.isfinite(self.crawl_delay) or self.crawl_delay < 0:

@@ -68,6 +68,7 @@ class Route:
     etag: str | None = None
     last_modified: str | None = None
     hang: float = 0.0
+    no_length: bool = False  # no Content-Length: the body ends when the connection closes
 
 
 @dataclass
@@ -106,18 +107,20 @@ class Handler(BaseHTTPRequestHandler):
         if fresh:
             self._send(304, b"", "", extra)
             return
-        self._send(route.status, route.body, route.content_type, extra)
+        self._send(route.status, route.body, route.content_type, extra, length=not route.no_length)
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict[str, str], length: bool = True) -> None:
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        if length:
+            self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
-            self.wfile.write(body)
+            for start in range(0, len(body), 16384):
+                self.wfile.write(body[start : start + 16384])
         except (BrokenPipeError, ConnectionResetError):
             pass  # the crawler hung up on a too large or too slow answer
 
@@ -533,6 +536,29 @@ def test_index_and_ask_find_a_crawled_page(server, tmp_path, capsys):
     assert "(0 neu, 0 geändert, 1 entfernt, 5 unverändert)" in out
 
 
+def test_a_body_without_length_is_cut_off_at_the_cap(server, tmp_path, capsys):
+    server.site.routes["/strom.html"] = Route(html("Strom", "y" * 400_000), no_length=True)
+    server.site.routes["/klein.html"] = Route(html("Klein", LONG), no_length=True)
+    corpus = tmp_path / "corpus"
+    code, out, err = run_crawl(capsys, corpus, server.base + "/strom.html", server.base + "/klein.html")
+    assert code == 0, err
+    assert f"  - {server.base}/strom.html: zu groß (mehr als 0.2 MB)" in out
+    assert [p.read_text(encoding="utf-8").split("\n")[0] for p in corpus.rglob("*.txt")] == ["Klein"]
+
+
+def test_crawl_settings_are_checked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CRAWL_USER_AGENT", "Bot/1.0 (Kontakt: jörg@example.org)")
+    code, _out, err = run_crawl(capsys, tmp_path / "corpus", "http://127.0.0.1:9/")
+    assert code == 2 and "crawl_user_agent" in err and "ASCII" in err
+    monkeypatch.delenv("ASSISTANT_CRAWL_USER_AGENT")
+    monkeypatch.setenv("ASSISTANT_CRAWL_TIMEOUT", "0")
+    code, _out, err = run_crawl(capsys, tmp_path / "corpus", "http://127.0.0.1:9/")
+    assert code == 2 and "crawl_timeout=0.0 muss eine Zahl größer als 0 sein" in err
+    with pytest.raises(SystemExit):
+        main(["crawl", "http://127.0.0.1:9/", "--max-pages", "0"])
+    assert "ungültige Zahl '0'" in capsys.readouterr()[1]
+
+
 def test_crawl_options_reach_the_library(server, tmp_path):
     """The library call without the command line: the report's entries and max_pages."""
     build_site(server.site)
@@ -541,3 +567,11 @@ def test_crawl_options_reach_the_library(server, tmp_path):
     assert [c.status for c in report.changes] == ["new", "new"]
     assert report.not_fetched > 0
     assert report.changes[0].path.startswith("web/")
+
+
+def test_max_pages_is_reported(server, tmp_path, capsys):
+    build_site(server.site)
+    code, out, err = run_crawl(capsys, tmp_path / "corpus", server.base + "/", "--same-site", "--max-pages", "3")
+    assert code == 0, err
+    assert "Seiten: 3 (3 neu," in out
+    assert "Grenze von 3 Seiten erreicht: 7 gefundene Seite(n) nicht abgerufen (--max-pages)." in out

@@ -132,6 +132,10 @@ class Fetcher:
                 raise Unfetchable("timeout", f"Zeitüberschreitung (keine Antwort in {self.timeout:g} s)") from None
             except (httpx.TransportError, httpx.InvalidURL) as exc:
                 raise Unfetchable("unreachable", f"nicht erreichbar ({_describe(exc)})") from None
+            except httpx.HTTPError as exc:  # e.g. a body whose Content-Encoding does not decode
+                raise Unfetchable("http", f"Antwort nicht lesbar ({_describe(exc)})") from None
+            except UnicodeError as exc:  # a header value (a stored ETag) that is no ASCII
+                raise Unfetchable("http", f"Anfrage nicht möglich ({exc})") from None
             if isinstance(response, str):
                 current = response
                 continue
