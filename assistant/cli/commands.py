@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config import Settings
 from ..types import Answer, Progress, SearchFilters
+from .crawl import cmd_crawl
 from .parser import settings_from
 
 if TYPE_CHECKING:
@@ -301,4 +302,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": cmd_bench,
     "eval": cmd_eval,
     "feedback": cmd_feedback,
+    "crawl": cmd_crawl,
 }
