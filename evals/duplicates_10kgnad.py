@@ -101,7 +101,6 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=15)
     args = parser.parse_args()
     texts, labels, planted, kinds = corpus(args)
-    ids = [f"d{i:05d}" for i in range(len(texts))]
     print(
         f"{len(texts)} Dokumente: {args.articles} Artikel, {kinds.count('repost')} Reposts von {args.reposted}, "
         f"{kinds.count('footer')} mit gemeinsamer Fußzeile ({len(FOOTER.split())} Wörter); "
@@ -148,7 +147,6 @@ def main() -> int:
                 f"  Schwelle {threshold:.1f}: {len(groups)} Gruppen, {right} von {found_true} Paaren gefunden "
                 f"(Recall {right / found_true:.4f}), {wrong} falsch zusammengeführt (Präzision {precision:.4f})"
             )
-    del ids
     return 0
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
@@ -37,9 +38,9 @@ from ..errors import IndexCorruptError
 from ..types import Document
 from .format import DUPLICATES, MINHASH, Tables, write_json
 
-# 5 words: 3-word shingles are common phrases ("in der Region", "am 20. Oktober") that two
-# articles of one topic share (3 false merges at SHARED against 1 with 5 words); 7 words lose
-# more shingles to each small edit (recall 0.986 against 0.990 at 0.6). Measured: README.md, "Reposts merged".
+# 5 words: at SHARED, 3- and 5-word shingles found the same (recall 0.996, no false merge),
+# 7 words lose more shingles to each small edit (recall 0.984); 5 also keeps short common phrases
+# of one topic ("in der Region", "am 20. Oktober") from counting. Measured: README.md, "Reposts merged".
 SHINGLE = 5
 # 128 permutations: the shared-share estimate's standard error is about 0.04 at the threshold;
 # 4 bytes each, 512 bytes a document (64 MB at 125k documents, read only by builds).
@@ -48,11 +49,11 @@ NUM_PERM = 128
 # probability 0.79, one sharing two thirds (Jaccard 1/2) with 0.996; a pair at Jaccard 0.1 with 0.04.
 BAND_ROWS = 3
 BANDS = NUM_PERM // BAND_ROWS
-# A repost shares at least this share of the larger document's shingles: more than half of the
-# text is the same body. Measured: planted reposts share 0.41-1.0 (median 0.91), same-topic
-# articles at most 0.52 (two agency stubs with the same notice), articles with one long shared
-# footer at most 0.29; at 0.5 recall 0.996, precision 0.998 (at 0.6: 0.990 and 1.0).
-SHARED = 0.5
+# A repost shares at least this share of the larger document's shingles: most of the text is
+# the same body. Measured: planted reposts share 0.46-1.0 (median 0.91), same-topic articles at
+# most 0.59 (two agency stubs with the same notice), articles with one long shared footer at most
+# 0.31; at 0.6 recall 0.996 and no false merge, at 0.5 the same recall and 3 false merges.
+SHARED = 0.6
 # A band value shared by more documents than this is boilerplate (a footer that fills whole
 # short documents); its bucket yields no pairs, so a build never compares all pairs of a corpus.
 MAX_BUCKET = 200
@@ -68,30 +69,44 @@ _PROBE = "Das Netzwerk lädt am 20. Oktober 2022 zum Jahrestreffen der Cluster e
 NO_DATE = np.iinfo(np.int32).max  # undated documents sort after dated ones
 
 
-def shingles(text: str, size: int = SHINGLE) -> set[bytes]:
-    """The document's word shingles (``size`` consecutive words, lower-cased, UTF-8)."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    if len(words) < size:
-        return {" ".join(words).encode("utf-8")} if words else set()
-    return {" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)}
+def shingle_hashes(text: str, size: int = SHINGLE) -> np.ndarray:
+    """The distinct 32-bit hashes of the text's word shingles (``size`` consecutive words,
+    lower-cased): each word hashed once (CRC-32), the shingles combined from them in NumPy."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    ids = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
+    width = min(size, len(words))
+    n = len(words) - width + 1
+    combined = np.zeros(n, dtype=np.uint64)
+    for j in range(width):  # a polynomial hash of the words, wrapping at 64 bits
+        combined = combined * np.uint64(1_000_003) ^ ids[j : j + n]
+    return np.unique((combined * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32))
 
 
-def signature(text: str, size: int = SHINGLE, num_perm: int = NUM_PERM) -> tuple[np.ndarray, int]:
+def signature(text: str, size: int = SHINGLE) -> tuple[np.ndarray, int]:
     """The MinHash signature of the text's shingles (uint32) and how many shingles it has."""
-    grams = shingles(text, size)
-    return _minhash(grams, num_perm), len(grams)
+    hashes = shingle_hashes(text, size)
+    return _minhash(hashes), int(hashes.size)
 
 
-def _minhash(grams: set[bytes], num_perm: int = NUM_PERM) -> np.ndarray:
-    sketch = MinHash(num_perm=num_perm, seed=SEED)
-    if grams:
-        sketch.update_batch(list(grams))
+@cache
+def _empty() -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
+
+
+def _minhash(hashes: np.ndarray) -> np.ndarray:
+    # The shingles come hashed (hashfunc int); a copy of one empty MinHash keeps its permutations,
+    # made once, not per document.
+    sketch = _empty().copy()
+    if hashes.size:
+        sketch.update_batch(hashes.tolist())
     return np.asarray(sketch.hashvalues, dtype=np.uint32)
 
 
 @cache
 def _probe() -> tuple[int, ...]:
-    return tuple(int(v) for v in _minhash(shingles(_PROBE))[:8])
+    return tuple(int(v) for v in _minhash(shingle_hashes(_PROBE))[:8])
 
 
 @dataclass
