@@ -92,7 +92,15 @@ class Evidence:
     def __init__(self, index: IndexData, ranker: AnswerRanker | None = None) -> None:
         self.index = index
         self.lexical: LexicalIndex = index.lexical
-        self.ranker = ranker or default_ranker()
+        self._ranker = ranker
+
+    @property
+    def ranker(self) -> AnswerRanker:
+        """The fitted models, loaded when first needed (building the training pool needs none:
+        evals/ranker/train.py can then run while the shipped files have other features)."""
+        if self._ranker is None:
+            self._ranker = default_ranker()
+        return self._ranker
 
     def question_weights(self, text: str) -> list[tuple[str, tuple[str, ...], float]]:
         """``(stem, parts, weight)`` per content word of the question; ``parts`` are the compound

@@ -812,7 +812,7 @@ def run(args: argparse.Namespace) -> int:
     report["seconds"] = time.perf_counter() - started
     (args.out / "cv_report.json").write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     text = markdown(report)
-    (args.out / "REPORT.md").write_text(text, encoding="utf-8")
+    (args.out / "TRAINING.md").write_text(text, encoding="utf-8")
     log(text)
     return 0
 
