@@ -106,13 +106,43 @@ def test_planted_reposts_form_one_group_with_the_earliest_canonical(planted, tmp
     index.close()
 
 
+TEMPLATE = (
+    "Das Netzwerk lädt alle Mitglieder zum Jahrestreffen nach Dortmund ein. Auf dem Programm stehen "
+    "Vorträge zur Digitalisierung im Mittelstand, ein Austausch der Arbeitsgruppen, die Wahl des "
+    "Vorstands und am Abend ein gemeinsames Essen. Die Teilnahme ist für Mitglieder kostenlos; "
+    "Gäste zahlen einen kleinen Beitrag. Anmeldungen nimmt die Geschäftsstelle bis eine Woche vor "
+    "dem Termin entgegen. Wir freuen uns auf zahlreiche Teilnehmerinnen und Teilnehmer und auf "
+    "anregende Gespräche mit Partnern aus Wirtschaft, Wissenschaft und Verwaltung."
+)
+
+
 def test_the_earliest_copy_is_canonical_ties_by_id():
-    text = "Das Cluster lädt zum Jahrestreffen ein, mit Vorträgen, Workshops und einem Empfang am Abend. " * 3
-    sig, count = signature(text)
+    sig, count = signature(TEMPLATE)
     s = Signatures(np.stack([sig, sig, sig]), np.asarray([count] * 3, dtype=np.int32), np.asarray([5, 3, 3]))
     assert find_groups(s, ["a.txt", "c.txt", "b.txt"]) == [["b.txt", "c.txt", "a.txt"]]
     s.day[:] = duplicates.NO_DATE  # undated: by id
     assert find_groups(s, ["a.txt", "c.txt", "b.txt"]) == [["a.txt", "b.txt", "c.txt"]]
+
+
+def test_the_same_text_a_year_later_is_another_document():
+    """A yearly event announced with last year's text is not a repost of it: the earlier one
+    would otherwise stand for both as the canonical copy."""
+    sig, count = signature(TEMPLATE)
+    assert count >= duplicates.MIN_SHINGLES
+    days = [date(2022, 10, 20).toordinal(), date(2023, 10, 19).toordinal(), date(2022, 11, 3).toordinal()]
+    s = Signatures(np.stack([sig, sig, sig]), np.asarray([count] * 3, dtype=np.int32), np.asarray(days))
+    assert find_groups(s, ["2022.txt", "2023.txt", "kopie-2022.txt"]) == [["2022.txt", "kopie-2022.txt"]]
+
+
+def test_short_notices_from_one_template_stay_apart():
+    first = "Die Anmeldung zum Workshop Wasserstoff am 5. Februar in Bremen ist ab sofort möglich."
+    second = first.replace("5. Februar in Bremen", "7. März in Kiel")
+    (sa, ca), (sb, cb) = signature(first), signature(second)
+    assert ca < duplicates.MIN_SHINGLES
+    s = Signatures(np.stack([sa, sb]), np.asarray([ca, cb], dtype=np.int32), np.full(2, duplicates.NO_DATE))
+    assert find_groups(s, ["bremen.txt", "kiel.txt"]) == []
+    same = Signatures(np.stack([sa, sa]), np.asarray([ca, ca], dtype=np.int32), np.full(2, duplicates.NO_DATE))
+    assert find_groups(same, ["a.txt", "b.txt"]) == []  # too short to tell a repost from a template
 
 
 def test_search_shows_a_group_once_naming_the_other_copies(planted, tmp_path):

@@ -60,6 +60,14 @@ MAX_BUCKET = 200
 # A shingle that more documents than this hold is boilerplate (a shared footer, a site's header)
 # and counts for no pair; a group of copies has fewer members.
 COMMON = 10
+# A document with fewer shingles (about 55 words) is never merged: two short notices made from
+# one template ("Die Anmeldung zum Workshop am 5. Februar in Bremen ...") share most shingles
+# though they announce different things; a reposted news item is longer.
+MIN_SHINGLES = 50
+# Copies are posted within weeks; documents whose dates lie further apart are not merged even
+# when their texts agree: a yearly event announced with last year's text ("Jahrestreffen 2023")
+# must not hide behind the earlier copy as the canonical one.
+MAX_DAYS_APART = 90
 SEED = 1
 VERSION = 1
 _WORD = re.compile(r"\w+")
@@ -272,8 +280,18 @@ def _frequent(s: Signatures, common: int) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _verified(s: Signatures, pairs: np.ndarray, threshold: float = SHARED) -> list[tuple[int, int]]:
-    keep = shared_share(s, pairs) >= threshold
-    return [(int(a), int(b)) for a, b in pairs[keep]]
+    """The candidate pairs that are reposts: enough shared text, both long enough
+    (:data:`MIN_SHINGLES`), dates (where both have one) at most :data:`MAX_DAYS_APART` apart."""
+    if not len(pairs):
+        return []
+    a, b = pairs[:, 0], pairs[:, 1]
+    day_a, day_b = s.day[a].astype(np.int64), s.day[b].astype(np.int64)
+    dated = (day_a != NO_DATE) & (day_b != NO_DATE)
+    close = ~dated | (np.abs(day_a - day_b) <= MAX_DAYS_APART)
+    long_enough = (s.count[a] >= MIN_SHINGLES) & (s.count[b] >= MIN_SHINGLES)
+    keep = close & long_enough
+    keep[keep] = shared_share(s, pairs[keep]) >= threshold
+    return [(int(x), int(y)) for x, y in pairs[keep]]
 
 
 @dataclass(frozen=True)
