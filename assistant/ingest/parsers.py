@@ -18,6 +18,7 @@ from pathlib import Path
 from ..config import UNPACKED_PER_FILE_BYTE, Settings
 from ..errors import DocumentError
 from ..types import Document
+from .boilerplate import is_boilerplate, strip_boilerplate
 from .corpus import CorpusFile
 from .dates import extract_dates
 from .decoding import decode_text
@@ -25,11 +26,6 @@ from .decoding import decode_text
 # A DOCX whose parts unpack to more than this is treated as a zip bomb, unless the caller passes
 # its own limit (a build passes Settings.max_unpacked_bytes; this is its default value).
 MAX_UNPACKED_BYTES = Settings.max_file_bytes * UNPACKED_PER_FILE_BYTE
-_BOILERPLATE_LINES = re.compile(
-    r"^(skip to (main )?content|zum inhalt springen|direkt zum inhalt|meldung|pressemitteilung|news|"
-    r"aktuelles|startseite|home|menü|menu|navigation)$",
-    re.IGNORECASE,
-)
 
 # Metadata titles that programs fill in by themselves (reportlab: "untitled"); they name nothing.
 _PLACEHOLDER_TITLE = re.compile(
@@ -58,6 +54,8 @@ def load_document(file: CorpusFile, max_unpacked_bytes: int | None = None) -> Do
         text, title, pages = parser(raw, file.doc_id)
     del raw  # a large file: its bytes need not stay beside its text while that is normalised
     text = _normalize(text)
+    if not pages:  # page offsets would no longer fit
+        text = strip_boilerplate(text)
     if not text.strip():
         raise DocumentError(file.doc_id, "kein Text gefunden")
     title = " ".join((title or "").split())
@@ -92,7 +90,7 @@ def guess_title(text: str, doc_id: str) -> str:
     first = Path(doc_id).stem
     for line in [ln for ln in text.splitlines() if ln.strip()][:15]:
         line = line.strip().lstrip("#").strip()
-        if len(line) < 8 or _BOILERPLATE_LINES.match(line) or _is_bare_date(line):
+        if len(line) < 8 or is_boilerplate(line) or _is_bare_date(line):
             continue
         if len(line) <= 200:
             return line

@@ -102,7 +102,9 @@ def _source(entry: Any) -> dict[str, Any] | None:
     if entry.get("date") is not None and not _text(entry["date"], 100):
         return None
     keys = ("kind", "doc_id", "chunk_id", "title", "date", "quote") + _SOURCE_INTS + _SOURCE_OPTIONAL_INTS
-    return {k: entry.get(k) for k in keys}
+    source = {k: entry.get(k) for k in keys}
+    source["url"] = entry.get("url") if _text(entry.get("url"), 2048) else None  # a link only when http(s): render.py
+    return source
 
 
 def _filters(value: Any) -> dict[str, Any] | None:
