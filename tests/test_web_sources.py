@@ -113,6 +113,10 @@ def test_sidecar_url_and_date_reach_ask_json(tmp_path, web_corpus, capsys):
         assert doc.dates == ()  # the date is not in the text
     finally:
         data.close()
+    assert main(["ask", QUESTION, *cli_args(web_corpus, index)]) == 0
+    text = capsys.readouterr().out
+    assert "(web/clusterplattform.de/foerderung.txt, 12. März 2024)\n    „Das Programm" in text
+    assert f"für Beratung durch Hochschulen.“\n    Original: {FINAL_URL}\n" in text
     other = ask_json(capsys, web_corpus, index, "Wo findet das Netzwerktreffen Wasserstoff Lippe statt?")
     assert other["citations"][0]["doc_id"] == OTHER and other["citations"][0]["url"] is None  # null, not missing
     # The publication date serves the date filter as a date written in the text does.
@@ -434,6 +438,8 @@ def test_html_page_loses_its_navigation_lines(tmp_path):
         "Auf der Startseite finden Sie alle Termine.",
         "X",
         "E-Mail",
+        "YouTube",  # a GermanQuAD article's title line: a network's name alone may be a heading
+        "LinkedIn",
         "Wir verwenden Cookies, " + "und dieser Satz ist länger als jede Bannerzeile, " * 5,
     ],
 )

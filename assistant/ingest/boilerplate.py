@@ -28,7 +28,7 @@ _PHRASES = (
     # sharing and printing
     r"|teilen|share|seite teilen|artikel teilen|beitrag teilen|diese seite teilen|drucken|seite drucken"
     r"|diese seite drucken|artikel drucken|druckversion|weiterempfehlen|per e-mail (versenden|teilen|senden)"
-    rf"|(share|teilen) (on|auf|via|über|per) {_SOCIAL}|(auf|bei|via) {_SOCIAL} teilen|{_NETWORKS}"
+    rf"|(share|teilen) (on|auf|via|über|per) {_SOCIAL}|(auf|bei|via) {_SOCIAL} teilen"
     # back and up
     r"|nach oben|zurück nach oben|seitenanfang|zum seitenanfang|back to top|zurück|zurück zur übersicht"
     r"|zur übersicht|zurück zur startseite|weiterlesen|mehr lesen|mehr erfahren|read more"

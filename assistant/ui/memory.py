@@ -42,7 +42,7 @@ CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 _RAW_HTML = re.compile(r"(?<!\\)<")
 _SOURCE_INTS = ("n", "start", "end", "passage_start", "passage_end")
 _SOURCE_OPTIONAL_INTS = ("page", "short_start", "short_end")
-_CITATION_FIELDS = ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote", "page")
+_CITATION_FIELDS = ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote", "url", "page")
 
 OLD_FORMAT = "Gespeicherte Gespräche in einem unbekannten oder älteren Format wurden nicht übernommen."
 
