@@ -62,6 +62,16 @@ class Settings:
     # Seconds the endpoint may take to connect, to begin its reply and between two reads; the
     # whole reply must be in within four times that (answer/llm.py reply_deadline).
     llm_timeout: float = 30.0
+    # `assistant crawl` (ingest/web/): seconds to connect and between two reads (a whole
+    # response must be in within four times that), the most bytes one response may have, the
+    # User-Agent it sends and matches robots.txt with, the pause between two requests to one
+    # host (robots.txt's Crawl-delay wins when longer), and how many pages one run fetches.
+    crawl_timeout: float = 10.0
+    crawl_max_bytes: int = 20_000_000
+    # Site operators read it in their logs: put a contact in, e.g. "... (+https://www.cluster.de/kontakt)".
+    crawl_user_agent: str = "Cluster-Dokumenten-Assistent/0.1 (Dokumenten-Assistent eines Innovationsclusters)"
+    crawl_delay: float = 1.0
+    crawl_max_pages: int = 200
 
     def __post_init__(self) -> None:
         if self.retrieval not in RETRIEVAL_MODES:
@@ -83,6 +93,15 @@ class Settings:
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0:
                 raise ConfigError(f"{name}={value} muss eine Zahl größer oder gleich 0 sein")
+        for name in ("crawl_max_bytes", "crawl_max_pages"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
+        if not self.crawl_user_agent.strip() or not all(" " <= ch <= "~" for ch in self.crawl_user_agent):
+            raise ConfigError(f"crawl_user_agent={self.crawl_user_agent!r} muss aus druckbaren ASCII-Zeichen bestehen")
+        if not math.isfinite(self.crawl_timeout) or self.crawl_timeout <= 0:
+            raise ConfigError(f"crawl_timeout={self.crawl_timeout} muss eine Zahl größer als 0 sein")
+        if not math.isfinite(self.crawl_delay) or self.crawl_delay < 0:
+            raise ConfigError(f"crawl_delay={self.crawl_delay} muss eine Zahl größer oder gleich 0 sein")
 
     @property
     def max_unpacked_bytes(self) -> int:

@@ -72,6 +72,11 @@ class LLMUnavailableError(LLMError):
     """The language model endpoint could not be reached or did not answer in time."""
 
 
+class CrawlError(AssistantError):
+    """``assistant crawl`` cannot run: a start address is no web address, or the corpus folder
+    for web pages cannot be used. Single pages that fail are skipped with a reason instead."""
+
+
 class InputError(AssistantError):
     """What a user typed or sent (a date, a question, a file) cannot be used; the message says why."""
 

@@ -130,7 +130,25 @@ class Assistant:
         """Like :meth:`ask`, but yields the answer text as it is produced (``str`` pieces) and
         the checked :class:`Answer` last. Extractive answers come in one piece. The final
         Answer's text replaces what was streamed (markers may be removed by the check, or a
-        failed generation replaced by an extractive answer)."""
+        failed generation replaced by an extractive answer). A citation of a reposted document
+        names its other copies (``also_published``)."""
+        for event in self._ask_stream(question, history, filters, today):
+            yield event if isinstance(event, str) else self._with_copies(event)
+
+    def _with_copies(self, answer: Answer) -> Answer:
+        groups = self.index.duplicates
+        if not groups:
+            return answer
+        citations = tuple(replace(c, also_published=groups.others(c.doc_id)) for c in answer.citations)
+        return replace(answer, citations=citations)
+
+    def _ask_stream(
+        self,
+        question: str,
+        history: Sequence[Any] = (),
+        filters: SearchFilters | None = None,
+        today: date | None = None,
+    ) -> Iterator[str | Answer]:
         intent = with_filter_dates(understand(question, history, today, previous_docs=cited_docs(history)), filters)
         hits = self.retrieve(intent, filters)
         extractive = ExtractiveAnswerer(self.index, reader=self.reader)

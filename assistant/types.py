@@ -138,9 +138,10 @@ class Hit:
     score: float
     ranks: dict[str, int] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)  # raw score per retriever
+    also_published: tuple[str, ...] = ()  # the other copies of a reposted document (their ids)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "doc_id": self.chunk.doc_id,
             "chunk_id": self.chunk.id,
             "start": self.chunk.start,
@@ -149,6 +150,9 @@ class Hit:
             "ranks": dict(self.ranks),
             "text": self.chunk.text,
         }
+        if self.also_published:
+            data["also_published"] = list(self.also_published)
+        return data
 
 
 @dataclass(frozen=True)
@@ -177,6 +181,7 @@ class Citation:
     quote: str
     page: int | None = None
     url: str | None = None  # the page the document was fetched from (http/https), when known
+    also_published: tuple[str, ...] = ()  # the other copies of a reposted document (their ids)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -192,6 +197,8 @@ class Citation:
         }
         if self.page is not None:
             data["page"] = self.page
+        if self.also_published:
+            data["also_published"] = list(self.also_published)
         return data
 
 

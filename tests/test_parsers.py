@@ -342,7 +342,7 @@ BAD_FILES = {
     "kaputt.docx": (lambda: b"Das ist gar keine ZIP-Datei, sondern Text.", "beschädigte DOCX"),
     "falsches-zip.docx": (lambda: _plain_zip(), "beschädigte DOCX"),
     "bombe.docx": (_zip_bomb, "ZIP-Bombe"),
-    "tabelle.xlsx": (lambda: b"PK\x03\x04 irgendwas", "nicht unterstützt"),
+    "tabelle.xls": (lambda: b"PK\x03\x04 irgendwas", "nicht unterstützt"),
 }
 
 
@@ -407,7 +407,7 @@ def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
     assert "symbolischer Link" in skipped_reasons["kaputt-link.txt"]
     assert "symbolischer Link" in skipped_reasons["ordner-link"]
     assert "zu groß" in skipped_reasons["gross.txt"]
-    assert "nicht unterstützt" in skipped_reasons["schlecht/tabelle.xlsx"]
+    assert "nicht unterstützt" in skipped_reasons["schlecht/tabelle.xls"]
     assert all(isinstance(s, Skipped) for s in skipped)
     assert not set(ids) & set(skipped_reasons)
     for f in files:
@@ -421,7 +421,7 @@ def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
         except DocumentError as exc:
             failed[exc.path] = exc.reason
     assert set(loaded) == {"gut.txt", "drinnen.txt", "sub/x.pdf", "sub/tief/bericht.docx", "seite.html", "notiz.md"}
-    assert set(failed) == {f"schlecht/{n}" for n in BAD_FILES if not n.endswith(".xlsx")}
+    assert set(failed) == {f"schlecht/{n}" for n in BAD_FILES if not n.endswith(".xls")}
     assert all(reason for reason in failed.values())
     assert loaded["drinnen.txt"].text == loaded["gut.txt"].text
     assert loaded["sub/x.pdf"].pages[1][0] == 2
@@ -439,7 +439,7 @@ def test_file_stats_change_with_content(tmp_path):
     path = write(tmp_path / "a.txt", "Erster Stand des Textes.")
     before = file_stats(tmp_path)
     write(tmp_path / "b.md", "# Neu")
-    write(tmp_path / "c.xlsx", b"ignoriert")
+    write(tmp_path / "c.xls", b"ignoriert")
     path.write_text("Zweiter, längerer Stand des Textes.", encoding="utf-8")
     after = file_stats(tmp_path)
     assert set(before) == {"a.txt"} and set(after) == {"a.txt", "b.md"}
@@ -466,7 +466,7 @@ def test_scan_missing_folder(tmp_path):
 
 
 def test_load_document_unsupported_suffix_is_document_error(tmp_path):
-    path = write(tmp_path / "daten.xlsx", b"PK\x03\x04")
+    path = write(tmp_path / "daten.xls", b"PK\x03\x04")
     with pytest.raises(DocumentError, match="nicht unterstützt"):
         load(path)
 

@@ -20,11 +20,12 @@ import time
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_files import docx_bytes
+from hostile_files import docx_bytes, odt_bytes, pptx_bytes, replace_member, xlsx_bytes
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
@@ -707,11 +708,70 @@ def _load_fuzzed(folder: Path, name: str, raw: bytes) -> None:
 
 
 @FUZZ
-@given(raw=some_bytes, suffix=st.sampled_from([".txt", ".md"]))
+@given(raw=some_bytes, suffix=st.sampled_from([".txt", ".md", ".csv"]))
 @example(raw=b"# \n\n", suffix=".md")
 @example(raw=b"#\t\xc3\xa4\r\n", suffix=".md")
+@example(raw=b'a;b\n"offen', suffix=".csv")
+@example(raw=b"\r\r\r;", suffix=".csv")
 def test_fuzz_load_text_and_markdown(fuzz_dir, raw, suffix):
     _load_fuzzed(fuzz_dir, "fuzz" + suffix, raw)
+
+
+@lru_cache(maxsize=1)
+def office_files() -> dict[str, bytes]:
+    """One small real file per zip format, with a table, a date and German letters."""
+    return {
+        ".docx": docx_bytes(["Förderung am 9. Mai 2022 in Köln."], table=[["Name", "Wert"], ["Größe", "5"]]),
+        ".odt": odt_bytes(["Förderung am 9. Mai 2022 in Köln."], heading="Übersicht", table=[["Name"], ["Größe"]]),
+        ".pptx": pptx_bytes([("Übersicht", ["Förderung am 9. Mai 2022"]), ("Köln", ["Größe: 5"])], notes={0: "Notiz"}),
+        ".xlsx": xlsx_bytes({"Daten": [["Name", "Datum"], ["Größe", "9. Mai 2022"], [5, 1.5]]}),
+    }
+
+
+def _mutated_xml(raw: bytes, pick: int, flips: list[tuple[int, int]]) -> bytes:
+    """``raw`` with one of its XML parts (``pick``) changed at the given (position, byte) pairs."""
+    import io as _io
+
+    names = [n for n in zipfile.ZipFile(_io.BytesIO(raw)).namelist() if n.endswith((".xml", ".rels"))]
+    name = names[pick % len(names)]
+    data = bytearray(zipfile.ZipFile(_io.BytesIO(raw)).read(name))
+    for position, value in flips:
+        data[position % len(data)] = value
+    return replace_member(raw, name, bytes(data))
+
+
+_XML_BYTES = st.sampled_from(list(b"<>&;\"'/=! ax9\x00\xff\xc3"))
+office_mutations = st.one_of(
+    st.builds(lambda cut: ("cut", cut), st.floats(0, 1)),
+    st.builds(
+        lambda flips: ("flip", flips), st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)), max_size=8)
+    ),
+    st.builds(
+        lambda pick, flips: ("xml", (pick, flips)),
+        st.integers(0, 50),
+        st.lists(st.tuples(st.integers(0, 10**6), _XML_BYTES), min_size=1, max_size=6),
+    ),
+)
+
+
+def _apply_mutation(raw: bytes, mutation: tuple[str, Any]) -> bytes:
+    kind, how = mutation
+    if kind == "cut":
+        return raw[: int(len(raw) * how)]
+    if kind == "flip":
+        data = bytearray(raw)
+        for position, value in how:
+            data[position % len(data)] = value
+        return bytes(data)
+    return _mutated_xml(raw, *how)
+
+
+@FUZZ
+@given(suffix=st.sampled_from([".docx", ".odt", ".pptx", ".xlsx"]), mutation=office_mutations)
+def test_fuzz_load_office(fuzz_dir, suffix, mutation):
+    """Real ODT/PPTX/XLSX/DOCX files cut, with bytes flipped or with one XML part damaged: a
+    document or a German reason, never another exception."""
+    _load_fuzzed(fuzz_dir, "fuzz" + suffix, _apply_mutation(office_files()[suffix], mutation))
 
 
 @FUZZ

@@ -18,6 +18,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from test_robustness import (
     ROOT,
+    _apply_mutation,
     _decode_fuzzed,
     _load_fuzzed,
     _parse_testset,
@@ -30,6 +31,8 @@ from test_robustness import (
     kill_plan,
     kill_trial,
     make_hostile_corpus,
+    office_files,
+    office_mutations,
     outcome_table,
     prepare_scenarios,
     some_bytes,
@@ -122,9 +125,15 @@ def test_fuzz_decode_text_many(raw):
 
 
 @MANY
-@given(raw=some_bytes, suffix=st.sampled_from([".txt", ".md"]))
+@given(raw=some_bytes, suffix=st.sampled_from([".txt", ".md", ".csv"]))
 def test_fuzz_load_text_and_markdown_many(fuzz_dir, raw, suffix):
     _load_fuzzed(fuzz_dir, "fuzz" + suffix, raw)
+
+
+@MANY
+@given(suffix=st.sampled_from([".docx", ".odt", ".pptx", ".xlsx"]), mutation=office_mutations)
+def test_fuzz_load_office_many(fuzz_dir, suffix, mutation):
+    _load_fuzzed(fuzz_dir, "fuzz" + suffix, _apply_mutation(office_files()[suffix], mutation))
 
 
 @MANY

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ..config import Settings
 from ..types import Answer, Progress, SearchFilters
+from .crawl import cmd_crawl
 from .parser import settings_from
 
 if TYPE_CHECKING:
@@ -55,6 +56,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     print(f"Suche: {'hybrid (BM25 + Vektoren)' if report.dense else 'nur lexikalisch (BM25)'}")
     if report.full_rebuild_reason:
         print(f"Vollständig neu gebaut: {report.full_rebuild_reason}")
+    if report.duplicate_groups:
+        copies = sum(len(g) - 1 for g in report.duplicate_groups)
+        print(f"Mehrfach veröffentlicht: {len(report.duplicate_groups)} Dokumente mit {copies} weiteren Kopien")
     if report.skipped:
         print(f"Übersprungen: {len(report.skipped)}")
         for item in report.skipped:
@@ -88,6 +92,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"[{rank}] {doc.title} ({hit.chunk.doc_id}{when}) Score {hit.score:.3f}")
         text = " ".join(hit.chunk.text.split())
         print(f"    {text[:400]}{' …' if len(text) > 400 else ''}")
+        if hit.also_published:
+            print(f"    {copies_line(hit.also_published, assistant.index)}")
     return 0
 
 
@@ -115,12 +121,22 @@ def print_answer(answer: Answer, index: IndexData, stream: TextIO | None = None)
             print(f"    „{' '.join(c.quote.split())}“", file=out)
             if c.url:
                 print(f"    Original: {c.url}", file=out)
+            if c.also_published:
+                print(f"    {copies_line(c.also_published, index)}", file=out)
     elif answer.abstained and answer.hits:
         print("\nMöglicherweise hilfreich:", file=out)
         for hit in answer.hits[:3]:
             doc = index.documents[hit.chunk.doc_id]
             text = " ".join(hit.chunk.text.split())
             print(f"- {doc.title} ({doc.id}): {text[:160]}{' …' if len(text) > 160 else ''}", file=out)
+
+
+def copies_line(doc_ids: tuple[str, ...], index: IndexData) -> str:
+    """ "auch veröffentlicht bei …": the other copies of a reposted document, by site or id."""
+    from ..index.duplicates import copy_label
+
+    names = [copy_label(index.documents[d]) if d in index.documents else d for d in doc_ids]
+    return f"auch veröffentlicht bei: {', '.join(names)}"
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -303,4 +319,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "bench": cmd_bench,
     "eval": cmd_eval,
     "feedback": cmd_feedback,
+    "crawl": cmd_crawl,
 }

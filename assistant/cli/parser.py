@@ -56,6 +56,23 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--host", default="127.0.0.1", help="Adresse (Standard: 127.0.0.1, nur dieser Rechner)")
     chat.add_argument("--port", type=int, default=7860, help="Port (Standard: 7860)")
 
+    crawl = sub.add_parser("crawl", help="Webseiten ins Korpus holen (corpus/web/) und aktuell halten")
+    crawl.add_argument("urls", nargs="+", metavar="URL", help="Startadresse(n), z. B. https://www.example.de/")
+    crawl.add_argument(
+        "--sitemap", action="store_true", help="Seiten aus der Sitemap (aus robots.txt oder /sitemap.xml) holen"
+    )
+    crawl.add_argument("--same-site", action="store_true", help="Links folgen, nur auf dem Host der Startadresse")
+    crawl.add_argument("--corpus", dest="corpus_dir", type=Path, help="Korpus-Ordner (Standard: corpus)")
+    crawl.add_argument("--max-pages", type=_positive_int, help="höchstens so viele Seiten abrufen (Standard: 200)")
+    crawl.add_argument(
+        "--delay",
+        type=_seconds,
+        help="Sekunden Pause zwischen zwei Abrufen je Host (Standard: 1; robots.txt kann mehr verlangen)",
+    )
+    crawl.add_argument("--dry-run", action="store_true", help="nur anzeigen, was sich ändern würde; nichts schreiben")
+    crawl.add_argument("--config", type=Path, help="Konfigurationsdatei (TOML)")
+    crawl.add_argument("--quiet", action="store_true", help="keinen Fortschritt anzeigen")
+
     bench = sub.add_parser("bench", help="Messen, wie Kosten mit der Korpusgröße wachsen (mit LangChain-Vergleich)")
     bench.add_argument("--chunks", type=int, required=True, help="ungefähre Zahl der Abschnitte des erzeugten Korpus")
     bench.add_argument(
@@ -110,6 +127,26 @@ def build_parser() -> argparse.ArgumentParser:
     for command in (ask, chat, ev):  # the commands that answer questions
         command.add_argument("--reader", help="Lesemodell (extraktive QA): Name oder lokaler Ordner; 'none' = aus")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"ungültige Zahl {text!r}, erwartet eine ganze Zahl ab 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"ungültige Sekundenzahl {text!r}, erwartet eine Zahl ab 0")
+    return value
 
 
 def _date(text: str) -> date:

@@ -21,6 +21,7 @@ from ..text.german import ANALYZER_VERSION, GermanAnalyzer
 from ..types import Progress
 from . import dense
 from .bm25 import Postings
+from .duplicates import DuplicateBuilder
 from .embedder import Encoder, load_embedder
 from .format import NGRAMS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
 from .freshness import settings_mismatch, vectors_mismatch
@@ -52,6 +53,7 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     generation: str = ""
+    duplicate_groups: list[list[str]] = field(default_factory=list)  # reposts, canonical first
 
     @property
     def up_to_date(self) -> bool:
@@ -145,6 +147,10 @@ class _Build:
             if settings.ngram_weight > 0
             else None
         )
+        # Reposts: the new documents' signatures; the previous ones are stored (index/duplicates.py).
+        self.dups = DuplicateBuilder(
+            previous.path if previous else None, previous.documents.by_number if previous else None
+        )
 
     def read_documents(self, files: list[CorpusFile]) -> dict[str, DocumentEntry]:
         """Parse what is new or changed; the entry of every document the generation keeps."""
@@ -175,6 +181,7 @@ class _Build:
             if previous is not None and old is not None:
                 builder.drop(previous.documents.number[doc.id])
             self.added.append(builder.add_document(doc))
+            self.dups.add(self.added[-1], doc)
             for start, end in segments(doc.text):  # a list of all words of a large text would be its size ×8
                 words.update(self.analyzer.words_of(doc.text[start:end]))
             entries[doc.id] = {"content_hash": doc.content_hash, "title": doc.title, "chunks": 0}
@@ -290,6 +297,7 @@ class _Build:
             ngrams=NGRAM_VERSION if self.grams is not None else None,
             skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped),
         )
+        self.report.duplicate_groups = self.dups.finish(tables, builder.doc_ids, builder.staging)
         generation = builder.commit(
             manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base
         )

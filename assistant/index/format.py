@@ -45,6 +45,9 @@ POSTINGS_BASE = "postings-base"
 POSTINGS_DELTA = "postings-delta"
 NGRAMS = "ngrams"  # the character n-gram lists (index/ngrams.py), when the manifest names a version
 DENSE_BASE = "dense-base.faiss"
+# Reposts (index/duplicates.py); a generation without them has no groups.
+MINHASH = "minhash.npz"  # per document number: MinHash signature, shingle count, date (read by builds)
+DUPLICATES = "duplicates.json"  # {"version", "groups": [[canonical id, copy id, ...], ...]}
 
 
 class DocumentEntry(TypedDict):

@@ -24,6 +24,7 @@ from ..types import Chunk, Document, chunk_id
 from .blobs import Blob, TokenFile
 from .bm25 import LexicalIndex, Postings
 from .dense import DenseIndex, load_dense
+from .duplicates import DuplicateGroups
 from .format import (
     DOC_IDS,
     DOC_LINES,
@@ -152,13 +153,17 @@ class IndexData:
     lexical: LexicalIndex
     dense: DenseIndex | None = None
     ngrams: NgramIndex | None = None
+    duplicates: DuplicateGroups = field(default_factory=DuplicateGroups)
     chunks: ChunkTable = field(init=False)
     doc_rows: DocumentRows = field(init=False)
+    # per document number: the canonical document number of its group of reposts, -1 alone
+    doc_group: np.ndarray = field(init=False)
     _record: CorpusRecord | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.chunks = ChunkTable(self.tables, self.documents)
         self.doc_rows = DocumentRows(self.tables, self.documents)
+        self.doc_group = self.duplicates.group_numbers(self.documents.number, self.tables.documents)
 
     @property
     def has_dense(self) -> bool:
@@ -233,9 +238,10 @@ def load_index(index_dir: Path, doc_weight: float | None = None) -> IndexData:
             if manifest.ngrams
             else None
         )
+        duplicates = DuplicateGroups.load(generation)
     except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise IndexCorruptError(f"Index in {generation} ist unvollständig oder beschädigt: {exc}") from None
-    return IndexData(generation, manifest, tables, documents, lexical, dense, ngrams)
+    return IndexData(generation, manifest, tables, documents, lexical, dense, ngrams, duplicates)
 
 
 def _load_lexical(generation: Path, manifest: Manifest, tables: Tables, doc_weight: float | None) -> LexicalIndex:

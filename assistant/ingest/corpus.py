@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import CorpusError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".odt", ".pptx", ".xlsx", ".csv")
 SIDECAR_SUFFIX = ".meta.json"
 MAX_SIDECAR_BYTES = 1 << 20
 # {doc id: [size, mtime_ns]} of every supported regular file, [size, mtime_ns, sidecar size,

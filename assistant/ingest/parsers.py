@@ -1,4 +1,4 @@
-"""Corpus files -> Documents: txt, md, html/htm, pdf, docx.
+"""Corpus files -> Documents: txt, md, html/htm, pdf, docx; odt, pptx, xlsx, csv in :mod:`.office`.
 
 Each file either becomes a :class:`Document` or is skipped with a German reason; one bad file
 never stops the others.
@@ -8,24 +8,18 @@ from __future__ import annotations
 
 import io
 import re
-import struct
 import unicodedata
-import zipfile
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import UNPACKED_PER_FILE_BYTE, Settings
 from ..errors import DocumentError
 from ..types import Document
+from . import office
 from .boilerplate import is_boilerplate, strip_boilerplate
+from .containers import MAX_UNPACKED_BYTES, checked_zip
 from .corpus import CorpusFile
 from .dates import extract_dates
 from .decoding import decode_text
-
-# A DOCX whose parts unpack to more than this is treated as a zip bomb, unless the caller passes
-# its own limit (a build passes Settings.max_unpacked_bytes; this is its default value).
-MAX_UNPACKED_BYTES = Settings.max_file_bytes * UNPACKED_PER_FILE_BYTE
 
 # Metadata titles that programs fill in by themselves (reportlab: "untitled"); they name nothing.
 _PLACEHOLDER_TITLE = re.compile(
@@ -37,7 +31,8 @@ _PLACEHOLDER_TITLE = re.compile(
 
 def load_document(file: CorpusFile, max_unpacked_bytes: int | None = None) -> Document:
     """Parse one corpus file; raises :class:`DocumentError` with the reason when it cannot.
-    ``max_unpacked_bytes``: how far a DOCX may unpack (default :data:`MAX_UNPACKED_BYTES`)."""
+    ``max_unpacked_bytes``: how far a zip container (DOCX, ODT, PPTX, XLSX) may unpack (default
+    :data:`MAX_UNPACKED_BYTES`)."""
     try:
         raw = file.path.read_bytes()
     except OSError as exc:
@@ -48,10 +43,8 @@ def load_document(file: CorpusFile, max_unpacked_bytes: int | None = None) -> Do
     parser = _PARSERS.get(suffix)
     if parser is None:
         raise DocumentError(file.doc_id, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt")
-    if parser is _parse_docx:
-        text, title, pages = _parse_docx(raw, file.doc_id, max_unpacked_bytes)
-    else:
-        text, title, pages = parser(raw, file.doc_id)
+    limit = MAX_UNPACKED_BYTES if max_unpacked_bytes is None else max_unpacked_bytes
+    text, title, pages = parser(raw, file.doc_id, limit)
     del raw  # a large file: its bytes need not stay beside its text while that is normalised
     text = _normalize(text)
     if not pages:  # page offsets would no longer fit
@@ -110,6 +103,8 @@ def _is_bare_date(line: str) -> bool:
 # --- format parsers: (raw bytes, doc id) -> (text, title or None, pages) -----------------------
 
 Pages = tuple[tuple[int, int, int], ...]
+# (raw bytes, doc id, how far a zip container may unpack) -> (text, title or None, pages)
+Parser = Callable[[bytes, str, int], tuple[str, str | None, Pages]]
 
 
 def _parse_text(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
@@ -204,10 +199,10 @@ def _parse_pdf(raw: bytes, doc_id: str) -> tuple[str, str | None, Pages]:
     return text, meta_title, tuple(pages)
 
 
-def _parse_docx(raw: bytes, doc_id: str, max_unpacked: int | None = None) -> tuple[str, str | None, Pages]:
+def _parse_docx(raw: bytes, doc_id: str, max_unpacked: int) -> tuple[str, str | None, Pages]:
     import docx
 
-    package = _checked_docx(raw, doc_id, MAX_UNPACKED_BYTES if max_unpacked is None else max_unpacked)
+    package = checked_zip(raw, doc_id, max_unpacked, "DOCX")
     try:
         document = docx.Document(package)
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on bad files
@@ -222,99 +217,21 @@ def _parse_docx(raw: bytes, doc_id: str, max_unpacked: int | None = None) -> tup
     return "\n\n".join(blocks), title, ()
 
 
-# A DOCX part python-docx parses: XML and relationship files. Images, fonts and embedded
-# objects carry no text and are never unpacked.
-_XML_PART = re.compile(r"(\.xml|\.rels)$", re.IGNORECASE)
-_INFLATE_STEP = 1 << 16
+def _plain(parse: Callable[[bytes, str], tuple[str, str | None, Pages]]) -> Parser:
+    """A parser of a format that unpacks nothing, with the unpacking limit every parser takes."""
+    return lambda raw, doc_id, _max_unpacked: parse(raw, doc_id)
 
 
-def _checked_docx(raw: bytes, doc_id: str, max_unpacked: int) -> io.BytesIO:
-    """The DOCX as an uncompressed zip of its XML parts (the others empty), for python-docx.
-
-    Each XML part is inflated here, 64 KB at a time, counting the bytes it really yields: a zip
-    whose headers claim less than a part unpacks to (issue 14: 1.8 MB on disk, 2 KB claimed,
-    1.9 GB inflated) is skipped once one byte more than claimed came out, and all parts
-    together may unpack to ``max_unpacked`` bytes. python-docx would inflate each part in one
-    piece, up to 1 GB at a time, before noticing that its checksum fails."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
-    except Exception:  # BadZipFile, and NotImplementedError for a mangled version field, among others
-        raise DocumentError(doc_id, "beschädigte DOCX-Datei (kein gültiges ZIP)") from None
-    with archive:
-        declared = sum(info.file_size for info in archive.infolist())
-        if declared > max_unpacked:
-            raise DocumentError(
-                doc_id,
-                f"DOCX entpackt zu groß ({declared / 1e6:.0f} MB, Grenze {max_unpacked / 1e6:.0f} MB), "
-                "möglicherweise eine ZIP-Bombe",
-            )
-        parts: dict[str, bytes] = {}
-        left = max_unpacked
-        for name, info in archive.NameToInfo.items():
-            if _XML_PART.search(name):
-                parts[name] = _inflate_part(raw, info, doc_id, left, max_unpacked)
-                left -= len(parts[name])
-    package = io.BytesIO()
-    with zipfile.ZipFile(package, "w", zipfile.ZIP_STORED) as out:
-        for name in archive.NameToInfo:
-            out.writestr(name, parts.pop(name, b""))
-    package.seek(0)
-    return package
-
-
-def _inflate_part(raw: bytes, info: zipfile.ZipInfo, doc_id: str, left: int, cap: int) -> bytes:
-    """The unpacked bytes of one zip member, never more than its header claims or ``left`` (what
-    is left of ``cap`` for the whole document)."""
-    name = info.filename
-    if info.flag_bits & 0x1:
-        raise DocumentError(doc_id, f"verschlüsselte DOCX-Datei ({name})")
-    header = raw[info.header_offset : info.header_offset + 30]
-    if len(header) < 30 or header[:4] != b"PK\x03\x04":
-        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name} nicht lesbar)")
-    name_length, extra_length = struct.unpack_from("<HH", header, 26)
-    start = info.header_offset + 30 + name_length + extra_length
-    packed = memoryview(raw)[start : start + info.compress_size]
-    limit = min(info.file_size, left)
-    if info.compress_type == zipfile.ZIP_STORED:
-        data = bytes(packed[: limit + 1])
-        complete = len(packed) <= limit
-    elif info.compress_type == zipfile.ZIP_DEFLATED:
-        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-        pieces: list[bytes] = []
-        size = 0
-        pending: bytes | memoryview = packed
-        try:
-            while size <= limit and not inflater.eof:
-                piece = inflater.decompress(pending, min(_INFLATE_STEP, limit + 1 - size))
-                pending = inflater.unconsumed_tail
-                if not piece and not pending:
-                    break  # the input ended before the stream did
-                pieces.append(piece)
-                size += len(piece)
-        except zlib.error:
-            raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name} nicht entpackbar)") from None
-        data = b"".join(pieces)
-        complete = inflater.eof
-    else:
-        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name}: unbekannte Kompression)")
-    if len(data) > info.file_size:
-        raise DocumentError(
-            doc_id,
-            f"DOCX-Datei gibt falsche Größen an ({name} entpackt zu mehr als den angegebenen "
-            f"{info.file_size} Bytes), möglicherweise eine ZIP-Bombe",
-        )
-    if len(data) > limit:
-        raise DocumentError(doc_id, f"DOCX entpackt zu groß (Grenze {cap / 1e6:.0f} MB), möglicherweise eine ZIP-Bombe")
-    if not complete or zlib.crc32(data) != info.CRC:  # shorter than claimed is harmless, as for zipfile
-        raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({name}: unvollständig oder Prüfsumme falsch)")
-    return data
-
-
-_PARSERS: dict[str, Callable[[bytes, str], tuple[str, str | None, Pages]]] = {
-    ".txt": _parse_text,
-    ".md": _parse_markdown,
-    ".html": _parse_html,
-    ".htm": _parse_html,
-    ".pdf": _parse_pdf,
+# The one place that maps suffixes to loaders (corpus.SUPPORTED_SUFFIXES lists the same).
+_PARSERS: dict[str, Parser] = {
+    ".txt": _plain(_parse_text),
+    ".md": _plain(_parse_markdown),
+    ".html": _plain(_parse_html),
+    ".htm": _plain(_parse_html),
+    ".pdf": _plain(_parse_pdf),
     ".docx": _parse_docx,
+    ".odt": office.parse_odt,
+    ".pptx": office.parse_pptx,
+    ".xlsx": office.parse_xlsx,
+    ".csv": office.parse_csv,
 }

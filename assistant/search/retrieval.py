@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
@@ -9,7 +11,13 @@ import numpy as np
 from ..index.embedder import Encoder
 from ..index.ngrams import mix
 from ..index.reader import IndexData
-from ..types import Hit, SearchFilters
+from ..types import Chunk, Hit, SearchFilters
+
+# A canonical copy's chunk stands in for the best chunk of another copy when it holds at least
+# this share of that chunk's words: the same passage, cut at other places (a copy's other header
+# shifts the chunk borders), so the sentence the answer quotes is in it.
+SAME_PASSAGE = 0.9
+_WORD = re.compile(r"\w+")
 
 
 class Retriever:
@@ -64,9 +72,46 @@ class Retriever:
             fused = {row: raw[row][next(iter(ranked))] for row in fused}
         if boost is not None:
             fused = {row: score * (1.0 + float(boost[row])) for row, score in fused.items()}
-        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        order = sorted(fused, key=lambda r: (-fused[r], r))
+        if self.index.duplicates:
+            return self._collapsed(order, fused, ranks, raw, k)
         chunks = self.index.chunks
-        return [Hit(chunks[r], fused[r], ranks[r], raw[r]) for r in order]
+        return [Hit(chunks[r], fused[r], ranks[r], raw[r]) for r in order[:k]]
+
+    def _collapsed(
+        self,
+        order: list[int],
+        fused: dict[int, float],
+        ranks: dict[int, dict[str, int]],
+        raw: dict[int, dict[str, float]],
+        k: int,
+    ) -> list[Hit]:
+        """One hit per group of reposts, at the group's best score, naming the other copies.
+
+        The hit is the canonical copy's chunk when one of its candidate chunks holds the same
+        passage (:data:`SAME_PASSAGE`), so the answer quotes and cites the earliest publication;
+        else (its matching chunk not among the candidates, or a filter leaves it out) the best
+        chunk itself, the canonical copy named among the others."""
+        index = self.index
+        row_doc, doc_group, chunks = index.tables.row_doc, index.doc_group, index.chunks
+        rows_of: dict[int, list[int]] = {}
+        for row in order:
+            rows_of.setdefault(int(row_doc[row]), []).append(row)
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for row in order:
+            group = int(doc_group[int(row_doc[row])])
+            if group < 0:
+                hits.append(Hit(chunks[row], fused[row], ranks[row], raw[row]))
+            elif group not in seen:
+                seen.add(group)
+                chosen = _same_passage(chunks[row].text, [chunks[r] for r in rows_of.get(group, ())])
+                shown = chunks[row] if chosen is None else chosen
+                others = index.duplicates.others(shown.doc_id)
+                hits.append(Hit(shown, fused[row], ranks[shown.row], raw[shown.row], others))
+            if len(hits) >= k:
+                break
+        return hits
 
     def allowed_rows(self, filters: SearchFilters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
@@ -102,11 +147,20 @@ class Retriever:
         inside = np.flatnonzero((t.date_start <= high) & (t.date_end >= low))
         inside = inside[np.argsort(np.maximum(t.date_start[inside], low), kind="stable")]
         hits: list[Hit] = []
+        ids, doc_group = self.index.documents.ids, self.index.doc_group
+        # A group of reposts once: not again when a copy is excluded or listed, as its canonical copy.
+        seen = {int(doc_group[self.index.documents.number[d]]) for d in exclude if d in self.index.documents.number}
         for number in dict.fromkeys(int(n) for n in t.date_doc[inside]):
+            group = int(doc_group[number])
+            if group >= 0:
+                if group in seen:
+                    continue
+                seen.add(group)
+                number = group if group in first_row else number
             row = first_row.get(number)
-            if row is None or self.index.documents.ids[number] in exclude:
+            if row is None or ids[number] in exclude:
                 continue
-            hits.append(Hit(self.index.chunks[row], 0.0))
+            hits.append(Hit(self.index.chunks[row], 0.0, also_published=self.index.duplicates.others(ids[number])))
             if len(hits) >= limit:
                 break
         return hits
@@ -140,3 +194,14 @@ def _top(scores: np.ndarray, n: int) -> list[tuple[int, float]]:
         positive = positive[part]
     order = positive[np.lexsort((positive, -scores[positive]))]
     return [(int(r), float(scores[r])) for r in order]
+
+
+def _same_passage(text: str, candidates: Sequence[Chunk]) -> Chunk | None:
+    """The candidate holding most of ``text``'s words, when it holds at least SAME_PASSAGE of them."""
+    words = {w.lower() for w in _WORD.findall(text)}
+    best, share = None, 0.0
+    for chunk in candidates:
+        held = len(words & {w.lower() for w in _WORD.findall(chunk.text)}) / max(len(words), 1)
+        if held > share:
+            best, share = chunk, held
+    return best if share >= SAME_PASSAGE else None

@@ -101,8 +101,11 @@ def _source(entry: Any) -> dict[str, Any] | None:
         return None
     if entry.get("date") is not None and not _text(entry["date"], 100):
         return None
+    copies = entry.get("also_published") or []  # the other copies of a reposted document
+    if not isinstance(copies, list) or len(copies) > MAX_SOURCES or not all(_text(c, 1000) for c in copies):
+        return None
     keys = ("kind", "doc_id", "chunk_id", "title", "date", "quote") + _SOURCE_INTS + _SOURCE_OPTIONAL_INTS
-    source = {k: entry.get(k) for k in keys}
+    source = {**{k: entry.get(k) for k in keys}, "also_published": copies}
     source["url"] = entry.get("url") if _text(entry.get("url"), 2048) else None  # a link only when http(s): render.py
     return source
 

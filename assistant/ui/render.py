@@ -6,9 +6,10 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from ..index.build import BuildReport
+from ..index.duplicates import copy_label
 from ..index.reader import IndexData
 from ..ingest.sidecar import safe_url, site_name
 from ..pipeline import Assistant
@@ -43,6 +44,7 @@ class SourceEntry(TypedDict):
     short_start: int | None  # the short answer inside the quoted sentence (citation n of the short answer)
     short_end: int | None
     url: str | None  # the page the document was fetched from (its sidecar), shown as a link to it
+    also_published: NotRequired[list[str]]  # the other copies of a reposted document (kept before: none)
 
 
 # Markdown's own syntax, plus what the chat's renderer (GFM) turns into a link by itself: a
@@ -111,6 +113,7 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
                 "short_start": short.start if short is not None and marked else None,
                 "short_end": short.end if short is not None and marked else None,
                 "url": c.url,
+                "also_published": list(c.also_published),
             }
         )
     if entries or not answer.hits:
@@ -136,6 +139,7 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
                 "short_start": None,
                 "short_end": None,
                 "url": doc.url,
+                "also_published": list(hit.also_published),
             }
         )
     return entries
@@ -198,6 +202,16 @@ def _marked_sentence(entry: SourceEntry, doc_text: str) -> str:
     )
 
 
+def _copies(entry: SourceEntry, index: IndexData | None) -> str:
+    """ "Auch veröffentlicht bei …" under a card of a reposted document (its other copies)."""
+    copies = entry.get("also_published") or []
+    if not copies:
+        return ""
+    docs = index.documents if index is not None else {}
+    names = ", ".join(_esc(copy_label(docs[d]) if d in docs else d) for d in copies)
+    return f'<div class="quelle-kopien">Auch veröffentlicht bei: {names}</div>'
+
+
 def _squeeze(text: str) -> str:
     """Whitespace runs as one space: a card is no place for the document's blank lines."""
     return re.sub(r"\s+", " ", text)
@@ -230,6 +244,7 @@ def render_sources(entries: Sequence[SourceEntry], turn: int, question: str, ind
             f'<div>{back}<span class="quelle-titel">{_esc(entry["title"])}</span></div>'
             f'<div class="quelle-meta">{_meta_line(entry)}</div>'
             f'<blockquote class="quelle-text">{_card_passage(entry, doc.text if doc else None)}</blockquote>'
+            f"{_copies(entry, index)}"
             f'<button type="button" class="quelle-oeffnen" data-turn="{turn}" data-quelle="{entry["n"]}">'
             "Im Dokument anzeigen</button></article>"
         )

@@ -1,0 +1,328 @@
+"""Reposted documents: the same body published on several sites, found at index time and kept
+as one group.
+
+Each document gets a MinHash signature (datasketch) of its word shingles: runs of
+:data:`SHINGLE` words, lower-cased, punctuation and line breaks dropped, so other line wrapping
+changes nothing and a small edit changes only the shingles around it. Signatures that agree on a
+whole band (LSH, :data:`BANDS` × :data:`BAND_ROWS`) are candidates; a candidate pair is a repost
+when the text the two share, estimated from the signatures, is at least :data:`SHARED` of the
+larger document: a shared body of most of the text, not a shared footer or a boilerplate
+paragraph. Pairs join into groups (union-find); a group's canonical copy is its earliest
+document (:attr:`~assistant.types.Document.date`, ties and undated copies by document id).
+
+The constants were fitted with ``evals/duplicates_10kgnad.py`` (planted reposts of 10kGNAD news
+articles with other headers and footers, small edits, other wrapping; hard negatives of the same
+topic and with one long shared footer; figures in README.md, "Reposts merged").
+
+Stored per generation: :data:`~assistant.index.format.MINHASH` (signatures, shingle counts and
+dates by document number: an update MinHashes only its new documents) and
+:data:`~assistant.index.format.DUPLICATES` (the groups, read at every start). An index without
+them loads with no groups; its next update computes the signatures of its documents once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from datasketch import MinHash
+
+from ..errors import IndexCorruptError
+from ..types import Document
+from .format import DUPLICATES, MINHASH, Tables, write_json
+
+# 5 words: at SHARED, 3- and 5-word shingles found the same (recall 0.996, no false merge),
+# 7 words lose more shingles to each small edit (recall 0.984); 5 also keeps short common phrases
+# of one topic ("in der Region", "am 20. Oktober") from counting. Measured: README.md, "Reposts merged".
+SHINGLE = 5
+# 128 permutations: the shared-share estimate's standard error is about 0.04 at the threshold;
+# 4 bytes each, 512 bytes a document (64 MB at 125k documents, read only by builds).
+NUM_PERM = 128
+# 42 bands of 3 rows: a pair sharing half of the larger text (Jaccard 1/3) is a candidate with
+# probability 0.79, one sharing two thirds (Jaccard 1/2) with 0.996; a pair at Jaccard 0.1 with 0.04.
+BAND_ROWS = 3
+BANDS = NUM_PERM // BAND_ROWS
+# A repost shares at least this share of the larger document's shingles: most of the text is
+# the same body. Measured: planted reposts share 0.46-1.0 (median 0.91), same-topic articles at
+# most 0.59 (two agency stubs with the same notice), articles with one long shared footer at most
+# 0.31; at 0.6 recall 0.996 and no false merge, at 0.5 the same recall and 3 false merges.
+SHARED = 0.6
+# A band value shared by more documents than this is boilerplate (a footer that fills whole
+# short documents); its bucket yields no pairs, so a build never compares all pairs of a corpus.
+MAX_BUCKET = 200
+# A shingle that more documents than this hold is boilerplate (a shared footer, a site's header)
+# and counts for no pair; a group of copies has fewer members.
+COMMON = 10
+SEED = 1
+VERSION = 1
+_WORD = re.compile(r"\w+")
+# A fixed text's signature: when another datasketch version hashes differently, the stored
+# signatures are computed again instead of being compared with new ones.
+_PROBE = "Das Netzwerk lädt am 20. Oktober 2022 zum Jahrestreffen der Cluster ein."
+NO_DATE = np.iinfo(np.int32).max  # undated documents sort after dated ones
+
+
+def shingle_hashes(text: str, size: int = SHINGLE) -> np.ndarray:
+    """The distinct 32-bit hashes of the text's word shingles (``size`` consecutive words,
+    lower-cased): each word hashed once (CRC-32), the shingles combined from them in NumPy."""
+    words = _WORD.findall(text.lower())
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    ids = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in words), dtype=np.uint64, count=len(words))
+    width = min(size, len(words))
+    n = len(words) - width + 1
+    combined = np.zeros(n, dtype=np.uint64)
+    for j in range(width):  # a polynomial hash of the words, wrapping at 64 bits
+        combined = combined * np.uint64(1_000_003) ^ ids[j : j + n]
+    return np.unique((combined * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(32))
+
+
+def signature(text: str, size: int = SHINGLE) -> tuple[np.ndarray, int]:
+    """The MinHash signature of the text's shingles (uint32) and how many shingles it has."""
+    hashes = shingle_hashes(text, size)
+    return _minhash(hashes), int(hashes.size)
+
+
+@cache
+def _empty() -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
+
+
+def _minhash(hashes: np.ndarray) -> np.ndarray:
+    # The shingles come hashed (hashfunc int); a copy of one empty MinHash keeps its permutations,
+    # made once, not per document.
+    sketch = _empty().copy()
+    if hashes.size:
+        sketch.update_batch(hashes.tolist())
+    return np.asarray(sketch.hashvalues, dtype=np.uint32)
+
+
+@cache
+def _probe() -> tuple[int, ...]:
+    return tuple(int(v) for v in _minhash(shingle_hashes(_PROBE))[:8])
+
+
+@dataclass
+class Signatures:
+    """Per document number: signature, shingle count, the date's day ordinal (NO_DATE: none)."""
+
+    sig: np.ndarray = field(default_factory=lambda: np.zeros((0, NUM_PERM), dtype=np.uint32))
+    count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    day: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+
+    @classmethod
+    def load(cls, generation: Path) -> Signatures | None:
+        """The stored signatures, or None when there are none or they were made otherwise."""
+        path = generation / MINHASH
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path) as stored:
+                params = [int(v) for v in stored["params"]]
+                if params != [VERSION, SHINGLE, NUM_PERM, *_probe()]:
+                    return None
+                return cls(stored["sig"], stored["count"], stored["day"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise IndexCorruptError(f"{MINHASH} in {generation} ist beschädigt: {exc}") from None
+
+    def save(self, generation: Path) -> None:
+        params = np.asarray([VERSION, SHINGLE, NUM_PERM, *_probe()], dtype=np.int64)
+        np.savez(generation / MINHASH, sig=self.sig, count=self.count, day=self.day, params=params)
+
+
+class DuplicateBuilder:
+    """Collects the signatures of a build's new documents and finds the groups at commit."""
+
+    def __init__(self, previous: Path | None, read_previous: Callable[[int], Document] | None) -> None:
+        """``previous``: the previous generation's folder, ``read_previous`` its documents by number."""
+        self.read_previous = read_previous
+        self.stored = Signatures.load(previous) if previous is not None else None
+        self.new: dict[int, tuple[np.ndarray, int, int]] = {}
+
+    def add(self, number: int, doc: Document) -> None:
+        """A document the builder added as ``number``."""
+        sig, count = signature(doc.text)
+        self.new[number] = (sig, count, doc.date.start.toordinal() if doc.date else NO_DATE)
+
+    def finish(self, tables: Tables, doc_ids: list[str], staging: Path) -> list[list[str]]:
+        """Write the signatures and groups of the generation's live documents; the groups."""
+        n = tables.documents
+        done = Signatures()
+        done.sig = np.zeros((n, NUM_PERM), dtype=np.uint32)
+        done.count = np.zeros(n, dtype=np.int32)
+        done.day = np.full(n, NO_DATE, dtype=np.int32)
+        stored, have = self.stored, np.zeros(n, dtype=bool)
+        if stored is not None:
+            k = min(n, stored.count.shape[0])
+            done.sig[:k], done.count[:k], done.day[:k] = stored.sig[:k], stored.count[:k], stored.day[:k]
+            have[:k] = True
+        for number, (sig, count, day) in self.new.items():
+            done.sig[number], done.count[number], done.day[number] = sig, count, day
+            have[number] = True
+        live = tables.doc_live.astype(bool)
+        for missing in np.flatnonzero(live & ~have).tolist():  # an older index: its documents once
+            assert self.read_previous is not None
+            self.add(missing, self.read_previous(missing))
+            done.sig[missing], done.count[missing], done.day[missing] = self.new[missing]
+        done.count[~live] = 0  # left or changed: its row stays, it takes no part
+        done.save(staging)
+        groups = find_groups(done, doc_ids)
+        write_json(staging / DUPLICATES, {"version": VERSION, "groups": groups})
+        return groups
+
+
+def find_groups(signatures: Signatures, doc_ids: list[str]) -> list[list[str]]:
+    """The groups of reposts (documents with a shingle count of 0 take no part), each as doc
+    ids with the canonical copy first, the others by date and id; groups by canonical id."""
+    pairs = _verified(signatures, _candidates(signatures))
+    parent = list(range(len(doc_ids)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[int, list[int]] = {}
+    for i in {int(x) for pair in pairs for x in pair}:
+        members.setdefault(root(i), []).append(i)
+    groups = [
+        [doc_ids[i] for i in sorted(group, key=lambda i: (int(signatures.day[i]), doc_ids[i]))]
+        for group in members.values()
+    ]
+    return sorted(groups, key=lambda g: g[0])
+
+
+def _candidates(s: Signatures) -> np.ndarray:
+    """Pairs (i < j) of documents that agree on at least one band (n × 2)."""
+    active = np.flatnonzero(s.count > 0)
+    found: list[np.ndarray] = []
+    if active.size < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    sig = s.sig[active].astype(np.uint64)
+    for band in range(BANDS):
+        cols = sig[:, band * BAND_ROWS : (band + 1) * BAND_ROWS]
+        key = cols[:, 0] << np.uint64(32) | cols[:, 1]
+        key = key * np.uint64(0x9E3779B97F4A7C15) ^ cols[:, 2]  # wraps: a hash, not a number
+        order = np.argsort(key, kind="stable")
+        sorted_keys = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        sizes = np.diff(np.r_[starts, sorted_keys.size])
+        for start, size in zip(starts[sizes > 1], sizes[sizes > 1], strict=True):
+            if size > MAX_BUCKET:
+                continue
+            bucket = active[order[start : start + size]]
+            a, b = np.triu_indices(int(size), k=1)
+            found.append(np.stack([bucket[a], bucket[b]], axis=1))
+    if not found:
+        return np.zeros((0, 2), dtype=np.int64)
+    pairs = np.concatenate(found)
+    pairs.sort(axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def shared_share(s: Signatures, pairs: np.ndarray, common: int = COMMON) -> np.ndarray:
+    """Per pair: the estimated shingles both share, as a share of the larger document's, leaving
+    out boilerplate: shingles whose min-hash value at that position more than ``common`` live
+    documents have (a footer, a site's header), which no group of copies is that large to share.
+
+    A position of the two signatures samples one shingle of the pair's union, the one with the
+    smaller value; positions whose sample is common are dropped, the rest estimate the Jaccard
+    index of the uncommon shingles, and each document's uncommon shingle count is its count times
+    the share of its own positions that are uncommon."""
+    if pairs.size == 0:
+        return np.zeros(0)
+    sa, sb = s.sig[pairs[:, 0]], s.sig[pairs[:, 1]]
+    frequent = _frequent(s, common)
+    smaller = np.minimum(sa, sb)
+    kept = ~frequent(smaller)
+    jaccard = ((sa == sb) & kept).sum(axis=1) / np.maximum(kept.sum(axis=1), 1)
+    a = s.count[pairs[:, 0]] * (~frequent(sa)).mean(axis=1)
+    b = s.count[pairs[:, 1]] * (~frequent(sb)).mean(axis=1)
+    both = jaccard * (a + b) / (1.0 + jaccard)
+    return np.asarray(np.where(np.maximum(a, b) > 0, both / np.maximum(np.maximum(a, b), 1e-9), 0.0))
+
+
+def _frequent(s: Signatures, common: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A test of values (rows of signature positions): held by more than ``common`` live documents."""
+    columns = np.sort(s.sig[s.count > 0], axis=0)
+
+    def test(values: np.ndarray) -> np.ndarray:
+        result = np.zeros(values.shape, dtype=bool)
+        if columns.shape[0] <= common:
+            return result
+        for p in range(values.shape[1]):
+            column = columns[:, p]
+            held = np.searchsorted(column, values[:, p], "right") - np.searchsorted(column, values[:, p], "left")
+            result[:, p] = held > common
+        return result
+
+    return test
+
+
+def _verified(s: Signatures, pairs: np.ndarray, threshold: float = SHARED) -> list[tuple[int, int]]:
+    keep = shared_share(s, pairs) >= threshold
+    return [(int(a), int(b)) for a, b in pairs[keep]]
+
+
+@dataclass(frozen=True)
+class DuplicateGroups:
+    """A generation's groups of reposts, for search and display."""
+
+    canonical: dict[str, str] = field(default_factory=dict)  # member id -> canonical id
+    members: dict[str, tuple[str, ...]] = field(default_factory=dict)  # canonical id -> all, canonical first
+
+    def __bool__(self) -> bool:
+        return bool(self.members)
+
+    @classmethod
+    def from_groups(cls, groups: Iterable[Iterable[str]]) -> DuplicateGroups:
+        members = {g[0]: g for g in (tuple(x) for x in groups) if len(g) > 1}
+        return cls({d: c for c, g in members.items() for d in g}, members)
+
+    @classmethod
+    def load(cls, generation: Path) -> DuplicateGroups:
+        """The groups of ``generation``; none for an index built before they were stored."""
+        path = generation / DUPLICATES
+        if not path.is_file():
+            return cls()
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+            return cls.from_groups(data["groups"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"{DUPLICATES} in {generation} ist beschädigt: {exc}") from None
+
+    def others(self, doc_id: str) -> tuple[str, ...]:
+        """The other copies of ``doc_id`` (canonical first), none when it stands alone."""
+        canonical = self.canonical.get(doc_id)
+        return tuple(d for d in self.members[canonical] if d != doc_id) if canonical else ()
+
+    def group_numbers(self, number_of: dict[str, int], documents: int) -> np.ndarray:
+        """Per document number: its group's canonical document number, or -1 when alone."""
+        result = np.full(documents, -1, dtype=np.int64)
+        for doc_id, canonical in self.canonical.items():
+            if doc_id in number_of and canonical in number_of:
+                result[number_of[doc_id]] = number_of[canonical]
+        return result
+
+
+def copy_label(doc: Document) -> str:
+    """How a copy is named beside a hit ("auch veröffentlicht bei …"): its site when the document
+    knows its address (a ``url`` field, where the corpus has ``<file>.meta.json`` sidecars), else
+    its document id."""
+    url = getattr(doc, "url", None)
+    if isinstance(url, str) and url:
+        host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url, flags=re.IGNORECASE).split("/", 1)[0]
+        return host.removeprefix("www.") or doc.id
+    return doc.id
