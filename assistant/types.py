@@ -43,7 +43,13 @@ class DateMention:
 
 @dataclass(frozen=True)
 class Document:
-    """One corpus file as text. ``id`` is the path relative to the corpus folder."""
+    """One corpus file as text. ``id`` is the path relative to the corpus folder.
+
+    ``url`` (http or https only) and ``published`` come from the file's sidecar
+    (``<file>.meta.json``, see :mod:`assistant.ingest.sidecar`): the page the text was fetched
+    from and its publication date. ``published`` is not in the text: its ``offset`` is -1 and it
+    is not one of ``dates``; when present it is the document's :attr:`date`.
+    """
 
     id: str
     text: str
@@ -53,10 +59,15 @@ class Document:
     dates: tuple[DateMention, ...] = ()
     pages: tuple[tuple[int, int, int], ...] = ()  # (page number, start, end) for PDFs
     fmt: str = "txt"
+    url: str | None = None
+    published: DateMention | None = None
 
     @property
     def date(self) -> DateMention | None:
-        """The date that best describes the document: the first one of day precision, else the first."""
+        """The date that best describes the document: its publication date, else the first date
+        of day precision in the text, else the first."""
+        if self.published is not None:
+            return self.published
         for mention in self.dates:
             if mention.precision == "day":
                 return mention
@@ -78,6 +89,8 @@ class Document:
             "dates": [d.to_json() for d in self.dates],
             "pages": [list(p) for p in self.pages],
             "fmt": self.fmt,
+            "url": self.url,
+            "published": self.published.to_json() if self.published else None,
         }
 
     @classmethod
@@ -91,6 +104,8 @@ class Document:
             dates=tuple(DateMention.from_json(d) for d in data.get("dates", [])),
             pages=tuple((int(a), int(b), int(c)) for a, b, c in data.get("pages", [])),
             fmt=data.get("fmt", "txt"),
+            url=data.get("url"),
+            published=DateMention.from_json(data["published"]) if data.get("published") else None,
         )
 
 
@@ -165,6 +180,7 @@ class Citation:
     end: int
     quote: str
     page: int | None = None
+    url: str | None = None  # the page the document was fetched from (http/https), when known
     also_published: tuple[str, ...] = ()  # the other copies of a reposted document (their ids)
 
     def to_json(self) -> dict[str, Any]:
@@ -177,6 +193,7 @@ class Citation:
             "start": self.start,
             "end": self.end,
             "quote": self.quote,
+            "url": self.url,
         }
         if self.page is not None:
             data["page"] = self.page

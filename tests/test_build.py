@@ -245,7 +245,7 @@ def test_manifest_contents(tmp_path, corpus_copy, tiny_model_dir):
     record = read_corpus_record(settings.index_dir / report.generation)
     assert manifest.to_json() == on_disk
     assert "documents" not in on_disk and on_disk["document_count"] == len(record.documents)
-    assert manifest.format_version == 4
+    assert manifest.format_version == 5
     assert manifest.package_version == assistant.__version__
     assert manifest.model == str(tiny_model_dir)
     assert manifest.dimension == 32
@@ -445,7 +445,7 @@ def test_an_index_of_an_older_format_is_refused_clearly_and_rebuilt(tmp_path, co
     args = ["--index", str(settings.index_dir), "--corpus", str(corpus_copy), "--model", "none"]
     assert main(["ask", "Wer wurde zum ClusterERFOLG 2022 gewählt?", *args]) == EXIT_ERROR
     err = capsys.readouterr().err
-    assert "Format 3, erwartet 4" in err and "assistant index" in err and "Traceback" not in err
+    assert "Format 3, erwartet 5" in err and "assistant index" in err and "Traceback" not in err
     again = build_index(settings)
     assert again.full_rebuild_reason is not None and "Format 3" in again.full_rebuild_reason
     assert again.added and not again.unchanged

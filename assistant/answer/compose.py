@@ -56,6 +56,7 @@ def citation(n: int, candidate: Candidate) -> Citation:
         candidate.end,
         candidate.text,
         doc.page_at(candidate.start),
+        doc.url,
     )
 
 

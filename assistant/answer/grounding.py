@@ -284,6 +284,7 @@ def checked_answer(reply: str, hits: Sequence[Hit], index: IndexData, intent: In
                         end,
                         doc.text[start:end],
                         doc.page_at(start),
+                        doc.url,
                     )
                 )
             numbers.append(number_of[marker])

@@ -119,6 +119,8 @@ def print_answer(answer: Answer, index: IndexData, stream: TextIO | None = None)
             where = ", ".join(x for x in (c.doc_id, c.date, f"S. {c.page}" if c.page else None) if x)
             print(f"[{c.n}] {c.title} ({where})", file=out)
             print(f"    „{' '.join(c.quote.split())}“", file=out)
+            if c.url:
+                print(f"    Original: {c.url}", file=out)
             if c.also_published:
                 print(f"    {copies_line(c.also_published, index)}", file=out)
     elif answer.abstained and answer.hits:

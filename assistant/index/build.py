@@ -16,6 +16,7 @@ from ..errors import AssistantError, CorpusError, EmbedderUnavailableError
 from ..ingest.chunking import Chunker, segments
 from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_digest
 from ..ingest.parsers import load_document
+from ..ingest.sidecar import read_page_info, with_page_info
 from ..text.german import ANALYZER_VERSION, GermanAnalyzer
 from ..types import Progress
 from . import dense
@@ -92,9 +93,7 @@ def build_index(
                 run = _Build(settings, embedder, progress, decompound, previous, builder, report)
                 entries = run.read_documents(files)
                 run.add_chunks(entries)
-                generation, chunks = run.commit(
-                    entries, {**stats, **{f.doc_id: [f.size, f.mtime_ns] for f in files}}, scanned_at_ns
-                )
+                generation, chunks = run.commit(entries, {**stats, **{f.doc_id: f.stats for f in files}}, scanned_at_ns)
             except BaseException as exc:
                 failure = write_failure(settings.index_dir, exc)  # before the abort gives space back
                 builder.abort()
@@ -176,6 +175,9 @@ class _Build:
                     reason += " (bisherige Fassung bleibt im Index)"
                 report.skipped.append(Skipped(file.doc_id, reason))
                 continue
+            info = read_page_info(file)
+            doc = with_page_info(doc, info)
+            report.warnings.extend(info.warnings)
             if previous is not None and old is not None:
                 builder.drop(previous.documents.number[doc.id])
             self.added.append(builder.add_document(doc))
@@ -307,17 +309,18 @@ def _new_base(previous: IndexData | None, rows: int, base_rows: int) -> bool:
     return previous is None or rows - base_rows > MERGE_SHARE * max(base_rows, 1)
 
 
-def _known_files(previous: IndexData | None) -> dict[str, tuple[int, int, str]]:
-    """Files whose size and modification time still match need not be hashed again (as git and
-    rsync do); a file modified around the time of the last scan is hashed anyway."""
+def _known_files(previous: IndexData | None) -> dict[str, tuple[list[int], str]]:
+    """Files whose size and modification time (and their sidecar's) still match need not be
+    hashed again (as git and rsync do); a file modified around the time of the last scan is
+    hashed anyway."""
     if previous is None:
         return {}
     record = previous.corpus_record()
     racy = previous.manifest.scanned_at_ns - 1_000_000_000
     return {
-        d: (int(size), int(mtime), record.documents[d]["content_hash"])
-        for d, (size, mtime) in record.file_stats.items()
-        if d in record.documents and int(mtime) < racy
+        d: ([int(v) for v in stats], record.documents[d]["content_hash"])
+        for d, stats in record.file_stats.items()
+        if d in record.documents and max(int(t) for t in stats[1::2]) < racy
     }
 
 

@@ -21,7 +21,9 @@ from ..ingest.corpus import FileStats
 
 # 4: typed manifest ("faiss" for "dense_index", "file_stats_digest" for "corpus_digest"),
 # "file_stats" instead of "fingerprint" in the corpus record, no "faiss_index".
-FORMAT_VERSION = 4
+# 5: documents carry "url" and "published" (from sidecars), texts lose navigation and cookie
+# lines at parsing (ingest/boilerplate.py): an older index is rebuilt, not mixed with new texts.
+FORMAT_VERSION = 5
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 # Append-only files: a new generation hard-links them from the previous one and appends its new

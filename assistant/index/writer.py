@@ -142,7 +142,7 @@ class GenerationBuilder:
         c["doc_first"].append(self.rows)
         c["doc_count"].append(0)
         c["doc_live"].append(1)
-        for mention in doc.dates:
+        for mention in (doc.published, *doc.dates) if doc.published else doc.dates:  # for the date filters
             c["date_doc"].append(number)
             c["date_start"].append(mention.start.toordinal())
             c["date_end"].append(mention.end.toordinal())

@@ -4,10 +4,16 @@ The walk runs at every start (is the index stale?) and update, so it uses ``os.s
 plain strings, one ``stat`` per file. Symlinks that leave the corpus or form a loop, pipes,
 hidden files, unsupported formats and oversized files are reported as skipped with a German
 reason.
+
+A file may have a sidecar beside it, ``<file>.meta.json`` (the page it was fetched from, written
+by ``assistant crawl``; read by :mod:`.sidecar`). It is no document of its own: its size and
+time join the file's stats and its content the file's hash, so a changed sidecar alone updates
+that document.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -20,7 +26,10 @@ from pathlib import Path
 from ..errors import CorpusError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".odt", ".pptx", ".xlsx", ".csv")
-# {doc id: [size, mtime_ns]} of every supported regular file: the corpus state an index was built from.
+SIDECAR_SUFFIX = ".meta.json"
+MAX_SIDECAR_BYTES = 1 << 20
+# {doc id: [size, mtime_ns]} of every supported regular file, [size, mtime_ns, sidecar size,
+# sidecar mtime_ns] for one with a sidecar: the corpus state an index was built from.
 FileStats = dict[str, list[int]]
 
 
@@ -41,19 +50,29 @@ class CorpusFile:
     content_hash: str
     size: int
     mtime_ns: int = 0
+    sidecar: Path | None = None  # <file>.meta.json, a regular file of at most MAX_SIDECAR_BYTES
+    sidecar_size: int = 0
+    sidecar_mtime_ns: int = 0
+
+    @property
+    def stats(self) -> list[int]:
+        """The file's entry in :data:`FileStats`."""
+        own = [self.size, self.mtime_ns]
+        return own + [self.sidecar_size, self.sidecar_mtime_ns] if self.sidecar is not None else own
 
 
 def scan_corpus(
     corpus_dir: Path,
     max_file_bytes: int,
-    known: dict[str, tuple[int, int, str]] | None = None,
+    known: dict[str, tuple[list[int], str]] | None = None,
     stats: FileStats | None = None,
 ) -> tuple[list[CorpusFile], list[Skipped]]:
     """List the corpus files with their content hashes, without parsing them.
 
     Hidden files and folders are ignored; symlinks that leave the corpus, unsupported formats
     and files over ``max_file_bytes`` are returned as skipped. ``known`` maps doc ids to
-    ``(size, mtime_ns, content hash)``: a file with that size and time keeps that hash unread.
+    ``(stats, content hash)``: a file whose stats (size and time, with its sidecar's) are
+    unchanged keeps that hash unread. The hash of a file with a sidecar covers both.
     ``stats``, when given, receives what :func:`file_stats` returns (same walk).
     """
     if not corpus_dir.is_dir():
@@ -61,21 +80,38 @@ def scan_corpus(
     known = known or {}
     files: list[CorpusFile] = []
     skipped: list[Skipped] = []
-    for rel, full, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes, stats):
+    for rel, full, found, meta in _walk_corpus(corpus_dir.resolve(), max_file_bytes, stats):
         if isinstance(found, str):
             skipped.append(Skipped(rel, found))
             continue
         path = Path(full)
+        sidecar = Path(full + SIDECAR_SUFFIX) if meta is not None else None
+        file = CorpusFile(
+            rel,
+            path,
+            "",
+            found.st_size,
+            found.st_mtime_ns,
+            sidecar,
+            meta.st_size if meta else 0,
+            meta.st_mtime_ns if meta else 0,
+        )
         seen = known.get(rel)
-        if seen is not None and seen[0] == found.st_size and seen[1] == found.st_mtime_ns:
-            files.append(CorpusFile(rel, path, seen[2], found.st_size, found.st_mtime_ns))
+        if seen is not None and list(seen[0]) == file.stats:
+            files.append(dataclasses.replace(file, content_hash=seen[1]))
             continue
         try:
             digest = _hash_file(path)
         except OSError as exc:
             skipped.append(Skipped(rel, f"nicht lesbar: {exc.strerror or exc}"))
             continue
-        files.append(CorpusFile(rel, path, digest, found.st_size, found.st_mtime_ns))
+        if sidecar is not None:
+            try:
+                meta_digest = hashlib.sha256(read_sidecar_bytes(sidecar)).hexdigest()
+                digest = hashlib.sha256(f"{digest}:{meta_digest}".encode()).hexdigest()
+            except OSError:  # gone since the walk: the document is read without it
+                file = dataclasses.replace(file, sidecar=None, sidecar_size=0, sidecar_mtime_ns=0)
+        files.append(dataclasses.replace(file, content_hash=digest))
     return files, skipped
 
 
@@ -84,9 +120,9 @@ def file_stats(corpus_dir: Path, max_file_bytes: int | None = None) -> FileStats
     ``max_file_bytes``), without reading them: a cheap way to tell whether the corpus changed
     since the index was built. Without ``max_file_bytes`` the size limit is not applied."""
     result: dict[str, list[int]] = {}
-    for rel, _path, found in _walk_corpus(corpus_dir.resolve(), max_file_bytes):
+    for rel, _path, found, meta in _walk_corpus(corpus_dir.resolve(), max_file_bytes):
         if not isinstance(found, str):
-            result[rel] = [found.st_size, found.st_mtime_ns]
+            result[rel] = [found.st_size, found.st_mtime_ns] + ([meta.st_size, meta.st_mtime_ns] if meta else [])
     return result
 
 
@@ -97,22 +133,20 @@ def stats_digest(stats: FileStats) -> str:
     return hashlib.sha256(json.dumps(list(stats.items())).encode("utf-8")).hexdigest()
 
 
-def _walk_corpus(
-    root: Path,
-    max_file_bytes: int | None,
-    stats: FileStats | None = None,
-) -> Iterator[tuple[str, str, os.stat_result | str]]:
-    """``(doc id, path, stat)`` for each acceptable corpus file and ``(doc id, path, reason)``
-    for each one to skip, folder by folder in name order. Hidden files and folders are left
-    out. ``os.scandir`` and plain strings, one ``stat`` per file: this runs over every file at
-    every start (staleness check) and update. ``stats`` receives size and time of every
-    supported regular file, also of too large ones."""
+Found = Iterator[tuple[str, str, os.stat_result | str, os.stat_result | None]]
+
+
+def _walk_corpus(root: Path, max_file_bytes: int | None, stats: FileStats | None = None) -> Found:
+    """``(doc id, path, stat, sidecar stat or None)`` for each acceptable corpus file and
+    ``(doc id, path, reason, None)`` for each one to skip (also for a sidecar that cannot be
+    used), folder by folder in name order. Hidden files and folders are left out. ``os.scandir``
+    and plain strings, one ``stat`` per file: this runs over every file at every start
+    (staleness check) and update. ``stats`` receives size and time of every supported regular
+    file (and its sidecar), also of too large ones."""
     yield from _walk_folder(root, str(root), "", max_file_bytes, stats)
 
 
-def _walk_folder(
-    root: Path, folder: str, prefix: str, max_file_bytes: int | None, stats: FileStats | None
-) -> Iterator[tuple[str, str, os.stat_result | str]]:
+def _walk_folder(root: Path, folder: str, prefix: str, max_file_bytes: int | None, stats: FileStats | None) -> Found:
     try:
         with os.scandir(folder) as found:
             entries = sorted((e for e in found if not e.name.startswith(".")), key=lambda e: e.name)
@@ -129,45 +163,80 @@ def _walk_folder(
             continue
         folder_names.add(entry.name)
         if entry.is_symlink():
-            yield _shown(prefix + entry.name), entry.path, "symbolischer Link auf einen Ordner wird nicht verfolgt"
+            yield (
+                _shown(prefix + entry.name),
+                entry.path,
+                "symbolischer Link auf einen Ordner wird nicht verfolgt",
+                None,
+            )
         else:
             folders.append(entry)
-    for entry in entries:
-        if entry.name in folder_names:
-            continue
-        name, full = entry.name, entry.path
+    files = {e.name: e for e in entries if e.name not in folder_names}
+    for name, entry in files.items():
+        full = entry.path
         rel = prefix + name
         if not rel.isascii() and _shown(rel) != rel:
             # Bytes that are no UTF-8 come back as lone surrogates, which the index files
             # (UTF-8 JSON) cannot hold: one such name would fail the whole build.
-            yield _shown(rel), full, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)"
+            yield _shown(rel), full, "Dateiname ist kein gültiges UTF-8 (bitte umbenennen)", None
             continue
+        if name.endswith(SIDECAR_SUFFIX) and len(name) > len(SIDECAR_SUFFIX):
+            base = name[: -len(SIDECAR_SUFFIX)]
+            if base not in files or _suffix(base) not in SUPPORTED_SUFFIXES:
+                yield rel, full, f"Metadaten-Datei ohne indexierbares Dokument {base} daneben", None
+            continue  # else read with its document
         if entry.is_symlink():
             problem = _link_problem(full, root)
             if problem is not None:
-                yield rel, full, problem
+                yield rel, full, problem, None
                 continue
-        suffix = name[name.rfind(".") :].lower() if name.rfind(".") > 0 else ""  # as os.path.splitext
+        suffix = _suffix(name)
         if suffix not in SUPPORTED_SUFFIXES:
-            yield rel, full, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt"
+            yield rel, full, f"Format {suffix or '(ohne Endung)'} wird nicht unterstützt", None
             continue
         try:
             info = entry.stat()
         except OSError as exc:
-            yield rel, full, f"nicht lesbar: {exc.strerror or exc}"
+            yield rel, full, f"nicht lesbar: {exc.strerror or exc}", None
             continue
         if not stat.S_ISREG(info.st_mode):
             # Opening a named pipe would block the whole scan.
-            yield rel, full, "keine gewöhnliche Datei (z. B. Pipe oder Gerät)"
+            yield rel, full, "keine gewöhnliche Datei (z. B. Pipe oder Gerät)", None
             continue
+        meta, problem = _sidecar_stat(files.get(name + SIDECAR_SUFFIX))
+        if problem is not None:
+            yield rel + SIDECAR_SUFFIX, full + SIDECAR_SUFFIX, problem, None
         if stats is not None:
-            stats[rel] = [info.st_size, info.st_mtime_ns]
+            stats[rel] = [info.st_size, info.st_mtime_ns] + ([meta.st_size, meta.st_mtime_ns] if meta else [])
         if max_file_bytes is not None and info.st_size > max_file_bytes:
-            yield rel, full, (f"Datei zu groß ({info.st_size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)")
+            message = f"Datei zu groß ({info.st_size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)"
+            yield rel, full, message, None
             continue
-        yield rel, full, info
+        yield rel, full, info, meta
     for entry in folders:
         yield from _walk_folder(root, entry.path, prefix + entry.name + "/", max_file_bytes, stats)
+
+
+def _suffix(name: str) -> str:
+    """The lower-case suffix, as ``os.path.splitext`` finds it ("" for ".bashrc" or none)."""
+    return name[name.rfind(".") :].lower() if name.rfind(".") > 0 else ""
+
+
+def _sidecar_stat(entry: os.DirEntry[str] | None) -> tuple[os.stat_result | None, str | None]:
+    """The stat of a file's sidecar when it can be read (a regular file, no link, not too large),
+    else why not (German; the document is then indexed without it)."""
+    if entry is None:
+        return None, None
+    without = "; das Dokument wird ohne Adresse und Veröffentlichungsdatum indexiert"
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        return None, f"Metadaten-Datei nicht lesbar: {exc.strerror or exc}{without}"
+    if not stat.S_ISREG(info.st_mode):
+        return None, f"Metadaten-Datei ist keine gewöhnliche Datei (Link, Pipe oder Gerät){without}"
+    if info.st_size > MAX_SIDECAR_BYTES:
+        return None, f"Metadaten-Datei zu groß ({info.st_size / 1e6:.1f} MB, Grenze 1 MB){without}"
+    return info, None
 
 
 _LOOP = "symbolischer Link bildet eine Schleife (führt über Links wieder auf sich selbst)"
@@ -198,6 +267,23 @@ def _link_problem(full: str, root: Path) -> str | None:
 def _shown(rel: str) -> str:
     """``rel`` as valid Unicode: undecodable bytes of a file name become U+FFFD."""
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def read_sidecar_bytes(path: Path) -> bytes:
+    """A sidecar's bytes, at most :data:`MAX_SIDECAR_BYTES` (+1, to tell that it is larger). It
+    is opened without following a link and without blocking, so a sidecar replaced by a pipe
+    or a link since the walk cannot hang or lead the build out of the corpus (``OSError``)."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    handle = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(handle).st_mode):
+            raise OSError(errno.EINVAL, "keine gewöhnliche Datei")
+        with os.fdopen(handle, "rb") as opened:
+            handle = -1
+            return opened.read(MAX_SIDECAR_BYTES + 1)
+    finally:
+        if handle >= 0:
+            os.close(handle)
 
 
 def _hash_file(path: Path) -> str:

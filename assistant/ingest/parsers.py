@@ -15,16 +15,11 @@ from pathlib import Path
 from ..errors import DocumentError
 from ..types import Document
 from . import office
+from .boilerplate import is_boilerplate, strip_boilerplate
 from .containers import MAX_UNPACKED_BYTES, checked_zip
 from .corpus import CorpusFile
 from .dates import extract_dates
 from .decoding import decode_text
-
-_BOILERPLATE_LINES = re.compile(
-    r"^(skip to (main )?content|zum inhalt springen|direkt zum inhalt|meldung|pressemitteilung|news|"
-    r"aktuelles|startseite|home|menü|menu|navigation)$",
-    re.IGNORECASE,
-)
 
 # Metadata titles that programs fill in by themselves (reportlab: "untitled"); they name nothing.
 _PLACEHOLDER_TITLE = re.compile(
@@ -52,6 +47,8 @@ def load_document(file: CorpusFile, max_unpacked_bytes: int | None = None) -> Do
     text, title, pages = parser(raw, file.doc_id, limit)
     del raw  # a large file: its bytes need not stay beside its text while that is normalised
     text = _normalize(text)
+    if not pages:  # page offsets would no longer fit
+        text = strip_boilerplate(text)
     if not text.strip():
         raise DocumentError(file.doc_id, "kein Text gefunden")
     title = " ".join((title or "").split())
@@ -86,7 +83,7 @@ def guess_title(text: str, doc_id: str) -> str:
     first = Path(doc_id).stem
     for line in [ln for ln in text.splitlines() if ln.strip()][:15]:
         line = line.strip().lstrip("#").strip()
-        if len(line) < 8 or _BOILERPLATE_LINES.match(line) or _is_bare_date(line):
+        if len(line) < 8 or is_boilerplate(line) or _is_bare_date(line):
             continue
         if len(line) <= 200:
             return line

@@ -42,7 +42,7 @@ CONVERSATION_ID = re.compile(r"[0-9a-f]{32}")
 _RAW_HTML = re.compile(r"(?<!\\)<")
 _SOURCE_INTS = ("n", "start", "end", "passage_start", "passage_end")
 _SOURCE_OPTIONAL_INTS = ("page", "short_start", "short_end")
-_CITATION_FIELDS = ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote", "page")
+_CITATION_FIELDS = ("n", "doc_id", "chunk_id", "title", "date", "start", "end", "quote", "url", "page")
 
 OLD_FORMAT = "Gespeicherte Gespräche in einem unbekannten oder älteren Format wurden nicht übernommen."
 
@@ -105,7 +105,9 @@ def _source(entry: Any) -> dict[str, Any] | None:
     if not isinstance(copies, list) or len(copies) > MAX_SOURCES or not all(_text(c, 1000) for c in copies):
         return None
     keys = ("kind", "doc_id", "chunk_id", "title", "date", "quote") + _SOURCE_INTS + _SOURCE_OPTIONAL_INTS
-    return {**{k: entry.get(k) for k in keys}, "also_published": copies}
+    source = {**{k: entry.get(k) for k in keys}, "also_published": copies}
+    source["url"] = entry.get("url") if _text(entry.get("url"), 2048) else None  # a link only when http(s): render.py
+    return source
 
 
 def _filters(value: Any) -> dict[str, Any] | None:

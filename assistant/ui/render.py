@@ -11,6 +11,7 @@ from typing import Any, NotRequired, TypedDict
 from ..index.build import BuildReport
 from ..index.duplicates import copy_label
 from ..index.reader import IndexData
+from ..ingest.sidecar import safe_url, site_name
 from ..pipeline import Assistant
 from ..types import Answer
 from .service import Service
@@ -42,6 +43,7 @@ class SourceEntry(TypedDict):
     passage_end: int
     short_start: int | None  # the short answer inside the quoted sentence (citation n of the short answer)
     short_end: int | None
+    url: str | None  # the page the document was fetched from (its sidecar), shown as a link to it
     also_published: NotRequired[list[str]]  # the other copies of a reposted document (kept before: none)
 
 
@@ -110,6 +112,7 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
                 "passage_end": max(pe, c.end),
                 "short_start": short.start if short is not None and marked else None,
                 "short_end": short.end if short is not None and marked else None,
+                "url": c.url,
                 "also_published": list(c.also_published),
             }
         )
@@ -135,6 +138,7 @@ def source_entries(answer: Answer, index: IndexData) -> list[SourceEntry]:
                 "passage_end": hit.chunk.end,
                 "short_start": None,
                 "short_end": None,
+                "url": doc.url,
                 "also_published": list(hit.also_published),
             }
         )
@@ -145,9 +149,22 @@ def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
+def site_link(url: Any) -> str:
+    """The site's name as a link to the page, opened in a new tab; nothing for an address that
+    is not http(s) (a ``javascript:`` or ``data:`` one from a sidecar or a stored conversation)."""
+    safe = safe_url(url)
+    if safe is None:
+        return ""
+    return (
+        f'<a class="quelle-link" href="{_esc(safe)}" target="_blank" rel="noopener noreferrer" '
+        f'title="Originalseite öffnen: {_esc(safe)}">{_esc(site_name(safe))}</a>'
+    )
+
+
 def _meta_line(entry: SourceEntry) -> str:
     parts = [entry.get("date"), entry["doc_id"], f"S. {entry['page']}" if entry.get("page") else None]
-    return " · ".join(_esc(p) for p in parts if p)
+    link = site_link(entry.get("url"))
+    return " · ".join(([link] if link else []) + [_esc(p) for p in parts if p])
 
 
 def _card_passage(entry: SourceEntry, doc_text: str | None) -> str:
@@ -274,12 +291,13 @@ def render_document(index: IndexData, entry: SourceEntry, nonce: str = "") -> st
         + "</span>"
         + _esc(text[pe:high])
     )
-    meta = [doc.id, doc.date.text if doc.date else None, doc.fmt.upper()]
+    meta = [_esc(m) for m in (doc.id, doc.date.text if doc.date else None, doc.fmt.upper()) if m]
+    link = site_link(doc.url)
     hint = "".join(f'<div class="dokument-hinweis">{_esc(n)}</div>' for n in notes)
     return (
         f'<div class="dokument" data-geoeffnet="{_esc(nonce)}">'
         f'<div class="dokument-kopf"><h3>{_esc(doc.title)}</h3>'
-        f'<div class="dokument-meta">{" · ".join(_esc(m) for m in meta if m)} · Quelle [{entry["n"]}]</div></div>'
+        f'<div class="dokument-meta">{" · ".join(([link] if link else []) + meta)} · Quelle [{entry["n"]}]</div></div>'
         f'{hint}<div class="dokument-text">{body}</div></div>'
     )
 
