@@ -768,6 +768,7 @@ def _apply_mutation(raw: bytes, mutation: tuple[str, Any]) -> bytes:
 
 @FUZZ
 @given(suffix=st.sampled_from([".docx", ".odt", ".pptx", ".xlsx"]), mutation=office_mutations)
+@example(suffix=".docx", mutation=("xml", (0, [(614, 62)])))  # its core properties unreadable: found by this test
 def test_fuzz_load_office(fuzz_dir, suffix, mutation):
     """Real ODT/PPTX/XLSX/DOCX files cut, with bytes flipped or with one XML part damaged: a
     document or a German reason, never another exception."""

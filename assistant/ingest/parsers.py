@@ -205,15 +205,18 @@ def _parse_docx(raw: bytes, doc_id: str, max_unpacked: int) -> tuple[str, str | 
     package = checked_zip(raw, doc_id, max_unpacked, "DOCX")
     try:
         document = docx.Document(package)
+        blocks = [p.text for p in document.paragraphs if p.text.strip()]
+        for table in document.tables:
+            for row in table.rows:
+                cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
+                if cells:
+                    blocks.append(" | ".join(dict.fromkeys(cells)))
     except Exception as exc:  # python-docx raises KeyError, ValueError, lxml errors on bad files
         raise DocumentError(doc_id, f"beschädigte DOCX-Datei ({type(exc).__name__})") from None
-    blocks = [p.text for p in document.paragraphs if p.text.strip()]
-    for table in document.tables:
-        for row in table.rows:
-            cells = [cell.text.strip() for cell in row.cells if cell.text.strip()]
-            if cells:
-                blocks.append(" | ".join(dict.fromkeys(cells)))
-    title = document.core_properties.title or None
+    try:
+        title = document.core_properties.title or None
+    except Exception:  # damaged metadata part (python-docx: AttributeError): the text stands, the title is found later
+        title = None
     return "\n\n".join(blocks), title, ()
 
 
