@@ -575,3 +575,82 @@ def test_max_pages_is_reported(server, tmp_path, capsys):
     assert code == 0, err
     assert "Seiten: 3 (3 neu," in out
     assert "Grenze von 3 Seiten erreicht: 7 gefundene Seite(n) nicht abgerufen (--max-pages)." in out
+
+
+ARTICLE = (
+    "Das Land startet den Förderaufruf Digitalbonus Mittelstand für kleine und mittlere Unternehmen. "
+    "Gefördert werden Investitionen in Hard- und Software mit bis zu 10.000 Euro je Unternehmen, "
+    "dazu Beratung zur Informationssicherheit und Schulungen der Beschäftigten. Anträge sind bis zum "
+    "31. Januar 2024 über das Förderportal des Landes einzureichen; die Auswahl trifft eine Jury aus "
+    "Wirtschaft und Wissenschaft. Unternehmen, die teilnehmen möchten, reichen zunächst eine kurze "
+    "Projektskizze bei ihrem Cluster ein und stellen danach den Antrag online. Die Clustermanagements "
+    "beraten bei der Skizze und vermitteln Partner aus der Region."
+)
+
+
+def sitemap(base: str, *paths: str) -> Route:
+    urls = "".join(f"<url><loc>{base}{path}</loc></url>" for path in paths)
+    xml = f'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'
+    return Route(xml.encode(), content_type="application/xml")
+
+
+def test_two_sites_crawled_asked_with_urls_reposts_merged_and_one_change_updated(server, tmp_path, capsys):
+    """The issue's "done when": crawl a sitemap, ask, the citation carries the page's URL; the
+    same article reposted on a second site (another port) is one search result naming the copy;
+    after one page changed a re-crawl fetches that page only and `assistant index` updates one
+    document."""
+    second = SiteServer()
+    thread = threading.Thread(target=second.serve_forever, daemon=True)
+    thread.start()
+    try:
+        a, b = server.site.routes, second.site.routes
+        a["/sitemap.xml"] = sitemap(server.base, "/news/digitalbonus.html", "/treffen.html")
+        a["/news/digitalbonus.html"] = Route(html("Digitalbonus Mittelstand", ARTICLE), etag='"bonus-1"')
+        a["/treffen.html"] = Route(
+            html("Netzwerktreffen in Kiel", "Das Netzwerktreffen findet am 12. Juni 2023 in Kiel statt.", LONG),
+            etag='"treffen-1"',
+        )
+        b["/sitemap.xml"] = sitemap(second.base, "/aktuelles/digitalbonus.html")
+        b["/aktuelles/digitalbonus.html"] = Route(
+            html("Digitalbonus Mittelstand", "Eine Meldung unseres Partnernetzwerks.", ARTICLE), etag='"b-1"'
+        )
+        corpus, index = tmp_path / "corpus", tmp_path / "index"
+        for site in (server.base, second.base):
+            code, out, err = run_crawl(capsys, corpus, site + "/sitemap.xml", "--sitemap")
+            assert code == 0, err
+        common = ["--corpus", str(corpus), "--index", str(index), "--model", "none"]
+        assert main(["index", *common, "--quiet"]) == 0
+        out = capsys.readouterr()[0]
+        assert "Dokumente: 3 (3 neu" in out
+
+        question = "Bis wann sind Anträge für den Digitalbonus Mittelstand einzureichen?"
+        assert main(["ask", question, *common, "--reader", "none", "--answer-mode", "extractive", "--json"]) == 0
+        answer = json.loads(capsys.readouterr()[0])
+        first = answer["citations"][0]
+        assert "31. Januar 2024" in answer["answer"]
+        pages = {server.base + "/news/digitalbonus.html", second.base + "/aktuelles/digitalbonus.html"}
+        assert first["url"] in pages  # the original, one click away
+        (other,) = first["also_published"]  # the repost on the other site, named, not a second result
+        assert other != first["doc_id"] and other.startswith("web/")
+        assert main(["search", "Digitalbonus Mittelstand Förderportal", *common, "--json"]) == 0
+        hits = json.loads(capsys.readouterr()[0])["hits"]
+        assert sum("digitalbonus" in h["doc_id"] for h in hits) == 1
+
+        a["/treffen.html"] = Route(
+            html("Netzwerktreffen in Kiel", "Das Netzwerktreffen wird auf den 19. Juni 2023 verschoben.", LONG),
+            etag='"treffen-2"',
+        )
+        server.site.requests.clear()
+        code, out, err = run_crawl(capsys, corpus, server.base + "/sitemap.xml", "--sitemap")
+        assert code == 0, err
+        assert "Seiten: 2 (0 neu, 1 geändert, 0 entfernt, 1 unverändert)" in out
+        fetched = [path for path, headers, _ in server.site.requests if path.endswith(".html")]
+        assert sorted(fetched) == ["/news/digitalbonus.html", "/treffen.html"]  # asked; only one answered 200
+        assert main(["index", *common, "--quiet"]) == 0
+        assert "(0 neu, 1 geändert, 0 entfernt, 2 unverändert)" in capsys.readouterr()[0]
+        assert main(["ask", "Wann findet das Netzwerktreffen in Kiel statt?", *common, "--reader", "none"]) == 0
+        assert "19. Juni 2023" in capsys.readouterr()[0]
+    finally:
+        second.shutdown()
+        second.server_close()
+        thread.join(5)
