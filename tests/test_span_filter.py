@@ -23,6 +23,7 @@ def question(text: str) -> Question:
 HOW_MUCH = question("Wie hoch ist die Förderung beim Digitalbonus?")
 UNTIL = question("Bis wann können Anträge eingereicht werden?")
 WHAT = question("Was ist der Digitalbonus?")
+HOW_MANY_2022 = question("Wie viele Teilnehmende hatte das Jahrestreffen von go-cluster 2022?")
 
 
 @pytest.mark.parametrize(
@@ -32,6 +33,8 @@ WHAT = question("Was ist der Digitalbonus?")
         (HOW_MUCH, "zwei Millionen", False),
         (HOW_MUCH, "einen Zuschuss", False),  # "ein" counts: "einen Tag", "eine Stunde"
         (HOW_MUCH, "für kleine und mittlere Unternehmen", True),
+        (HOW_MANY_2022, "2022 gewählt", True),  # the question's own year counts nothing
+        (HOW_MANY_2022, "rund 60 Mitarbeiter", False),
         (UNTIL, "31. Januar 2027", False),
         (UNTIL, "Ende Januar", False),
         (UNTIL, "über das Förderportal", True),

@@ -39,6 +39,7 @@ def unbalanced(text: str) -> bool:
 
 
 _NUMBERED = re.compile(r"\d")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _MONTHS = frozenset(
     "januar februar märz april mai juni juli august september oktober november dezember jahrhundert".split()
 )
@@ -46,14 +47,20 @@ _INDEFINITE = frozenset("ein eine einen einem einer eines kein keine keinen kein
 
 
 def off_type(question: Question, text: str, expected: str | None = None) -> bool:
-    """A span without a number to "Wie viele …?"/"Wie hoch …?", or without a date to "Bis wann
-    …?"/"In welchem Jahr …?" (:func:`.question.strict_type`)."""
+    """A span without a number (other than one the question names) to "Wie viele …?"/"Wie hoch
+    …?", or without a date to "Bis wann …?"/"In welchem Jahr …?" (:func:`.question.strict_type`)."""
     expected = expected if expected is not None else strict_type(question.text)
-    if expected is None or _NUMBERED.search(text):
+    if expected is None:
         return False
     words = _WORD.findall(text.lower())
     if expected == "number":
+        # a number the question names itself counts nothing ("2022 gewählt" to "Wie viele
+        # Teilnehmende hatte das Jahrestreffen 2022?")
+        if any(n not in _NUMBER.findall(question.text) for n in _NUMBER.findall(text)):
+            return False
         return not any(w in NUMBER_WORDS or w in _INDEFINITE for w in words)
+    if _NUMBERED.search(text):
+        return False
     return not any(w in _MONTHS for w in words)
 
 
