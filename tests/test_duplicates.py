@@ -238,3 +238,25 @@ def test_ask_json_and_the_source_cards_name_the_copies(planted, tmp_path, capsys
     html = render_sources(source_entries(answer, assistant.index), 1, QUESTION, assistant.index)
     assert f"Auch veröffentlicht bei: {COPY_A}, {COPY_B}" in html
     assistant.index.close()
+
+
+def test_answering_imports_no_build_libraries(planted, tmp_path):
+    """Questions read the groups only: datasketch (and the scipy.integrate/optimize it imports,
+    0.4 s of every cold `assistant ask`) stays a build-time library, as do torch and scikit-learn
+    without models (lightgbm's own scipy.sparse is needed)."""
+    import subprocess
+    import sys
+
+    settings = settings_for(planted, tmp_path / "index")
+    build_index(settings)
+    code = (
+        "import sys; from pathlib import Path; from assistant.config import Settings; "
+        "from assistant.pipeline import Assistant; "
+        f"a = Assistant.open(Settings(corpus_dir=Path({str(planted)!r}), index_dir=Path({str(tmp_path / 'index')!r}), "
+        "model='none', reader='none', progress=False)); "
+        f"assert a.ask({QUESTION!r}).citations; "
+        "print(sorted({'datasketch', 'scipy.integrate', 'scipy.optimize', 'sklearn', 'torch'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout

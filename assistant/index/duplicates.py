@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from datasketch import MinHash
 
 from ..errors import IndexCorruptError
 from ..types import Document
@@ -99,7 +98,11 @@ def signature(text: str, size: int = SHINGLE) -> tuple[np.ndarray, int]:
 
 
 @cache
-def _empty() -> MinHash:
+def _empty() -> Any:
+    # datasketch (and the scipy it imports, 0.4 s) only where signatures are made: builds, not
+    # the questions that read the groups
+    from datasketch import MinHash
+
     return MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
 
 
