@@ -18,7 +18,7 @@ from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_d
 from ..ingest.parsers import load_document
 from ..ingest.sidecar import read_page_info, with_page_info
 from ..text.german import ANALYZER_VERSION, GermanAnalyzer
-from ..types import Progress
+from ..types import Progress, chunk_id
 from . import dense
 from .bm25 import Postings
 from .duplicates import DuplicateBuilder
@@ -28,6 +28,7 @@ from .freshness import settings_mismatch, vectors_mismatch
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
 from .reader import IndexData, load_index
+from .vectors_import import ImportedVectors, read_vectors
 from .writer import GenerationBuilder, build_lock, write_failure
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     embedded_chunks: int = 0
+    imported_chunks: int = 0  # vectors taken from --vectors-from instead of embedded
     skipped: list[Skipped] = field(default_factory=list)
     dense: bool = False
     full_rebuild_reason: str | None = None
@@ -66,12 +68,14 @@ def build_index(
     progress: Progress | None = None,
     decompound: bool = True,
     full: bool = False,
+    vectors_from: Path | None = None,
 ) -> BuildReport:
     """Bring ``settings.index_dir`` up to date with ``settings.corpus_dir``.
 
     Raises :class:`CorpusError` when no document could be indexed, :class:`IndexWriteError`
     when the new generation cannot be written (a full disk); the previous index then stays as it
-    was, its files byte for byte.
+    was, its files byte for byte. ``vectors_from``: a folder of ``assistant embed`` vectors to
+    take instead of embedding (:mod:`.vectors_import`; chunks it lacks are embedded here).
     """
     started = time.perf_counter()
     report = BuildReport()
@@ -80,6 +84,7 @@ def build_index(
         with build_lock(settings.index_dir):
             scanned_at_ns = time.time_ns()
             embedder = _embedder(settings, embedder, report)
+            imported = read_vectors(vectors_from, embedder, settings) if vectors_from is not None else None
             previous = None if full else _previous(settings, decompound, embedder, report)
             if full:
                 report.full_rebuild_reason = "auf Wunsch (--full)"
@@ -91,6 +96,7 @@ def build_index(
             builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
             try:
                 run = _Build(settings, embedder, progress, decompound, previous, builder, report)
+                run.imported = imported
                 entries = run.read_documents(files)
                 run.add_chunks(entries)
                 generation, chunks = run.commit(entries, {**stats, **{f.doc_id: f.stats for f in files}}, scanned_at_ns)
@@ -137,6 +143,7 @@ class _Build:
         self.previous = previous
         self.builder = builder
         self.report = report
+        self.imported: ImportedVectors | None = None
         self.analyzer = previous.lexical.analyzer if previous else GermanAnalyzer(decompound=decompound)
         self.added: list[int] = []  # document numbers in the builder
         # index term -> term id; the previous generation's ids stay, new terms get the next ones
@@ -207,6 +214,7 @@ class _Build:
         analyzer, builder = self.analyzer, self.builder
         term_number = self.term_number
         chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+        self._hashes = {d: entry["content_hash"] for d, entry in entries.items()}
         ids_of_word: dict[str, tuple[int, ...]] = {}
 
         def encode(text: str) -> np.ndarray:
@@ -242,7 +250,19 @@ class _Build:
 
     def _store(self, pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]]) -> None:
         texts = [t for _, _, _, part in pending for t in part]
-        vectors = self.embedder.encode_passages(texts) if self.embedder is not None and texts else None
+        vectors = None
+        if self.embedder is not None and texts and self.imported is not None:
+            doc_ids, hashes = self.builder.doc_ids, self._hashes
+            keys = [
+                (chunk_id(doc_ids[number], i), hashes[doc_ids[number]], a, b)
+                for number, spans, _, _ in pending
+                for i, (a, b) in enumerate(spans)
+            ]
+            vectors, imported = self.imported.vectors_for(self.embedder, keys, texts)
+            self.report.imported_chunks += imported
+            self.report.embedded_chunks -= imported
+        elif self.embedder is not None and texts:
+            vectors = self.embedder.encode_passages(texts)
         at = 0
         for number, spans, ids, part in pending:
             self.builder.add_rows(number, spans, ids, None if vectors is None else vectors[at : at + len(part)])
