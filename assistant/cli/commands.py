@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from ..config import Settings
 from ..types import Answer, Progress, SearchFilters
 from .crawl import cmd_crawl
+from .embed import cmd_embed
 from .parser import settings_from
 
 if TYPE_CHECKING:
@@ -42,7 +43,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     from ..index.build import build_index
 
     settings = settings_from(args)
-    report = build_index(settings, progress=_progress_bar(settings.progress), full=args.full)
+    report = build_index(
+        settings, progress=_progress_bar(settings.progress), full=args.full, vectors_from=args.vectors_from
+    )
     for warning in report.warnings:
         print(f"Warnung: {warning}", file=sys.stderr)
     print(f"Index: {settings.index_dir} ({report.generation})")
@@ -52,7 +55,8 @@ def cmd_index(args: argparse.Namespace) -> int:
         f"Dokumente: {report.documents} ({len(report.added)} neu, {len(report.changed)} geändert, "
         f"{len(report.removed)} entfernt, {report.unchanged} unverändert)"
     )
-    print(f"Abschnitte: {report.chunks} (davon {report.embedded_chunks} neu eingebettet)")
+    imported = f", {report.imported_chunks} aus {args.vectors_from} übernommen" if args.vectors_from else ""
+    print(f"Abschnitte: {report.chunks} (davon {report.embedded_chunks} neu eingebettet{imported})")
     print(f"Suche: {'hybrid (BM25 + Vektoren)' if report.dense else 'nur lexikalisch (BM25)'}")
     if report.full_rebuild_reason:
         print(f"Vollständig neu gebaut: {report.full_rebuild_reason}")
@@ -320,4 +324,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "eval": cmd_eval,
     "feedback": cmd_feedback,
     "crawl": cmd_crawl,
+    "embed": cmd_embed,
 }

@@ -36,6 +36,22 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument("--chunk-overlap", type=int)
     index.add_argument("--full", action="store_true", help="alles neu bauen statt nur Änderungen")
     index.add_argument("--quiet", action="store_true", help="keinen Fortschritt anzeigen")
+    index.add_argument(
+        "--vectors-from",
+        type=Path,
+        metavar="DIR",
+        help="Vektoren aus `assistant embed` übernehmen statt einbetten (fehlende Abschnitte werden lokal eingebettet)",
+    )
+
+    embed = sub.add_parser("embed", help="Korpus verteilt einbetten (Ray) und als Parquet-Dateien ablegen")
+    embed.add_argument("--engine", choices=["ray"], default="ray", help="Ausführung (Standard: ray)")
+    embed.add_argument("--address", help="Adresse des Ray-Clusters (Standard: lokal starten), z. B. ray://kopf:10001")
+    embed.add_argument("--corpus", dest="corpus_dir", type=Path, help="Korpus-Ordner (Standard: corpus)")
+    embed.add_argument("--out", type=Path, required=True, help="Ausgabe-Ordner für die Parquet-Dateien")
+    embed.add_argument("--model", help="Einbettungsmodell: Name oder lokaler Ordner")
+    embed.add_argument("--chunk-size", type=int)
+    embed.add_argument("--chunk-overlap", type=int)
+    embed.add_argument("--config", type=Path, help="Konfigurationsdatei (TOML)")
 
     search = sub.add_parser("search", help="Passagen zu einer Frage suchen")
     search.add_argument("question")
