@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,18 +18,16 @@ from assistant.config import Settings
 from assistant.errors import IndexMismatchError
 from assistant.index.build import build_index
 from assistant.index.format import VECTORS, current_generation
+from assistant.index.ray_embed import PACKAGE_ROOT, embed_with_ray, runtime_env
 from assistant.index.reader import load_index
 from assistant.pipeline import Assistant
-
-ray = pytest.importorskip("ray", reason="the scale extra (ray[data]) is not installed")
-
-from assistant.index.ray_embed import PACKAGE_ROOT, embed_with_ray, runtime_env  # noqa: E402
 
 QUESTIONS = ["Wann fand das Sommerfest statt?", "Cluster Exzellenz Training", "Wer organisiert das Camp?"]
 
 
 @pytest.fixture(scope="module")
 def local_ray():
+    ray = pytest.importorskip("ray", reason="the scale extra (ray[data]) is not installed")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env(remote=False))
     yield ray
     ray.shutdown()
@@ -143,3 +144,34 @@ def test_vectors_of_another_model_are_refused_on_the_command_line(embedded, tmp_
     assert code == 1
     assert "passen nicht zu diesem Index: Modell" in err and str(twin) in err
     assert "Traceback" not in err
+
+
+def test_embed_and_import_on_the_command_line(local_ray, embedded, tmp_path, capsys):
+    settings, _, _, report = embedded
+    out, index = tmp_path / "vectors", tmp_path / "index"
+    started = time.perf_counter()
+    common = ["--corpus", str(settings.corpus_dir), "--model", settings.model]
+    assert main(["embed", "--engine", "ray", *common, "--out", str(out)]) == 0
+    assert main(["index", *common, "--index", str(index), "--vectors-from", str(out), "--quiet"]) == 0
+    seconds = time.perf_counter() - started
+    printed = capsys.readouterr().out
+    assert f"Abschnitte: {report.chunks}" in printed
+    assert f"davon 0 neu eingebettet, {report.chunks} aus {out} übernommen" in printed
+    print(f"Ray round trip on the command line (embed + index --vectors-from): {seconds:.1f} s")
+
+
+def test_without_ray_embed_says_how_to_install_it(tmp_path, corpus_copy, tiny_model_dir):
+    """Ray made unimportable in a fresh interpreter (``sys.modules["ray"] = None``), as when the
+    scale extra is not installed."""
+    code = (
+        "import sys; sys.modules['ray'] = None; from assistant.cli import main; "
+        f"sys.exit(main(['embed', '--corpus', {str(corpus_copy)!r}, '--model', {str(tiny_model_dir)!r}, "
+        f"'--out', {str(tmp_path / 'out')!r}]))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 1
+    assert "braucht Ray" in done.stderr and "pip install '.[scale]'" in done.stderr
+    assert "Traceback" not in done.stderr

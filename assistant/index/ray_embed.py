@@ -101,7 +101,11 @@ def embed_with_ray(settings: Settings, out_dir: Path, address: str | None = None
 def _run(
     ray: Any, settings: Settings, files: list[CorpusFile], out_dir: Path, vectors: VectorSettings
 ) -> tuple[int, str]:
-    from ray.data import ActorPoolStrategy
+    from ray.data import ActorPoolStrategy, DataContext
+
+    context = DataContext.get_current()
+    context.enable_progress_bars = settings.progress  # else Ray logs its progress every few seconds
+    context.print_on_execution_start = settings.progress
 
     resources = ray.cluster_resources()
     gpus, cpus = int(resources.get("GPU", 0)), max(1, int(resources.get("CPU", 1)))
