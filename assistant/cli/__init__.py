@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | search | ask | eval | chat | bench``. The only place that
+"""Command line: ``assistant index | search | ask | eval | chat | bench | crawl | embed``. The only place that
 prints and picks exit codes: the project's errors become German messages here; everything else
 lives in the library. Arguments: :mod:`.parser`; what each command does: :mod:`.commands`."""
 

@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--chunk-size", type=int)
     embed.add_argument("--chunk-overlap", type=int)
     embed.add_argument("--config", type=Path, help="Konfigurationsdatei (TOML)")
+    embed.add_argument("--quiet", action="store_true", help="keinen Fortschritt anzeigen")
 
     search = sub.add_parser("search", help="Passagen zu einer Frage suchen")
     search.add_argument("question")

@@ -30,6 +30,7 @@ from .embedder import load_embedder
 from .vectors_import import INSTALL_HINT, ScaleUnavailableError, VectorSettings, part_files, write_part
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the assistant package
+ROWS_PER_FILE = 20_000  # chunks per Parquet file: ~30 MB of 384-d vectors
 
 
 @dataclass
@@ -142,7 +143,10 @@ def _run(
         **ask,
     )
     ds = ds.map_batches(
-        _write_batch, batch_size=None, batch_format="numpy", fn_kwargs={"out_dir": str(out_dir), "settings": vectors}
+        _write_batch,
+        batch_size=ROWS_PER_FILE,
+        batch_format="numpy",
+        fn_kwargs={"out_dir": str(out_dir), "settings": vectors},
     )
     chunks = sum(int(row["rows"]) for row in ds.iter_rows())
     return chunks, where
