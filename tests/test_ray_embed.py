@@ -175,3 +175,13 @@ def test_without_ray_embed_says_how_to_install_it(tmp_path, corpus_copy, tiny_mo
     assert done.returncode == 1
     assert "braucht Ray" in done.stderr and "pip install '.[scale]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_folder_without_vector_files_or_a_build_without_model_is_refused(embedded, tmp_path):
+    settings, vectors, _, _ = embedded
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(IndexMismatchError, match="keine Vektordateien"):
+        build_index(dataclasses.replace(settings, index_dir=tmp_path / "a"), vectors_from=tmp_path / "empty")
+    lexical = dataclasses.replace(settings, index_dir=tmp_path / "b", model="none")
+    with pytest.raises(IndexMismatchError, match="ohne Modell können die Vektoren nicht verwendet werden"):
+        build_index(lexical, vectors_from=vectors)
