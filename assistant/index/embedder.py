@@ -131,6 +131,9 @@ def onnx_or_torch(model: Any, source: str, name: str, backend: str) -> Any:
     """The ONNX Runtime encoder for ``model``, or ``model`` itself (torch) with a warning when
     ONNX Runtime is missing or the export or the session fails."""
     try:
+        import onnx  # noqa: F401  # both checked first: a missing one falls back at once, not after the export
+        import onnxruntime  # noqa: F401
+
         from .onnx_encoder import OnnxEncoder, cache_dir_for, ensure_onnx
 
         path = ensure_onnx(model, cache_dir_for(source, name), quantized=backend == "onnx-int8")

@@ -153,7 +153,7 @@ def export_fp32(model: Any, target: Path) -> None:
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
             return self.transformer(**dict(zip(names, inputs, strict=True))).last_hidden_state
 
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # two processes may export at once
     axes = {n: {0: "batch", 1: "tokens"} for n in [*names, "last_hidden_state"]}
     with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
         warnings.simplefilter("ignore")
@@ -175,7 +175,7 @@ def quantize_int8(fp32: Path, target: Path) -> None:
     quantised on the fly); embeddings and LayerNorms stay float32."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    partial = target.with_name(target.name + ".partial")
+    partial = target.with_name(f"{target.name}.{os.getpid()}.partial")  # two processes may export at once
     quantize_dynamic(str(fp32), str(partial), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
     partial.replace(target)
 
