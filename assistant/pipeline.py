@@ -79,6 +79,7 @@ class Assistant:
                     settings.embed_batch_size,
                     settings.hub_timeout,
                     progress=False,
+                    backend=settings.embed_backend,
                 )
             except EmbedderUnavailableError as exc:
                 warnings.append(str(exc))

@@ -39,7 +39,12 @@ def test_bench_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert 0 <= side["hit_at_5"] <= 1 and 0 <= side["ours"]["hit_at_5"] <= 1
     assert side["throughput_ratio"] > 0 and side["queries_per_s"] > 0
     assert result["dense_index"]["kind"] == "flat"
-    assert "LangChain" in capsys.readouterr().out
+    embedding = result["query_embedding_ms"]
+    for backend in ("torch", "onnx", "onnx-int8"):
+        assert set(embedding[backend]) == {"p50", "p95", "p99"}, backend
+        assert 0 < embedding[backend]["p50"] <= embedding[backend]["p95"], backend
+    out_text = capsys.readouterr().out
+    assert "LangChain" in out_text and "Abfrage-Einbettung" in out_text and "onnx-int8" in out_text
 
 
 def test_grown_corpus_keeps_the_germanquad_passages_and_adds_news(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ indexing speed, size, memory, query latencies, cold start and incremental update
 Dense vectors: no pretrained model can be downloaded here, so the benchmark uses deterministic
 *synthetic* 384-dimensional vectors clustered by document (``SyntheticEmbedder``); they cost what
 real vectors cost in FAISS, but say nothing about quality. Query embedding time of a real model
-is not included (reported apart when a real model is given with --model).
+is measured apart, per embedding backend, with e5-small's architecture and random weights
+(:mod:`assistant.bench.query_embedding`), at the end so that its memory stays out of the peaks.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ..config import Settings
 from ..index.build import build_index
 from ..index.format import read_manifest
 from ..pipeline import Assistant
+from .query_embedding import percentiles, query_embedding_ms
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
 
@@ -105,12 +107,6 @@ def grow_corpus(target: Path, chunks: int, data: Path, chunk_size: int, seed: in
         files += 1
         have += per_doc
     return files
-
-
-def percentiles(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"p50": round(pick(0.50), 2), "p95": round(pick(0.95), 2), "p99": round(pick(0.99), 2)}
 
 
 def timed(fn: Any, items: list[Any]) -> list[float]:
@@ -200,6 +196,7 @@ def run(
     langchain: bool = True,
     langchain_queries: int = 100,
     log: Callable[[str], None] = lambda step: None,
+    query_embedding: bool = True,
 ) -> dict[str, Any]:
     """Grow (or take) a corpus, index it and measure; see the module docstring. ``log`` hears
     each step."""
@@ -241,7 +238,6 @@ def run(
     retriever.mode = "hybrid"
     latency["hybrid_answer"] = percentiles(timed(assistant.ask, questions))
     result["latency_ms"] = latency
-    result["query_embedding_ms"] = None  # synthetic vectors: no model on the query path
     assistant = retriever = None  # type: ignore[assignment]  # free the loaded index before the rebuilds
     log("Kaltstart, Update, Neubau")
     env = dict(os.environ, ASSISTANT_MODEL="none", ASSISTANT_RETRIEVAL="lexical")
@@ -291,6 +287,7 @@ def run(
         result["langchain"]["peak_rss_mb_with_langchain"] = round(peak_rss_mb(), 1)
     elif langchain:
         result["langchain"] = {"skipped": f"über {LANGCHAIN_MAX_CHUNKS} Abschnitte nicht gemessen"}
+    result["query_embedding_ms"] = query_embedding_ms(questions, log=log) if query_embedding else None
     if own_work:
         shutil.rmtree(work, ignore_errors=True)
     return result
@@ -327,4 +324,13 @@ def table(result: dict[str, Any]) -> str:
         )
     elif side:
         lines.append(f"LangChain  {side['skipped']}")
+    embedding = result.get("query_embedding_ms")
+    if embedding:
+        lines.append(f"Abfrage-Einbettung ms ({embedding['model']}, {embedding['threads']} Threads)   p50      p95")
+        for backend in ("torch", "onnx", "onnx-int8"):
+            row = embedding.get(backend)
+            if row and "p50" in row:
+                lines.append(f"  {backend:<14}{row['p50']:>7.1f}  {row['p95']:>7.1f}")
+            elif row:
+                lines.append(f"  {backend:<14}{row['skipped']}")
     return "\n".join(lines)

@@ -255,6 +255,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         queries=args.queries,
         langchain=not args.no_langchain,
         langchain_queries=args.langchain_queries,
+        query_embedding=not args.no_query_embedding,
         log=lambda step: print(f"[bench {time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True),
     )
     print(table(result))

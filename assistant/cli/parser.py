@@ -99,6 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--queries", type=int, default=200, help="Fragen für die Latenzmessung (Standard: 200)")
     bench.add_argument("--langchain-queries", type=int, default=100, help="Fragen für den LangChain-Vergleich")
     bench.add_argument("--no-langchain", action="store_true", help="ohne LangChain-Vergleich")
+    bench.add_argument(
+        "--no-query-embedding",
+        action="store_true",
+        help="ohne Messung der Abfrage-Einbettung (e5-small-Architektur, torch/onnx/onnx-int8)",
+    )
     bench.add_argument("--json", dest="json_file", type=Path, help="Ergebnis zusätzlich als JSON-Datei")
 
     ev = sub.add_parser("eval", help="Testfragen beantworten und messen (Treffer, Antworten, Zitate, Enthaltung)")

@@ -139,7 +139,13 @@ def prepare_indexes(variants: Sequence[Variant], log: Log) -> dict[str, Prepared
             if s.model not in embedders:
                 try:
                     embedders[s.model] = load_embedder(
-                        s.model, s.query_prefix, s.passage_prefix, s.embed_batch_size, s.hub_timeout, progress=False
+                        s.model,
+                        s.query_prefix,
+                        s.passage_prefix,
+                        s.embed_batch_size,
+                        s.hub_timeout,
+                        progress=False,
+                        backend=s.embed_backend,
                     )
                 except EmbedderUnavailableError as exc:
                     log(f"Warnung: {exc}")

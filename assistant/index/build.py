@@ -357,6 +357,7 @@ def _embedder(settings: Settings, embedder: Encoder | None, report: BuildReport)
             settings.embed_batch_size,
             settings.hub_timeout,
             settings.progress,
+            backend=settings.embed_backend,
         )
     except EmbedderUnavailableError as exc:
         report.warnings.append(str(exc))

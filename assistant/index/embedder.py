@@ -2,7 +2,9 @@
 
 The model is found by :mod:`assistant.hub` (a local folder, the Hugging Face cache, the hub
 after a one-second probe), so an offline machine fails over to lexical-only search in about a
-second instead of sitting through the hub client's retries.
+second instead of sitting through the hub client's retries. ``backend`` ("torch", "onnx",
+"onnx-int8") chooses what runs the model (:mod:`assistant.index.onnx_encoder`); when ONNX Runtime
+is missing or the export fails, the torch model is used with one warning.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Embedder:
         self.progress = progress
         self._lock = threading.Lock()
         self.dimension = _dimension_of(model)
+        self.backend = getattr(model, "backend_name", "torch")
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode([self.query_prefix + t for t in texts], progress=False)
@@ -98,9 +101,13 @@ def load_embedder(
     batch_size: int = 32,
     hub_timeout: float = 1.0,
     progress: bool = False,
+    backend: str = "torch",
 ) -> Embedder:
     """Load the model or raise :class:`EmbedderUnavailableError` quickly (failures are remembered
-    for :data:`assistant.hub.FAILURE_TTL` seconds; local folders are looked at every time)."""
+    for :data:`assistant.hub.FAILURE_TTL` seconds; local folders are looked at every time).
+
+    With ``backend`` "onnx" or "onnx-int8" the model runs in ONNX Runtime (exported once, then
+    read from its cache); should that fail, the torch model serves, with one warning."""
 
     def load() -> Embedder:
         source, local_only = resolve_model(name, hub_timeout)
@@ -114,9 +121,32 @@ def load_embedder(
             raise EmbedderUnavailableError(
                 _advice(name, f"Laden fehlgeschlagen ({type(exc).__name__}: {exc})")
             ) from None
-        return Embedder(model, name, query_prefix, passage_prefix, batch_size, progress)
+        encoder = model if backend == "torch" else onnx_or_torch(model, source, name, backend)
+        return Embedder(encoder, name, query_prefix, passage_prefix, batch_size, progress)
 
     return hub.load_remembered("embedder", name, EmbedderUnavailableError, load)
+
+
+def onnx_or_torch(model: Any, source: str, name: str, backend: str) -> Any:
+    """The ONNX Runtime encoder for ``model``, or ``model`` itself (torch) with a warning when
+    ONNX Runtime is missing or the export or the session fails."""
+    try:
+        import onnx  # noqa: F401  # both checked first: a missing one falls back at once, not after the export
+        import onnxruntime  # noqa: F401
+
+        from .onnx_encoder import OnnxEncoder, cache_dir_for, ensure_onnx
+
+        path = ensure_onnx(model, cache_dir_for(source, name), quantized=backend == "onnx-int8")
+        return OnnxEncoder(model, path)
+    except Exception as exc:  # ImportError, export and ONNX Runtime errors: torch still works
+        log.warning(
+            "Einbettungs-Backend %r nicht nutzbar (%s: %s); das Modell läuft mit torch. Abhilfe: "
+            "pip install 'onnxruntime' 'onnx' (Extra [onnx]) oder ASSISTANT_EMBED_BACKEND=torch.",
+            backend,
+            type(exc).__name__,
+            str(exc).splitlines()[0] if str(exc) else "",
+        )
+        return model
 
 
 def _advice(name: str, reason: str) -> str:
