@@ -614,7 +614,7 @@ def test_hybrid_variant_with_a_model_gets_its_own_dense_index(tiny: Path, tmp_pa
 
     loaded: list[str] = []
 
-    def fake_load(name, query_prefix, passage_prefix, batch_size=32, hub_timeout=1.0, progress=False):
+    def fake_load(name, query_prefix, passage_prefix, batch_size=32, hub_timeout=1.0, progress=False, backend="torch"):
         loaded.append(name)
         return embedder_module.Embedder(HashingModel(), name, query_prefix, passage_prefix, batch_size)
 
