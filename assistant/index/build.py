@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,18 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import AssistantError, CorpusError, EmbedderUnavailableError
-from ..ingest.chunking import Chunker, segments
 from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_digest
-from ..ingest.parsers import load_document
-from ..ingest.sidecar import read_page_info, with_page_info
 from ..text.german import ANALYZER_VERSION, GermanAnalyzer
 from ..types import Progress
 from . import dense
 from .bm25 import Postings
 from .duplicates import DuplicateBuilder
 from .embedder import Encoder, load_embedder
-from .format import NGRAMS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
+from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
 from .freshness import settings_mismatch, vectors_mismatch
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
+from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, read_file
 from .reader import IndexData, load_index
 from .writer import GenerationBuilder, build_lock, write_failure
 
@@ -91,8 +90,11 @@ def build_index(
             builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
             try:
                 run = _Build(settings, embedder, progress, decompound, previous, builder, report)
-                entries = run.read_documents(files)
-                run.add_chunks(entries)
+                try:
+                    entries = run.read_documents(files)
+                    run.add_chunks(entries)
+                finally:
+                    run.workers.close()
                 generation, chunks = run.commit(entries, {**stats, **{f.doc_id: f.stats for f in files}}, scanned_at_ns)
             except BaseException as exc:
                 failure = write_failure(settings.index_dir, exc)  # before the abort gives space back
@@ -151,6 +153,12 @@ class _Build:
         self.dups = DuplicateBuilder(
             previous.path if previous else None, previous.documents.by_number if previous else None
         )
+        self.workers = Workers(
+            WorkerSettings(
+                settings.max_unpacked_bytes, settings.chunk_size, settings.chunk_overlap, self.analyzer.stopwords
+            ),
+            settings.index_workers,
+        )
 
     def read_documents(self, files: list[CorpusFile]) -> dict[str, DocumentEntry]:
         """Parse what is new or changed; the entry of every document the generation keeps."""
@@ -158,32 +166,34 @@ class _Build:
         recorded = previous.corpus_record().documents if previous else {}
         entries: dict[str, DocumentEntry] = {}
         words: set[str] = set()
+        kept = {f.doc_id for f in files if (old := recorded.get(f.doc_id)) and old["content_hash"] == f.content_hash}
+        todo = [f for f in files if f.doc_id not in kept]
+        results = self.workers.map(read_file, todo, len(todo), lambda _: ReadResult(None, CRASHED))
         for i, file in enumerate(files):
             if self.progress and i % 500 == 0:
                 self.progress("Dokumente lesen", i, len(files))
             old = recorded.get(file.doc_id)
-            if old is not None and old["content_hash"] == file.content_hash:
+            if file.doc_id in kept:
+                assert old is not None
                 entries[file.doc_id] = old
                 report.unchanged += 1
                 continue
-            try:
-                doc = load_document(file, self.settings.max_unpacked_bytes)
-            except AssistantError as exc:
-                reason = getattr(exc, "reason", str(exc))
+            result = next(results)
+            doc = result.doc
+            if doc is None:
+                reason = result.reason
                 if old is not None:
                     entries[file.doc_id] = old
                     reason += " (bisherige Fassung bleibt im Index)"
                 report.skipped.append(Skipped(file.doc_id, reason))
                 continue
-            info = read_page_info(file)
-            doc = with_page_info(doc, info)
-            report.warnings.extend(info.warnings)
+            report.warnings.extend(result.warnings)
             if previous is not None and old is not None:
                 builder.drop(previous.documents.number[doc.id])
             self.added.append(builder.add_document(doc))
-            self.dups.add(self.added[-1], doc)
-            for start, end in segments(doc.text):  # a list of all words of a large text would be its size ×8
-                words.update(self.analyzer.words_of(doc.text[start:end]))
+            assert result.signature is not None
+            self.dups.add_signature(self.added[-1], doc, result.signature, result.shingles)
+            words.update(result.words)
             entries[doc.id] = {"content_hash": doc.content_hash, "title": doc.title, "chunks": 0}
             (report.changed if old is not None else report.added).append(doc.id)
         if previous is not None:
@@ -204,34 +214,38 @@ class _Build:
 
     def add_chunks(self, entries: dict[str, DocumentEntry]) -> None:
         """Chunk, analyse and embed the documents read (in batches of ``embed_batch_size * 8``)."""
-        analyzer, builder = self.analyzer, self.builder
+        analyzer, builder, grams = self.analyzer, self.builder, self.grams
         term_number = self.term_number
-        chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         ids_of_word: dict[str, tuple[int, ...]] = {}
 
-        def encode(text: str) -> np.ndarray:
-            """Term ids of a chunk (each distinct word analysed once per build)."""
-            ids: list[int] = []
-            for word in analyzer.words_of(text):
-                found = ids_of_word.get(word)
-                if found is None:
-                    found = ids_of_word[word] = tuple(
-                        term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)
-                    )
-                ids.extend(found)
-            return np.asarray(ids, dtype=np.int32)
+        def ids_of(word: str) -> tuple[int, ...]:
+            """Term ids of a word (each distinct word analysed once per build, new terms numbered
+            in order of first occurrence)."""
+            found = ids_of_word.get(word)
+            if found is None:
+                found = ids_of_word[word] = tuple(
+                    term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)
+                )
+            return found
 
+        builder.flush()
+        path, ends = str(builder.staging / TEXTS), builder.columns["doc_text"]
+        places = ((path, ends[n], ends[n + 1]) for n in self.added)
+        results = self.workers.map(chunk_document, places, len(self.added), self._chunk_here, batch=16)
         pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]] = []
         pending_chunks = 0
-        for i, number in enumerate(self.added):
-            text = builder.text_of(number)
-            spans = chunker.spans(text)
-            texts = [text[a:b] for a, b in spans]
+        for i, (number, result) in enumerate(zip(self.added, results, strict=True)):
+            spans = result.spans
             entries[builder.doc_ids[number]]["chunks"] = len(spans)
-            pending.append((number, spans, [encode(t) for t in texts], texts))
-            if self.grams is not None:
-                for chunk_text in texts:
-                    self.grams.add(chunk_text)
+            terms = _gather([ids_of(w) for w in result.words], result.rows)
+            if grams is not None:
+                for row in _gather([grams.ids_of_word(w) for w in result.words], result.rows):
+                    grams.add_ids(row)
+            texts: list[str] = []
+            if self.embedder is not None:
+                text = builder.text_of(number)
+                texts = [text[a:b] for a, b in spans]
+            pending.append((number, spans, terms, texts))
             pending_chunks += len(spans)
             if pending_chunks >= self.settings.embed_batch_size * 8:
                 if self.progress:
@@ -239,6 +253,11 @@ class _Build:
                 self._store(pending)
                 pending, pending_chunks = [], 0
         self._store(pending)
+
+    def _chunk_here(self, place: tuple[str, int, int]) -> ChunkResult:
+        """A document whose chunking ended its worker: chunked in this process (its text was
+        parsed already; a crash here ends the build as it would without workers)."""
+        return Workers(self.workers.settings, 1).map(chunk_document, [place], 1, self._chunk_here).__next__()
 
     def _store(self, pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]]) -> None:
         texts = [t for _, _, _, part in pending for t in part]
@@ -302,6 +321,21 @@ class _Build:
             manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base
         )
         return generation, int(live.sum())
+
+
+def _gather(per_word: list[tuple[int, ...]], rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Per row, the ids of its words (``rows``: positions in ``per_word``) one after another."""
+    lengths = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
+    flat = np.fromiter(chain.from_iterable(per_word), dtype=np.int32, count=int(lengths.sum()))
+    starts = np.zeros(len(per_word), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    out = []
+    for row in rows:
+        counts = lengths[row]
+        total = int(counts.sum())
+        shift = np.repeat(starts[row] - (np.cumsum(counts) - counts), counts)
+        out.append(flat[shift + np.arange(total)] if total else np.zeros(0, dtype=np.int32))
+    return out
 
 
 def _new_base(previous: IndexData | None, rows: int, base_rows: int) -> bool:
