@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manif
 from .freshness import settings_mismatch, vectors_mismatch
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
-from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, read_file
+from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, gather, read_file
 from .reader import IndexData, load_index
 from .writer import GenerationBuilder, build_lock, write_failure
 
@@ -53,6 +52,7 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
     duplicate_groups: list[list[str]] = field(default_factory=list)  # reposts, canonical first
+    workers: int = 1  # processes that read and chunked the documents (1: the building process alone)
 
     @property
     def up_to_date(self) -> bool:
@@ -94,6 +94,7 @@ def build_index(
                     entries = run.read_documents(files)
                     run.add_chunks(entries)
                 finally:
+                    report.workers = settings.index_workers if run.workers.pooled else 1
                     run.workers.close()
                 generation, chunks = run.commit(entries, {**stats, **{f.doc_id: f.stats for f in files}}, scanned_at_ns)
             except BaseException as exc:
@@ -237,9 +238,9 @@ class _Build:
         for i, (number, result) in enumerate(zip(self.added, results, strict=True)):
             spans = result.spans
             entries[builder.doc_ids[number]]["chunks"] = len(spans)
-            terms = _gather([ids_of(w) for w in result.words], result.rows)
+            terms = gather([ids_of(w) for w in result.words], result.rows)
             if grams is not None:
-                for row in _gather([grams.ids_of_word(w) for w in result.words], result.rows):
+                for row in gather([grams.ids_of_word(w) for w in result.words], result.rows):
                     grams.add_ids(row)
             texts: list[str] = []
             if self.embedder is not None:
@@ -321,21 +322,6 @@ class _Build:
             manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base
         )
         return generation, int(live.sum())
-
-
-def _gather(per_word: list[tuple[int, ...]], rows: list[np.ndarray]) -> list[np.ndarray]:
-    """Per row, the ids of its words (``rows``: positions in ``per_word``) one after another."""
-    lengths = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
-    flat = np.fromiter(chain.from_iterable(per_word), dtype=np.int32, count=int(lengths.sum()))
-    starts = np.zeros(len(per_word), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    out = []
-    for row in rows:
-        counts = lengths[row]
-        total = int(counts.sum())
-        shift = np.repeat(starts[row] - (np.cumsum(counts) - counts), counts)
-        out.append(flat[shift + np.arange(total)] if total else np.zeros(0, dtype=np.int32))
-    return out
 
 
 def _new_base(previous: IndexData | None, rows: int, base_rows: int) -> bool:

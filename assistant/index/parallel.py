@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, TypeVar
 
 import numpy as np
@@ -153,6 +153,21 @@ def chunk_document(where: tuple[str, int, int]) -> ChunkResult:
     return ChunkResult(spans, list(index), rows)
 
 
+def gather(per_word: list[tuple[int, ...]], rows: list[np.ndarray]) -> list[np.ndarray]:
+    """Per row, the ids of its words (``rows``: positions in ``per_word``) one after another."""
+    lengths = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
+    flat = np.fromiter(chain.from_iterable(per_word), dtype=np.int32, count=int(lengths.sum()))
+    starts = np.zeros(len(per_word), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+    out = []
+    for row in rows:
+        counts = lengths[row]
+        total = int(counts.sum())
+        shift = np.repeat(starts[row] - (np.cumsum(counts) - counts), counts)
+        out.append(flat[shift + np.arange(total)] if total else np.zeros(0, dtype=np.int32))
+    return out
+
+
 def _run_batch(fn: Callable[[T], R], items: list[T]) -> list[R]:
     return [fn(item) for item in items]
 
@@ -168,6 +183,7 @@ class Workers:
         self.context = context or ("forkserver" if "forkserver" in methods else "spawn")
         self._executor: ProcessPoolExecutor | None = None
         self._local: _Worker | None = None
+        self.pooled = False  # whether any work went to worker processes
 
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], count: int, crashed: Callable[[T], R], batch: int = 8
@@ -183,6 +199,7 @@ class Workers:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self._executor is None:
+            self.pooled = True
             context = multiprocessing.get_context(self.context)
             self._executor = ProcessPoolExecutor(self.workers, context, initializer=_init, initargs=(self.settings,))
         return self._executor
