@@ -43,7 +43,7 @@ from ..ingest.parsers import load_document
 from ..ingest.sidecar import read_page_info, with_page_info
 from ..text.german import GermanAnalyzer
 from ..types import Document
-from .duplicates import signature
+from . import duplicates
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def read_file(file: CorpusFile) -> ReadResult:
         return ReadResult(None, f"konnte nicht gelesen werden (unerwarteter Fehler: {type(exc).__name__})")
     info = read_page_info(file)
     doc = with_page_info(doc, info)
-    sig, count = signature(doc.text)
+    sig, count = duplicates.signature(doc.text)
     words: set[str] = set()
     for start, end in segments(doc.text):  # a list of all words of a large text would be its size ×8
         words.update(state.analyzer.words_of(doc.text[start:end]))
