@@ -15,8 +15,11 @@ occurrence), the tables. The index written is therefore the same, byte for byte,
 number of workers. Results come back in order, a few batches in flight at a time, so no
 step holds all texts at once.
 
-Workers are started with ``forkserver`` (or ``spawn`` where there is none), never ``fork``: the
-building process may run threads (BLAS, a model) that a fork would copy mid-work. A worker that
+Workers are started with ``spawn``, never ``fork``: the building process may run threads (BLAS,
+a model) that a fork would copy mid-work. Not ``forkserver`` either: a fork server outlives a
+building process killed with SIGKILL, and so do its workers, holding the build's output pipes
+open (tests/test_robustness.py's kills hung on them); a spawned worker is the build's own child
+and ends with it (``PR_SET_PDEATHSIG``). A worker that
 dies (the kernel's OOM killer, a crash in a C library) costs only its file: the batch it held
 is tried again file by file in a fresh pool, and the file that kills the pool again is skipped
 with a reason.
@@ -112,7 +115,21 @@ _STATE: _Worker | None = None
 
 def _init(settings: WorkerSettings) -> None:
     global _STATE
+    _die_with_parent()
     _STATE = _Worker(settings)
+
+
+def _die_with_parent() -> None:
+    """End this worker when its parent ends (Linux ``PR_SET_PDEATHSIG``). A build killed with
+    SIGKILL would otherwise leave its workers waiting for work forever, holding its output pipes
+    open."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: workers end at the next task they cannot read
+        pass
 
 
 def _state() -> _Worker:
@@ -179,8 +196,7 @@ class Workers:
     def __init__(self, settings: WorkerSettings, workers: int, context: str | None = None) -> None:
         self.settings = settings
         self.workers = workers
-        methods = multiprocessing.get_all_start_methods()
-        self.context = context or ("forkserver" if "forkserver" in methods else "spawn")
+        self.context = context or "spawn"
         self._executor: ProcessPoolExecutor | None = None
         self._local: _Worker | None = None
         self.pooled = False  # whether any work went to worker processes
