@@ -22,6 +22,19 @@ RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
 UNPACKED_PER_FILE_BYTE = 4
 ANSWER_MODES = ("auto", "extractive", "llm")
 EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
+# Default worker processes for indexing: the CPUs this process may use, at most this many (beyond,
+# the building process, which numbers terms and writes the tables, is the bottleneck).
+MAX_DEFAULT_INDEX_WORKERS = 8
+MAX_INDEX_WORKERS = 256
+
+
+def default_index_workers() -> int:
+    """The CPUs this process may use, at most :data:`MAX_DEFAULT_INDEX_WORKERS`."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_INDEX_WORKERS))
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,9 @@ class Settings:
     # lists; 1.65 GB before, issue 14), see benchmarks/ingest_memory.py.
     max_file_bytes: int = 50_000_000
     progress: bool = True
+    # Worker processes that parse, chunk and analyse new or changed documents (index/parallel.py);
+    # 1 = all in the building process. The index is the same, byte for byte, with any number.
+    index_workers: int = default_index_workers()
     # Answers: "extractive" (offline, default without an endpoint), "llm", or "auto" (llm when
     # llm_url is set). The endpoint speaks the OpenAI chat-completions protocol.
     answer_mode: str = "auto"
@@ -93,6 +109,11 @@ class Settings:
         for name in ("top_k", "rrf_k", "candidates", "embed_batch_size", "max_file_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} muss mindestens 1 sein")
+        if not 1 <= self.index_workers <= MAX_INDEX_WORKERS:
+            raise ConfigError(
+                f"index_workers={self.index_workers} ist ungültig: erlaubt sind 1 (alles in einem Prozess) "
+                f"bis {MAX_INDEX_WORKERS} Hilfsprozesse"
+            )
         if self.answer_mode not in ANSWER_MODES:
             raise ConfigError(f"answer_mode={self.answer_mode!r} ist ungültig; erlaubt: {', '.join(ANSWER_MODES)}")
         if self.answer_mode == "llm" and not (self.llm_url and self.llm_model):

@@ -30,6 +30,9 @@ def test_bench_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFixtur
         "update_seconds",
         "full_rebuild_seconds",
         "update_speedup",
+        "index_workers",
+        "index_chunks_per_s_one_worker",
+        "parallel_speedup",
     ):
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
     assert result["chunks"] >= 2000

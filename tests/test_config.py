@@ -90,6 +90,8 @@ def test_environment_is_read_from_os_environ_by_default(monkeypatch):
         ({"overrides": {"top_k": True}}, "top_k"),  # TOML `top_k = true` is not 1
         ({"overrides": {"hub_timeout": -1}}, "hub_timeout"),
         ({"overrides": {"doc_weight": "nan"}}, "doc_weight"),
+        ({"overrides": {"index_workers": 0}}, "index_workers"),
+        ({"env": {"ASSISTANT_INDEX_WORKERS": "viele"}}, "index_workers"),
     ],
 )
 def test_invalid_values_name_the_field(source, field):

@@ -210,7 +210,13 @@ def run(
     if corpus is None:
         grow_corpus(settings.corpus_dir, chunks, data, settings.chunk_size)
     embedder = SyntheticEmbedder()
-    log("indexieren")
+    log("indexieren mit einem Prozess")
+    single = settings.replace(index_dir=work / "index-one-worker", index_workers=1)
+    started = time.perf_counter()
+    build_index(single, embedder=embedder)
+    one_worker_seconds = time.perf_counter() - started
+    shutil.rmtree(single.index_dir, ignore_errors=True)
+    log(f"indexieren mit {settings.index_workers} Hilfsprozessen")
     started = time.perf_counter()
     report = build_index(settings, embedder=embedder)
     index_seconds = time.perf_counter() - started
@@ -219,6 +225,10 @@ def run(
         "documents": report.documents,
         "index_seconds": round(index_seconds, 2),
         "index_chunks_per_s": round(report.chunks / index_seconds, 1),
+        # The same corpus built before with index_workers=1 (all in one process, as before issue 16).
+        "index_workers": settings.index_workers,
+        "index_chunks_per_s_one_worker": round(report.chunks / one_worker_seconds, 1),
+        "parallel_speedup": round(one_worker_seconds / index_seconds, 2),
         "index_bytes": folder_bytes(settings.index_dir),
         "vectors": "synthetic 384-d (no model download here)",
     }
@@ -300,6 +310,8 @@ def table(result: dict[str, Any]) -> str:
         f"Abschnitte {result['chunks']:>9}   Dokumente {result['documents']}",
         f"Indexieren {result['index_seconds']:>9.1f} s  ({result['index_chunks_per_s']:.0f} Abschnitte/s, "
         f"{result['index_bytes'] / 1e6:.0f} MB, Vektoren: {result['vectors']})",
+        f"Parallel   {result['parallel_speedup']:>9.2f}x mit {result['index_workers']} Hilfsprozessen "
+        f"(ein Prozess: {result['index_chunks_per_s_one_worker']:.0f} Abschnitte/s)",
         f"Speicher   {result['peak_rss_mb']:>9.0f} MB (Spitze)",
         "Latenz ms         p50      p95      p99",
     ]

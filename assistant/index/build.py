@@ -13,20 +13,18 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import AssistantError, CorpusError, EmbedderUnavailableError
-from ..ingest.chunking import Chunker, segments
 from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_digest
-from ..ingest.parsers import load_document
-from ..ingest.sidecar import read_page_info, with_page_info
 from ..text.german import ANALYZER_VERSION, GermanAnalyzer
 from ..types import Progress, chunk_id
 from . import dense
 from .bm25 import Postings
 from .duplicates import DuplicateBuilder
 from .embedder import Encoder, load_embedder
-from .format import NGRAMS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
+from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
 from .freshness import settings_mismatch, vectors_mismatch
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
+from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, gather, read_file
 from .reader import IndexData, load_index
 from .vectors_import import ImportedVectors, read_vectors
 from .writer import GenerationBuilder, build_lock, write_failure
@@ -56,6 +54,7 @@ class BuildReport:
     seconds: float = 0.0
     generation: str = ""
     duplicate_groups: list[list[str]] = field(default_factory=list)  # reposts, canonical first
+    workers: int = 1  # processes that read and chunked the documents (1: the building process alone)
 
     @property
     def up_to_date(self) -> bool:
@@ -97,8 +96,12 @@ def build_index(
             try:
                 run = _Build(settings, embedder, progress, decompound, previous, builder, report)
                 run.imported = imported
-                entries = run.read_documents(files)
-                run.add_chunks(entries)
+                try:
+                    entries = run.read_documents(files)
+                    run.add_chunks(entries)
+                finally:
+                    report.workers = settings.index_workers if run.workers.pooled else 1
+                    run.workers.close()
                 generation, chunks = run.commit(entries, {**stats, **{f.doc_id: f.stats for f in files}}, scanned_at_ns)
             except BaseException as exc:
                 failure = write_failure(settings.index_dir, exc)  # before the abort gives space back
@@ -114,11 +117,8 @@ def build_index(
     finally:
         if previous is not None:
             previous.close()  # its files and maps now, not at some garbage collection
-    report.documents = len(entries)
-    report.chunks = chunks
-    report.dense = embedder is not None
-    report.generation = generation.name
-    report.seconds = time.perf_counter() - started
+    report.documents, report.chunks, report.dense = len(entries), chunks, embedder is not None
+    report.generation, report.seconds = generation.name, time.perf_counter() - started
     return report
 
 
@@ -158,6 +158,12 @@ class _Build:
         self.dups = DuplicateBuilder(
             previous.path if previous else None, previous.documents.by_number if previous else None
         )
+        self.workers = Workers(
+            WorkerSettings(
+                settings.max_unpacked_bytes, settings.chunk_size, settings.chunk_overlap, self.analyzer.stopwords
+            ),
+            settings.index_workers,
+        )
 
     def read_documents(self, files: list[CorpusFile]) -> dict[str, DocumentEntry]:
         """Parse what is new or changed; the entry of every document the generation keeps."""
@@ -165,32 +171,34 @@ class _Build:
         recorded = previous.corpus_record().documents if previous else {}
         entries: dict[str, DocumentEntry] = {}
         words: set[str] = set()
+        kept = {f.doc_id for f in files if (old := recorded.get(f.doc_id)) and old["content_hash"] == f.content_hash}
+        todo = [f for f in files if f.doc_id not in kept]
+        results = self.workers.map(read_file, todo, len(todo), lambda _: ReadResult(None, CRASHED))
         for i, file in enumerate(files):
             if self.progress and i % 500 == 0:
                 self.progress("Dokumente lesen", i, len(files))
             old = recorded.get(file.doc_id)
-            if old is not None and old["content_hash"] == file.content_hash:
+            if file.doc_id in kept:
+                assert old is not None
                 entries[file.doc_id] = old
                 report.unchanged += 1
                 continue
-            try:
-                doc = load_document(file, self.settings.max_unpacked_bytes)
-            except AssistantError as exc:
-                reason = getattr(exc, "reason", str(exc))
+            result = next(results)
+            doc = result.doc
+            if doc is None:
+                reason = result.reason
                 if old is not None:
                     entries[file.doc_id] = old
                     reason += " (bisherige Fassung bleibt im Index)"
                 report.skipped.append(Skipped(file.doc_id, reason))
                 continue
-            info = read_page_info(file)
-            doc = with_page_info(doc, info)
-            report.warnings.extend(info.warnings)
+            report.warnings.extend(result.warnings)
             if previous is not None and old is not None:
                 builder.drop(previous.documents.number[doc.id])
             self.added.append(builder.add_document(doc))
-            self.dups.add(self.added[-1], doc)
-            for start, end in segments(doc.text):  # a list of all words of a large text would be its size ×8
-                words.update(self.analyzer.words_of(doc.text[start:end]))
+            assert result.signature is not None
+            self.dups.add_signature(self.added[-1], doc, result.signature, result.shingles)
+            words.update(result.words)
             entries[doc.id] = {"content_hash": doc.content_hash, "title": doc.title, "chunks": 0}
             (report.changed if old is not None else report.added).append(doc.id)
         if previous is not None:
@@ -211,35 +219,39 @@ class _Build:
 
     def add_chunks(self, entries: dict[str, DocumentEntry]) -> None:
         """Chunk, analyse and embed the documents read (in batches of ``embed_batch_size * 8``)."""
-        analyzer, builder = self.analyzer, self.builder
+        analyzer, builder, grams = self.analyzer, self.builder, self.grams
         term_number = self.term_number
-        chunker = Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
         self._hashes = {d: entry["content_hash"] for d, entry in entries.items()}
         ids_of_word: dict[str, tuple[int, ...]] = {}
 
-        def encode(text: str) -> np.ndarray:
-            """Term ids of a chunk (each distinct word analysed once per build)."""
-            ids: list[int] = []
-            for word in analyzer.words_of(text):
-                found = ids_of_word.get(word)
-                if found is None:
-                    found = ids_of_word[word] = tuple(
-                        term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)
-                    )
-                ids.extend(found)
-            return np.asarray(ids, dtype=np.int32)
+        def ids_of(word: str) -> tuple[int, ...]:
+            """Term ids of a word (each distinct word analysed once per build, new terms numbered
+            in order of first occurrence)."""
+            found = ids_of_word.get(word)
+            if found is None:
+                found = ids_of_word[word] = tuple(
+                    term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)
+                )
+            return found
 
+        builder.flush()
+        path, ends = str(builder.staging / TEXTS), builder.columns["doc_text"]
+        places = ((path, ends[n], ends[n + 1]) for n in self.added)
+        results = self.workers.map(chunk_document, places, len(self.added), self._chunk_here, batch=16)
         pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]] = []
         pending_chunks = 0
-        for i, number in enumerate(self.added):
-            text = builder.text_of(number)
-            spans = chunker.spans(text)
-            texts = [text[a:b] for a, b in spans]
+        for i, (number, result) in enumerate(zip(self.added, results, strict=True)):
+            spans = result.spans
             entries[builder.doc_ids[number]]["chunks"] = len(spans)
-            pending.append((number, spans, [encode(t) for t in texts], texts))
-            if self.grams is not None:
-                for chunk_text in texts:
-                    self.grams.add(chunk_text)
+            terms = gather([ids_of(w) for w in result.words], result.rows)
+            if grams is not None:
+                for row in gather([grams.ids_of_word(w) for w in result.words], result.rows):
+                    grams.add_ids(row)
+            texts: list[str] = []
+            if self.embedder is not None:
+                text = builder.text_of(number)
+                texts = [text[a:b] for a, b in spans]
+            pending.append((number, spans, terms, texts))
             pending_chunks += len(spans)
             if pending_chunks >= self.settings.embed_batch_size * 8:
                 if self.progress:
@@ -248,16 +260,17 @@ class _Build:
                 pending, pending_chunks = [], 0
         self._store(pending)
 
+    def _chunk_here(self, place: tuple[str, int, int]) -> ChunkResult:
+        """A document whose chunking ended its worker: chunked in this process (its text was
+        parsed already; a crash here ends the build as it would without workers)."""
+        return Workers(self.workers.settings, 1).map(chunk_document, [place], 1, self._chunk_here).__next__()
+
     def _store(self, pending: list[tuple[int, list[tuple[int, int]], list[np.ndarray], list[str]]]) -> None:
         texts = [t for _, _, _, part in pending for t in part]
         vectors = None
         if self.embedder is not None and texts and self.imported is not None:
-            doc_ids, hashes = self.builder.doc_ids, self._hashes
-            keys = [
-                (chunk_id(doc_ids[number], i), hashes[doc_ids[number]], a, b)
-                for number, spans, _, _ in pending
-                for i, (a, b) in enumerate(spans)
-            ]
+            ids = [(self.builder.doc_ids[number], spans) for number, spans, _, _ in pending]
+            keys = [(chunk_id(d, i), self._hashes[d], a, b) for d, spans in ids for i, (a, b) in enumerate(spans)]
             vectors, imported = self.imported.vectors_for(self.embedder, keys, texts)
             self.report.imported_chunks += imported
             self.report.embedded_chunks -= imported

@@ -162,6 +162,10 @@ class DuplicateBuilder:
         sig, count = signature(doc.text)
         self.new[number] = (sig, count, doc.date.start.toordinal() if doc.date else NO_DATE)
 
+    def add_signature(self, number: int, doc: Document, sig: np.ndarray, count: int) -> None:
+        """As :meth:`add`, with the signature and shingle count already computed (a worker's)."""
+        self.new[number] = (sig, count, doc.date.start.toordinal() if doc.date else NO_DATE)
+
     def finish(self, tables: Tables, doc_ids: list[str], staging: Path) -> list[list[str]]:
         """Write the signatures and groups of the generation's live documents; the groups."""
         n = tables.documents

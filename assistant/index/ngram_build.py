@@ -55,6 +55,22 @@ class NgramRows:
         if len(self._pending) >= _SPILL_IDS:
             self._flush()
 
+    def ids_of_word(self, word: str) -> tuple[int, ...]:
+        """The gram ids of one word (new grams numbered in order of first occurrence, as :meth:`add`)."""
+        found = self._of_word.get(word)
+        if found is None:
+            vocab = self.vocab
+            grams = grams_of(word, self.analyzer.n)
+            found = self._of_word[word] = tuple(vocab.setdefault(g, len(vocab)) for g in grams)
+        return found
+
+    def add_ids(self, ids: np.ndarray) -> None:
+        """A row given by its gram ids (those :meth:`add` would find for its text)."""
+        self._pending.frombytes(np.ascontiguousarray(ids, dtype=np.int32).tobytes())
+        self.lengths.append(int(ids.size))
+        if len(self._pending) >= _SPILL_IDS:
+            self._flush()
+
     def _flush(self) -> None:
         with open(self.path, "ab") as handle:
             self._pending.tofile(handle)
@@ -111,6 +127,12 @@ class NgramBuilder:
 
     def add(self, text: str) -> None:
         self.rows.add(text)
+
+    def ids_of_word(self, word: str) -> tuple[int, ...]:
+        return self.rows.ids_of_word(word)
+
+    def add_ids(self, ids: np.ndarray) -> None:
+        self.rows.add_ids(ids)
 
     def abort(self) -> None:
         self.rows.path.unlink(missing_ok=True)

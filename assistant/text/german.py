@@ -110,6 +110,11 @@ class GermanAnalyzer:
         self._terms_of_word: dict[str, tuple[str, ...]] = {}
         self.add_vocabulary(vocabulary)
 
+    @property
+    def stopwords(self) -> frozenset[str]:
+        """The words :meth:`words_of` drops."""
+        return self._stop
+
     def words_of(self, text: str) -> list[str]:
         # NFC: a query typed as "o" + combining diaeresis must match the "ö" of the documents.
         text = unicodedata.normalize("NFC", text)

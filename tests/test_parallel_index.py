@@ -1,0 +1,125 @@
+"""Indexing over worker processes (index_workers): the same generation, byte for byte, as in one
+process; a worker that dies costs only its file."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from assistant.config import Settings, default_index_workers
+from assistant.index.build import build_index
+from assistant.index.parallel import MIN_POOL_ITEMS, Workers, WorkerSettings
+from assistant.text.german import default_stopwords
+
+TIMES = ("created_at", "scanned_at_ns")  # the only fields of a generation that record times
+
+WORDS = (
+    "Das Netzwerk lädt am 20. Oktober 2022 zum Jahrestreffen der Cluster in Bremen ein. "
+    "Der Nachhaltigkeitsbericht des Innovationsclusters nennt das Förderprogramm der Region. "
+    "Die Mitarbeiterinnen und Mitarbeiter stellen Wasserstofftechnik und Kreislaufwirtschaft vor. "
+    "Kolleg*innen aus Liberia und Kanada berichten über Autos, Batterien und Solarzellen. "
+).split()
+
+
+def _text(i: int) -> str:
+    """A document of its own: the words in an order and length of its own, paragraphs between."""
+    pick = random.Random(i)
+    words = [pick.choice(WORDS) for _ in range(60 + 37 * (i % 9))]
+    paragraphs = [" ".join(words[k : k + 40]) for k in range(0, len(words), 40)]
+    return f"Meldung {i} vom {1 + i % 28}. März 2021\n\n" + "\n\n".join(paragraphs) + "\n"
+
+
+def _corpus(folder: Path, first: int, count: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(first, first + count):
+        (folder / f"meldung-{i:03d}.txt").write_text(_text(i), encoding="utf-8")
+    long = " ".join(_text(first + k) for k in range(3))
+    (folder / f"repost-{first}-a.txt").write_text(long, encoding="utf-8")  # reposted: a duplicate group
+    (folder / f"repost-{first}-b.txt").write_text(long + "\nQuelle: Pressestelle", encoding="utf-8")
+    (folder / f"leer-{first}.txt").write_text("  \n", encoding="utf-8")  # skipped: empty
+    (folder / f"kaputt-{first}.pdf").write_bytes(b"%PDF-1.4 kein echtes PDF")  # skipped: unreadable
+
+
+def _settings(corpus: Path, index: Path, workers: int) -> Settings:
+    return Settings(
+        corpus_dir=corpus, index_dir=index, model="none", reader="none", progress=False, index_workers=workers
+    )
+
+
+def _same_generation(one: Path, two: Path) -> None:
+    """Every file of the two current generations byte for byte, the manifest but for its times."""
+    gen_one = one / (one / "CURRENT").read_text().strip()
+    gen_two = two / (two / "CURRENT").read_text().strip()
+    files = sorted(p.relative_to(gen_one) for p in gen_one.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(gen_two) for p in gen_two.rglob("*") if p.is_file())
+    assert len(files) > 10
+    for name in files:
+        a, b = (gen_one / name).read_bytes(), (gen_two / name).read_bytes()
+        if name == Path("manifest.json"):
+            left, right = json.loads(a), json.loads(b)
+            assert all(k in left for k in TIMES)
+            for key in TIMES:
+                del left[key], right[key]
+            assert left == right
+        else:
+            assert a == b, name
+
+
+def test_two_workers_write_the_same_generation_as_one(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _corpus(corpus, 0, MIN_POOL_ITEMS + 8)
+    one = build_index(_settings(corpus, tmp_path / "one", 1))
+    two = build_index(_settings(corpus, tmp_path / "two", 2))
+    assert (one.workers, two.workers) == (1, 2)  # the second build did use the pool
+    assert one.chunks == two.chunks > MIN_POOL_ITEMS
+    assert [s.path for s in two.skipped] == [s.path for s in one.skipped] == ["kaputt-0.pdf", "leer-0.txt"]
+    assert [s.reason for s in two.skipped] == [s.reason for s in one.skipped]
+    assert two.duplicate_groups == one.duplicate_groups
+    assert ["repost-0-a.txt", "repost-0-b.txt"] in two.duplicate_groups
+    _same_generation(tmp_path / "one", tmp_path / "two")
+
+    # An update: new documents (their words extend the vocabulary) and a changed one.
+    _corpus(corpus, 100, MIN_POOL_ITEMS + 4)
+    (corpus / "meldung-003.txt").write_text(_text(3) + "Nachtrag: Wasserstoffspeicher.\n", encoding="utf-8")
+    one = build_index(_settings(corpus, tmp_path / "one", 1))
+    two = build_index(_settings(corpus, tmp_path / "two", 2))
+    assert two.workers == 2 and one.changed == two.changed == ["meldung-003.txt"]
+    assert len(two.added) == MIN_POOL_ITEMS + 6
+    _same_generation(tmp_path / "one", tmp_path / "two")
+
+
+def test_a_small_update_stays_in_the_building_process(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    _corpus(corpus, 0, 3)
+    report = build_index(_settings(corpus, tmp_path / "index", 2))
+    assert report.workers == 1 and report.chunks > 0  # starting workers would cost more than it saves
+
+
+def explode(item: str) -> str:
+    """Ends the worker process on ``boom``, as the OOM killer or a crash in a C parser would."""
+    if item == "boom":
+        os._exit(3)
+    return item.upper()
+
+
+def test_a_worker_that_dies_costs_only_its_item(tmp_path: Path) -> None:
+    items = [f"datei-{i}" for i in range(MIN_POOL_ITEMS + 10)]
+    items[17] = "boom"
+    workers = Workers(WorkerSettings(10_000, 1000, 150, default_stopwords()), 2)
+    try:
+        results = list(workers.map(explode, items, len(items), lambda item: f"übersprungen: {item}", batch=4))
+    finally:
+        workers.close()
+    assert workers.pooled
+    assert results == [f"DATEI-{i}" if i != 17 else "übersprungen: boom" for i in range(len(items))]
+
+
+def test_index_workers_setting() -> None:
+    assert 1 <= Settings().index_workers == default_index_workers() <= 8
+    assert Settings.load(env={"ASSISTANT_INDEX_WORKERS": "3"}).index_workers == 3
+    with pytest.raises(Exception, match="index_workers=0 ist ungültig: erlaubt sind 1"):
+        Settings(index_workers=0)
