@@ -269,8 +269,8 @@ class _Build:
         texts = [t for _, _, _, part in pending for t in part]
         vectors = None
         if self.embedder is not None and texts and self.imported is not None:
-            ids = [(self.builder.doc_ids[number], spans) for number, spans, _, _ in pending]
-            keys = [(chunk_id(d, i), self._hashes[d], a, b) for d, spans in ids for i, (a, b) in enumerate(spans)]
+            owners = [(self.builder.doc_ids[number], spans) for number, spans, _, _ in pending]
+            keys = [(chunk_id(d, i), self._hashes[d], a, b) for d, spans in owners for i, (a, b) in enumerate(spans)]
             vectors, imported = self.imported.vectors_for(self.embedder, keys, texts)
             self.report.imported_chunks += imported
             self.report.embedded_chunks -= imported
