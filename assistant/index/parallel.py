@@ -35,7 +35,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 
@@ -92,22 +92,19 @@ class ChunkResult:
 
 class _Worker:
     """The per-process state: an analyzer (stop words only: the words of a text need no
-    vocabulary), the chunker and the open text file of the generation being built."""
+    vocabulary) and the chunker; texts are read from the generation being built."""
 
     def __init__(self, settings: WorkerSettings) -> None:
         self.settings = settings
         self.analyzer = GermanAnalyzer(decompound=False, stopwords=settings.stopwords)
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
-        self._texts: tuple[str, Any] | None = None
 
     def text(self, path: str, start: int, end: int) -> str:
-        if self._texts is None or self._texts[0] != path:
-            if self._texts is not None:
-                self._texts[1].close()
-            self._texts = (path, open(path, "rb"))  # noqa: SIM115 (open for the worker's life)
-        handle = self._texts[1]
-        handle.seek(start)
-        return str(handle.read(end - start).decode("utf-8"))
+        # opened for each document (microseconds): a handle kept open would outlive the build
+        # where the work runs in the building process (small updates), holding the generation
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            return str(handle.read(end - start).decode("utf-8"))
 
 
 _STATE: _Worker | None = None
