@@ -16,27 +16,11 @@ from ..types import Answer, Progress, SearchFilters
 from .crawl import cmd_crawl
 from .embed import cmd_embed
 from .parser import settings_from
+from .progress import progress_bar
 
 if TYPE_CHECKING:
     from ..index.build import BuildReport
     from ..index.reader import IndexData
-
-
-def _progress_bar(enabled: bool) -> Progress | None:
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    bars: dict[str, Any] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False)
-        bar.n = done
-        bar.refresh()
-
-    return update
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -44,7 +28,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     report = build_index(
-        settings, progress=_progress_bar(settings.progress), full=args.full, vectors_from=args.vectors_from
+        settings, progress=progress_bar(settings.progress), full=args.full, vectors_from=args.vectors_from
     )
     for warning in report.warnings:
         print(f"Warnung: {warning}", file=sys.stderr)

@@ -5,32 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from typing import Any
 
-from ..types import Progress
 from .parser import settings_from
+from .progress import progress_bar
 
 MAX_LISTED = 30  # skipped addresses and dry-run changes listed one by one; the rest counted
 STATUS_WORDS = {"new": "neu", "changed": "geändert", "unchanged": "unverändert", "removed": "entfernt"}
-
-
-def _progress_bar(enabled: bool) -> Progress | None:
-    """A tqdm bar on a terminal; its total grows as the crawl finds pages."""
-    if not enabled or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    bars: dict[str, Any] = {}
-
-    def update(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
-        if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, file=sys.stderr, leave=False, unit=" Seiten")
-        bar.total = total
-        bar.n = done
-        bar.refresh()
-
-    return update
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
@@ -45,7 +25,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         delay=args.delay if args.delay is not None else settings.crawl_delay,
         dry_run=args.dry_run,
     )
-    report = crawl(settings, options, progress=_progress_bar(settings.progress))
+    report = crawl(settings, options, progress=progress_bar(settings.progress, unit=" Seiten"))
     web = settings.corpus_dir / "web"
     print(f"Web-Korpus: {web}" + (" (Probelauf: nichts geschrieben)" if report.dry_run else ""))
     counts = {status: len(report.of(status)) for status in STATUS_WORDS}
