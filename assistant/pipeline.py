@@ -56,7 +56,7 @@ class Assistant:
     def open(cls, settings: Settings, embedder: Encoder | None = None, reader: Reader | None = None) -> Assistant:
         """Load the index in ``settings.index_dir``, the embedder it was built with and the
         reader (extractive QA model) when one is set and can be found."""
-        index = load_index(settings.index_dir, doc_weight=settings.doc_weight)
+        index = load_index(settings.index_dir, doc_weight=settings.doc_weight, dense=settings.wants_dense)
         warnings: list[str] = []
         built_with = index.manifest.model
         wants_dense = settings.wants_dense
@@ -90,7 +90,8 @@ class Assistant:
                 "Der Index enthält keine N-Gramm-Listen (ohne sie gebaut); `assistant index` ergänzt sie, "
                 "bis dahin wird nur über ganze Wörter gesucht."
             )
-        stale = staleness(settings, index.manifest, index.corpus_record)
+        # the quick check of the folders first for a large corpus (index/freshness.py)
+        stale = staleness(settings, index.manifest, index.corpus_record, index.folder_times)
         if stale:
             warnings.append(stale)
         if reader is None and settings.reader_enabled:

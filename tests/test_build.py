@@ -350,6 +350,50 @@ def test_staleness_after_corpus_changes(tmp_path, corpus_copy):
     assert staleness(settings, fresh.manifest, fresh.corpus_record) is None
 
 
+def test_a_large_corpus_start_checks_its_folders_first(tmp_path, corpus_copy, monkeypatch):
+    """From QUICK_CHECK_DOCUMENTS documents a start compares the folders' times and walks the
+    files only when one changed: added, removed and renamed files are seen at once; a file
+    rewritten in place is left to `assistant index` (documented limit)."""
+    from assistant.index import freshness
+
+    old = time.time_ns() - 60_000_000_000
+    os.utime(corpus_copy, ns=(old, old))  # a corpus not touched for a minute
+    settings = lexical_settings(corpus_copy, tmp_path / "index")
+    build_index(settings)
+    index = load_index(settings.index_dir)
+    assert index.folder_times() == {"": old}
+    monkeypatch.setattr(freshness, "QUICK_CHECK_DOCUMENTS", 1)
+    walked: list[Path] = []
+    real_walk = freshness.file_stats
+    monkeypatch.setattr(freshness, "file_stats", lambda folder: walked.append(folder) or real_walk(folder))
+    assert staleness(settings, index.manifest, index.corpus_record, index.folder_times) is None and walked == []
+    assert Assistant.open(settings).warnings == [] and walked == []
+
+    path = corpus_copy / NIRO
+    path.write_text(path.read_text(encoding="utf-8") + "\nNachtrag.", encoding="utf-8")  # in place
+    assert staleness(settings, index.manifest, index.corpus_record, index.folder_times) is None
+    note = staleness(settings, index.manifest, index.corpus_record)  # the full check sees it
+    assert note is not None and "1 geändert" in note
+
+    (corpus_copy / "neu.md").write_text("# Neu\n\nEin neues Dokument.\n", encoding="utf-8")
+    note = staleness(settings, index.manifest, index.corpus_record, index.folder_times)
+    assert note is not None and "1 neu" in note and "1 geändert" in note and walked  # then the walk says all
+
+
+def test_a_folder_changed_around_the_build_is_not_trusted(tmp_path, corpus_copy, monkeypatch):
+    from assistant.index import freshness
+
+    (corpus_copy / "neu.md").write_text("# Neu\n\nEin neues Dokument.\n", encoding="utf-8")
+    settings = lexical_settings(corpus_copy, tmp_path / "index")
+    build_index(settings)  # the corpus folder was written just now: within a second of the scan
+    index = load_index(settings.index_dir)
+    monkeypatch.setattr(freshness, "QUICK_CHECK_DOCUMENTS", 1)
+    walked: list[Path] = []
+    real_walk = freshness.file_stats
+    monkeypatch.setattr(freshness, "file_stats", lambda folder: walked.append(folder) or real_walk(folder))
+    assert staleness(settings, index.manifest, index.corpus_record, index.folder_times) is None and walked
+
+
 def test_generations_pointer_and_cleanup(tmp_path, corpus_copy):
     settings = lexical_settings(corpus_copy, tmp_path / "index")
     index_dir = settings.index_dir

@@ -260,3 +260,63 @@ def test_answering_imports_no_build_libraries(planted, tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_an_update_compares_only_its_documents_and_agrees_with_comparing_all(planted, tmp_path, monkeypatch):
+    """Between base rebuilds an update keeps the groups and checks only its new and changed
+    documents (and the rest of a group that lost one); the groups equal those of all pairs."""
+    import random
+
+    from assistant.index import duplicate_build
+
+    words = (planted / WESTFALEN).read_text(encoding="utf-8").split()
+    for i in range(80):  # other documents, so that these updates stay below the base rebuild
+        shuffled = random.Random(i).sample(words, k=min(len(words), 120))
+        (planted / "weitere" / f"{i:02d}.txt").parent.mkdir(exist_ok=True)
+        (planted / "weitere" / f"{i:02d}.txt").write_text(" ".join(shuffled), encoding="utf-8")
+    settings = settings_for(planted, tmp_path / "index")
+    build_index(settings)
+    compare_all = duplicate_build.find_groups
+
+    def refused(*args: object) -> list[list[str]]:
+        raise AssertionError("an update of a few documents compared all pairs")
+
+    monkeypatch.setattr(duplicate_build, "find_groups", refused)
+
+    def update_agrees() -> list[list[str]]:
+        groups = build_index(settings).duplicate_groups
+        index = load_index(tmp_path / "index")
+        stored = Signatures.load(index.path)
+        assert stored is not None and groups == compare_all(stored, index.documents.ids)
+        index.close()
+        return groups
+
+    original = (planted / NIRO).read_text(encoding="utf-8")
+    copy_c = planted / "verbund-c" / "kopie.txt"
+    copy_c.parent.mkdir()
+    copy_c.write_text(repost(original, "Verbund C", "4. November 2022", 70), encoding="utf-8")
+    assert update_agrees() == [[NIRO, COPY_A, COPY_B, "verbund-c/kopie.txt"]]  # a new copy joins
+    (planted / NIRO).write_text((planted / WESTFALEN).read_text(encoding="utf-8"), encoding="utf-8")
+    # the canonical copy becomes another article: the rest stays a group, the changed one joins
+    # its new twin (the same date: by id)
+    assert update_agrees() == [[NIRO, WESTFALEN], [COPY_A, COPY_B, "verbund-c/kopie.txt"]]
+    (planted / COPY_B).unlink()
+    copy_c.unlink()  # one member left: no group
+    assert update_agrees() == [[NIRO, WESTFALEN]]
+
+
+def test_both_ways_of_finding_a_new_documents_candidates_agree(planted, tmp_path, monkeypatch):
+    from assistant.index import duplicate_build
+
+    build_index(settings_for(planted, tmp_path / "index"))
+    index = load_index(tmp_path / "index")
+    stored = Signatures.load(index.path)
+    assert stored is not None
+    numbers = sorted(index.documents.number.values())
+    direct = duplicate_build._candidates_of(stored, numbers[:1])
+    monkeypatch.setattr(duplicate_build, "FEW", 0)
+    assert np.array_equal(direct, duplicate_build._candidates_of(stored, numbers[:1]))
+    every = duplicate_build._candidates_of(stored, numbers)  # all pairs of the planted group
+    monkeypatch.setattr(duplicate_build, "FEW", len(numbers))
+    assert np.array_equal(every, duplicate_build._candidates_of(stored, numbers)) and len(every) >= 3
+    index.close()

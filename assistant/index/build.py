@@ -12,20 +12,20 @@ from typing import Any
 import numpy as np
 
 from ..config import Settings
-from ..errors import AssistantError, CorpusError, EmbedderUnavailableError
+from ..errors import CorpusError, EmbedderUnavailableError
 from ..ingest.corpus import CorpusFile, FileStats, Skipped, scan_corpus, stats_digest
 from ..text.german import ANALYZER_VERSION, GermanAnalyzer
 from ..types import Progress, chunk_id
 from . import dense
 from .bm25 import Postings
-from .duplicates import DuplicateBuilder
+from .duplicate_build import DuplicateBuilder
 from .embedder import Encoder, load_embedder
-from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manifest, current_generation
-from .freshness import settings_mismatch, vectors_mismatch
+from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manifest
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
 from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, gather, read_file
-from .reader import IndexData, load_index
+from .previous import known_files, load_previous
+from .reader import IndexData
 from .vectors_import import ImportedVectors, read_vectors
 from .writer import GenerationBuilder, build_lock, write_failure
 
@@ -84,13 +84,17 @@ def build_index(
             scanned_at_ns = time.time_ns()
             embedder = _embedder(settings, embedder, report)
             imported = read_vectors(vectors_from, embedder, settings) if vectors_from is not None else None
-            previous = None if full else _previous(settings, decompound, embedder, report)
+            previous, reason = (None, None) if full else load_previous(settings, decompound, embedder)
+            report.full_rebuild_reason = reason
             if full:
                 report.full_rebuild_reason = "auf Wunsch (--full)"
             # Taken before each file is read, so a file changed during the build shows up as stale
             # later. It covers the files the scan skips for size too: else they would look new forever.
             stats: FileStats = {}
-            files, skipped = scan_corpus(settings.corpus_dir, settings.max_file_bytes, _known_files(previous), stats)
+            folder_times: dict[str, int] = {}
+            files, skipped = scan_corpus(
+                settings.corpus_dir, settings.max_file_bytes, known_files(previous), stats, folder_times
+            )
             report.skipped.extend(skipped)
             builder = GenerationBuilder(settings.index_dir, previous, embedder.dimension if embedder else None)
             try:
@@ -102,7 +106,9 @@ def build_index(
                 finally:
                     report.workers = settings.index_workers if run.workers.pooled else 1
                     run.workers.close()
-                generation, chunks = run.commit(entries, {**stats, **{f.doc_id: f.stats for f in files}}, scanned_at_ns)
+                generation, chunks = run.commit(
+                    entries, stats, scanned_at_ns, folder_times
+                )  # stats: as the scan found them
             except BaseException as exc:
                 failure = write_failure(settings.index_dir, exc)  # before the abort gives space back
                 builder.abort()
@@ -282,7 +288,9 @@ class _Build:
             at += len(part)
         self.report.embedded_chunks += len(texts) if self.embedder is not None else 0
 
-    def commit(self, entries: dict[str, DocumentEntry], files: FileStats, scanned_at_ns: int) -> tuple[Path, int]:
+    def commit(
+        self, entries: dict[str, DocumentEntry], files: FileStats, scanned_at_ns: int, folder_times: dict[str, int]
+    ) -> tuple[Path, int]:
         """Build the search structures (a new base, or a delta beside the previous base) and the
         manifest, and make the generation current."""
         builder, embedder, previous = self.builder, self.embedder, self.previous
@@ -330,9 +338,12 @@ class _Build:
             ngrams=NGRAM_VERSION if self.grams is not None else None,
             skipped=tuple({"path": s.path, "reason": s.reason} for s in self.report.skipped),
         )
-        self.report.duplicate_groups = self.dups.finish(tables, builder.doc_ids, builder.staging)
+        # All pairs again with a new base (see index/duplicate_build.py), else only the new documents'.
+        self.report.duplicate_groups = self.dups.finish(
+            tables, builder.doc_ids, builder.staging, regroup=base is not None
+        )
         generation = builder.commit(
-            manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base
+            manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base, folder_times
         )
         return generation, int(live.sum())
 
@@ -340,21 +351,6 @@ class _Build:
 def _new_base(previous: IndexData | None, rows: int, base_rows: int) -> bool:
     """Whether to rebuild a base structure over all rows (see MERGE_SHARE)."""
     return previous is None or rows - base_rows > MERGE_SHARE * max(base_rows, 1)
-
-
-def _known_files(previous: IndexData | None) -> dict[str, tuple[list[int], str]]:
-    """Files whose size and modification time (and their sidecar's) still match need not be
-    hashed again (as git and rsync do); a file modified around the time of the last scan is
-    hashed anyway."""
-    if previous is None:
-        return {}
-    record = previous.corpus_record()
-    racy = previous.manifest.scanned_at_ns - 1_000_000_000
-    return {
-        d: ([int(v) for v in stats], record.documents[d]["content_hash"])
-        for d, stats in record.file_stats.items()
-        if d in record.documents and max(int(t) for t in stats[1::2]) < racy
-    }
 
 
 def _embedder(settings: Settings, embedder: Encoder | None, report: BuildReport) -> Encoder | None:
@@ -375,25 +371,3 @@ def _embedder(settings: Settings, embedder: Encoder | None, report: BuildReport)
     except EmbedderUnavailableError as exc:
         report.warnings.append(str(exc))
         return None
-
-
-def _previous(settings: Settings, decompound: bool, embedder: Encoder | None, report: BuildReport) -> IndexData | None:
-    if current_generation(settings.index_dir) is None:
-        return None
-    try:
-        previous = load_index(settings.index_dir)
-        previous.corpus_record()
-    except AssistantError as exc:
-        report.full_rebuild_reason = f"bisheriger Index nicht nutzbar: {exc}"
-        return None
-    reason = settings_mismatch(previous.manifest, settings, decompound) or vectors_mismatch(
-        previous.manifest,
-        embedder.name if embedder else None,
-        embedder.dimension if embedder else None,
-        embedder.passage_prefix if embedder else None,
-    )
-    if reason:
-        report.full_rebuild_reason = reason
-        previous.close()
-        return None
-    return previous

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import IndexCorruptError
 from ..types import Document
-from .format import DUPLICATES, MINHASH, Tables, write_json
+from .format import DUPLICATES, MINHASH
 
 # 5 words: at SHARED, 3- and 5-word shingles found the same (recall 0.996, no false merge),
 # 7 words lose more shingles to each small edit (recall 0.984); 5 also keeps short common phrases
@@ -68,6 +68,9 @@ MIN_SHINGLES = 50
 # must not hide behind the earlier copy as the canonical one.
 MAX_DAYS_APART = 90
 SEED = 1
+# Up to this many pairs, positions are counted directly instead of sorting every column (an
+# update's new document has a few candidates; 10 ms a pair at 125k documents).
+DIRECT_ROWS = 32
 VERSION = 1
 _WORD = re.compile(r"\w+")
 # A fixed text's signature: when another datasketch version hashes differently, the stored
@@ -148,55 +151,15 @@ class Signatures:
         np.savez(generation / MINHASH, sig=self.sig, count=self.count, day=self.day, params=params)
 
 
-class DuplicateBuilder:
-    """Collects the signatures of a build's new documents and finds the groups at commit."""
-
-    def __init__(self, previous: Path | None, read_previous: Callable[[int], Document] | None) -> None:
-        """``previous``: the previous generation's folder, ``read_previous`` its documents by number."""
-        self.read_previous = read_previous
-        self.stored = Signatures.load(previous) if previous is not None else None
-        self.new: dict[int, tuple[np.ndarray, int, int]] = {}
-
-    def add(self, number: int, doc: Document) -> None:
-        """A document the builder added as ``number``."""
-        sig, count = signature(doc.text)
-        self.new[number] = (sig, count, doc.date.start.toordinal() if doc.date else NO_DATE)
-
-    def add_signature(self, number: int, doc: Document, sig: np.ndarray, count: int) -> None:
-        """As :meth:`add`, with the signature and shingle count already computed (a worker's)."""
-        self.new[number] = (sig, count, doc.date.start.toordinal() if doc.date else NO_DATE)
-
-    def finish(self, tables: Tables, doc_ids: list[str], staging: Path) -> list[list[str]]:
-        """Write the signatures and groups of the generation's live documents; the groups."""
-        n = tables.documents
-        done = Signatures()
-        done.sig = np.zeros((n, NUM_PERM), dtype=np.uint32)
-        done.count = np.zeros(n, dtype=np.int32)
-        done.day = np.full(n, NO_DATE, dtype=np.int32)
-        stored, have = self.stored, np.zeros(n, dtype=bool)
-        if stored is not None:
-            k = min(n, stored.count.shape[0])
-            done.sig[:k], done.count[:k], done.day[:k] = stored.sig[:k], stored.count[:k], stored.day[:k]
-            have[:k] = True
-        for number, (sig, count, day) in self.new.items():
-            done.sig[number], done.count[number], done.day[number] = sig, count, day
-            have[number] = True
-        live = tables.doc_live.astype(bool)
-        for missing in np.flatnonzero(live & ~have).tolist():  # an older index: its documents once
-            assert self.read_previous is not None
-            self.add(missing, self.read_previous(missing))
-            done.sig[missing], done.count[missing], done.day[missing] = self.new[missing]
-        done.count[~live] = 0  # left or changed: its row stays, it takes no part
-        done.save(staging)
-        groups = find_groups(done, doc_ids)
-        write_json(staging / DUPLICATES, {"version": VERSION, "groups": groups})
-        return groups
-
-
 def find_groups(signatures: Signatures, doc_ids: list[str]) -> list[list[str]]:
     """The groups of reposts (documents with a shingle count of 0 take no part), each as doc
     ids with the canonical copy first, the others by date and id; groups by canonical id."""
-    pairs = _verified(signatures, _candidates(signatures))
+    return groups_of(verified_pairs(signatures, _candidates(signatures)), signatures, doc_ids)
+
+
+def groups_of(pairs: Iterable[tuple[int, int]], signatures: Signatures, doc_ids: list[str]) -> list[list[str]]:
+    """Pairs of document numbers joined into groups (union-find), as :func:`find_groups` gives them."""
+    pairs = list(pairs)
     parent = list(range(len(doc_ids)))
 
     def root(i: int) -> int:
@@ -219,17 +182,22 @@ def find_groups(signatures: Signatures, doc_ids: list[str]) -> list[list[str]]:
     return sorted(groups, key=lambda g: g[0])
 
 
+def band_key(sig: np.ndarray, band: int) -> np.ndarray:
+    """One value per row for the signature positions of ``band`` (rows of ``sig``)."""
+    cols = sig[:, band * BAND_ROWS : (band + 1) * BAND_ROWS].astype(np.uint64)
+    key = cols[:, 0] << np.uint64(32) | cols[:, 1]
+    return np.asarray(key * np.uint64(0x9E3779B97F4A7C15) ^ cols[:, 2])  # wraps: a hash, not a number
+
+
 def _candidates(s: Signatures) -> np.ndarray:
     """Pairs (i < j) of documents that agree on at least one band (n × 2)."""
     active = np.flatnonzero(s.count > 0)
     found: list[np.ndarray] = []
     if active.size < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    sig = s.sig[active].astype(np.uint64)
+    sig = s.sig[active]
     for band in range(BANDS):
-        cols = sig[:, band * BAND_ROWS : (band + 1) * BAND_ROWS]
-        key = cols[:, 0] << np.uint64(32) | cols[:, 1]
-        key = key * np.uint64(0x9E3779B97F4A7C15) ^ cols[:, 2]  # wraps: a hash, not a number
+        key = band_key(sig, band)
         order = np.argsort(key, kind="stable")
         sorted_keys = key[order]
         starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
@@ -259,7 +227,7 @@ def shared_share(s: Signatures, pairs: np.ndarray, common: int = COMMON) -> np.n
     if pairs.size == 0:
         return np.zeros(0)
     sa, sb = s.sig[pairs[:, 0]], s.sig[pairs[:, 1]]
-    frequent = _frequent(s, common)
+    frequent = _frequent(s, common, pairs.shape[0])
     smaller = np.minimum(sa, sb)
     kept = ~frequent(smaller)
     jaccard = ((sa == sb) & kept).sum(axis=1) / np.maximum(kept.sum(axis=1), 1)
@@ -269,14 +237,25 @@ def shared_share(s: Signatures, pairs: np.ndarray, common: int = COMMON) -> np.n
     return np.asarray(np.where(np.maximum(a, b) > 0, both / np.maximum(np.maximum(a, b), 1e-9), 0.0))
 
 
-def _frequent(s: Signatures, common: int) -> Callable[[np.ndarray], np.ndarray]:
-    """A test of values (rows of signature positions): held by more than ``common`` live documents."""
-    columns = np.sort(s.sig[s.count > 0], axis=0)
+def _frequent(s: Signatures, common: int, rows: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A test of values (rows of signature positions): held by more than ``common`` live
+    documents. For a few rows (an update's new pairs) the positions are counted directly, else
+    sorted once and looked up (1 s at 125k documents)."""
+    live = s.sig[s.count > 0]
+    if live.shape[0] <= common:
+        return lambda values: np.zeros(values.shape, dtype=bool)
+    if rows <= DIRECT_ROWS:
+        columns = np.ascontiguousarray(live.T)
+
+        def count(values: np.ndarray) -> np.ndarray:
+            held = np.stack([(columns[p] == values[:, p, None]).sum(axis=1) for p in range(values.shape[1])], axis=1)
+            return np.asarray(held > common)
+
+        return count
+    columns = np.sort(live, axis=0)
 
     def test(values: np.ndarray) -> np.ndarray:
         result = np.zeros(values.shape, dtype=bool)
-        if columns.shape[0] <= common:
-            return result
         for p in range(values.shape[1]):
             column = columns[:, p]
             held = np.searchsorted(column, values[:, p], "right") - np.searchsorted(column, values[:, p], "left")
@@ -286,7 +265,7 @@ def _frequent(s: Signatures, common: int) -> Callable[[np.ndarray], np.ndarray]:
     return test
 
 
-def _verified(s: Signatures, pairs: np.ndarray, threshold: float = SHARED) -> list[tuple[int, int]]:
+def verified_pairs(s: Signatures, pairs: np.ndarray, threshold: float = SHARED) -> list[tuple[int, int]]:
     """The candidate pairs that are reposts: enough shared text, both long enough
     (:data:`MIN_SHINGLES`), dates (where both have one) at most :data:`MAX_DAYS_APART` apart."""
     if not len(pairs):

@@ -9,12 +9,12 @@ here (:func:`read_manifest`, :meth:`Manifest.save`, ...).
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypedDict
 
 import numpy as np
+import orjson
 
 from ..errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from ..ingest.corpus import FileStats
@@ -39,6 +39,7 @@ CORPUS_RECORD = "corpus.json"  # per-document hashes and titles, and the corpus 
 DOC_IDS = "doc_ids.json"
 TERMS = "terms.json"
 VOCABULARY = "vocabulary.json"
+FOLDERS = "folders.json"  # {folder: mtime_ns} of the corpus walk (a start's quick check, index/freshness.py)
 # Search structures: the base parts cover the rows of the last full build or merge and are
 # hard-linked while unchanged; the rows added since get small delta parts.
 POSTINGS_BASE = "postings-base"
@@ -186,14 +187,21 @@ def read_corpus_record(generation: Path) -> CorpusRecord:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Compact JSON (the C encoder: no indent), UTF-8."""
-    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    """Compact JSON, UTF-8. orjson, not the json module: the corpus record of 125k documents
+    (36 MB) is written in 0.07 s instead of 0.45 s and read in 0.25 s instead of 0.51 s, and an
+    update writes and reads it once each."""
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS))
+
+
+def read_json(path: Path) -> Any:
+    """What :func:`write_json` wrote (raises OSError, or ValueError for bytes that are no JSON)."""
+    return orjson.loads(path.read_bytes())
 
 
 def _read_json_object(path: Path, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        data = read_json(path)
+    except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"{what} in {path.parent} nicht lesbar: {exc}") from None
     if not isinstance(data, dict):
         raise IndexCorruptError(f"{what} in {path.parent} ist beschädigt (kein JSON-Objekt)")

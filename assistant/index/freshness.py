@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import AssistantError
-from ..ingest.corpus import FileStats, file_stats, stats_digest
+from ..ingest.corpus import FileStats, file_stats, folders_unchanged, stats_digest
 from ..text.german import ANALYZER_VERSION
 from .embedder import Encoder
 from .format import CorpusRecord, Manifest, current_generation, read_corpus_record, read_manifest
@@ -63,14 +63,31 @@ def vectors_mismatch(
     return None
 
 
-def corpus_changes(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord]) -> str | None:
+# From this many documents a start checks the corpus folders' times first (quick=...): the walk
+# over every file costs ~6.5 µs a file here (0.8 s at 125k files, 0.13 s at 20k).
+QUICK_CHECK_DOCUMENTS = 20_000
+
+
+def corpus_changes(
+    settings: Settings,
+    manifest: Manifest,
+    record: Callable[[], CorpusRecord],
+    quick: Callable[[], dict[str, int] | None] | None = None,
+) -> str | None:
     """What changed in the corpus folder since the build ("2 neu, 1 geändert"), or None.
 
     One digest of the corpus walk is compared first; the per-file record (``record``, read only
     then) says what changed. An index of another corpus folder, or a corpus folder that is gone,
-    is not compared."""
+    is not compared. ``quick`` (the build's folder times): for a corpus of
+    :data:`QUICK_CHECK_DOCUMENTS` or more, folders whose times are unchanged count as no change
+    without walking the files (added, removed and renamed files are seen, files rewritten in
+    place are not: `assistant index` finds them)."""
     if not settings.corpus_dir.is_dir() or not same_corpus(manifest, settings):
         return None
+    if quick is not None and manifest.document_count >= QUICK_CHECK_DOCUMENTS:
+        times = quick()
+        if times and folders_unchanged(settings.corpus_dir, times, manifest.scanned_at_ns - 1_000_000_000):
+            return None
     current = file_stats(settings.corpus_dir)
     if manifest.file_stats_digest == stats_digest(current):
         return None
@@ -94,8 +111,14 @@ def same_corpus(manifest: Manifest, settings: Settings) -> bool:
         return False
 
 
-def staleness(settings: Settings, manifest: Manifest, record: Callable[[], CorpusRecord]) -> str | None:
-    """A German warning when the index no longer matches the corpus (or the text analysis), else None."""
+def staleness(
+    settings: Settings,
+    manifest: Manifest,
+    record: Callable[[], CorpusRecord],
+    quick: Callable[[], dict[str, int] | None] | None = None,
+) -> str | None:
+    """A German warning when the index no longer matches the corpus (or the text analysis), else
+    None; ``quick`` as for :func:`corpus_changes`."""
     if manifest.analyzer_version != ANALYZER_VERSION:
         return (
             "Der Index wurde mit einer älteren Textanalyse gebaut; `assistant index` baut ihn neu "
@@ -106,7 +129,7 @@ def staleness(settings: Settings, manifest: Manifest, record: Callable[[], Corpu
             f"Der Index wurde aus dem Korpus-Ordner {manifest.corpus_path} gebaut, eingestellt ist "
             f"{settings.corpus_dir}; `assistant index` baut ihn aus {settings.corpus_dir}."
         )
-    changes = corpus_changes(settings, manifest, record)
+    changes = corpus_changes(settings, manifest, record, quick)
     if changes is None:
         return None
     return (

@@ -28,6 +28,7 @@ from .duplicates import DuplicateGroups
 from .format import (
     DOC_IDS,
     DOC_LINES,
+    FOLDERS,
     NGRAMS,
     POSTINGS_BASE,
     POSTINGS_DELTA,
@@ -39,6 +40,7 @@ from .format import (
     Manifest,
     Tables,
     read_corpus_record,
+    read_json,
     read_manifest,
     require_generation,
 )
@@ -207,6 +209,14 @@ class IndexData:
             self._record = read_corpus_record(self.path)
         return self._record
 
+    def folder_times(self) -> dict[str, int] | None:
+        """The corpus folders' modification times at the build (None: not recorded)."""
+        try:
+            times = read_json(self.path / FOLDERS)
+        except (OSError, ValueError):
+            return None
+        return times if isinstance(times, dict) else None
+
     def close(self) -> None:
         """Give back what the generation holds: its open files, memory maps and decoded documents
         (the chat closes a generation a re-index replaced, once no question uses it any more).
@@ -220,19 +230,21 @@ class IndexData:
         self._record = None
 
 
-def load_index(index_dir: Path, doc_weight: float | None = None) -> IndexData:
-    """The current generation of ``index_dir``; ``doc_weight`` overrides the one it was built with."""
+def load_index(index_dir: Path, doc_weight: float | None = None, dense: bool = True) -> IndexData:
+    """The current generation of ``index_dir``; ``doc_weight`` overrides the one it was built with.
+    ``dense=False`` leaves the vectors unloaded (lexical search, a build: FAISS and its delta
+    cost a start at 1M chunks 0.1-0.2 s)."""
     # Read CURRENT once: a build switching generations meanwhile must not mix two of them.
     generation = require_generation(index_dir)
     manifest = read_manifest(index_dir, generation)
     try:
         tables = Tables.load(generation)
-        doc_ids = json.loads((generation / DOC_IDS).read_text(encoding="utf-8"))
+        doc_ids = read_json(generation / DOC_IDS)
         if len(doc_ids) != tables.documents or tables.row_tok.shape[0] != tables.rows + 1:
             raise ValueError("Tabellen und Dokumentliste passen nicht zusammen")
         documents = DocumentStore(generation, tables, doc_ids)
         lexical = _load_lexical(generation, manifest, tables, doc_weight)
-        dense = load_dense(generation, manifest, tables) if manifest.dense else None
+        vectors = load_dense(generation, manifest, tables) if manifest.dense and dense else None
         ngrams = (
             NgramIndex.load(generation / NGRAMS, lexical.analyzer, tables.row_doc, tables.live)
             if manifest.ngrams
@@ -241,12 +253,12 @@ def load_index(index_dir: Path, doc_weight: float | None = None) -> IndexData:
         duplicates = DuplicateGroups.load(generation)
     except (OSError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise IndexCorruptError(f"Index in {generation} ist unvollständig oder beschädigt: {exc}") from None
-    return IndexData(generation, manifest, tables, documents, lexical, dense, ngrams, duplicates)
+    return IndexData(generation, manifest, tables, documents, lexical, vectors, ngrams, duplicates)
 
 
 def _load_lexical(generation: Path, manifest: Manifest, tables: Tables, doc_weight: float | None) -> LexicalIndex:
     analyzer = GermanAnalyzer.load(generation / VOCABULARY, decompound=manifest.decompound)
-    terms = json.loads((generation / TERMS).read_text(encoding="utf-8"))
+    terms = read_json(generation / TERMS)
     segments = [Postings.load(generation / POSTINGS_BASE)]
     if (generation / POSTINGS_DELTA).is_dir():
         segments.append(Postings.load(generation / POSTINGS_DELTA))

@@ -37,6 +37,7 @@ from .format import (
     DENSE_BASE,
     DOC_IDS,
     DOC_LINES,
+    FOLDERS,
     POSTINGS_BASE,
     POSTINGS_DELTA,
     TERMS,
@@ -214,14 +215,18 @@ class GenerationBuilder:
         postings_base: Postings | None,
         postings_delta: Postings | None,
         dense_base: Any | None,
+        folder_times: dict[str, int] | None = None,
     ) -> Path:
         """Write the remaining files and make this generation current. ``postings_base`` /
-        ``dense_base`` None keep the previous generation's (hard-linked)."""
+        ``dense_base`` None keep the previous generation's (hard-linked); ``folder_times``: the
+        corpus walk's folders (:data:`FOLDERS`)."""
         self._close_files()
         staging = self.staging
         self.tables().save(staging)
         write_json(staging / DOC_IDS, self.doc_ids)
         write_json(staging / TERMS, terms)
+        if folder_times is not None:
+            write_json(staging / FOLDERS, folder_times)
         analyzer.save_vocabulary(staging / VOCABULARY)
         if postings_base is not None:
             postings_base.save(staging / POSTINGS_BASE)

@@ -27,12 +27,13 @@ terms.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+
+import orjson
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _WORD_OR_GENDER = re.compile(r"[^\W_]+(?:\x00[^\W_]+)?", re.UNICODE)
@@ -272,17 +273,14 @@ class GermanAnalyzer:
 
     def save_vocabulary(self, path: Path) -> None:
         # The stems too: stemming a large vocabulary again would cost every start ~1 s per 1M words.
-        path.write_text(
-            json.dumps(
-                {"words": sorted(self.words), "stems": sorted(self.stems), "stopwords": sorted(self._stop)},
-                ensure_ascii=False,
-            ),
-            encoding="utf-8",
+        # orjson: as the index's other JSON files (index/format.py write_json), several times faster.
+        path.write_bytes(
+            orjson.dumps({"words": sorted(self.words), "stems": sorted(self.stems), "stopwords": sorted(self._stop)})
         )
 
     @classmethod
     def load(cls, path: Path, decompound: bool = True) -> GermanAnalyzer:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = orjson.loads(path.read_bytes())
         analyzer = cls(decompound=decompound, stopwords=data["stopwords"])
         analyzer.words = set(data["words"])
         analyzer.stems = set(data["stems"])

@@ -1,0 +1,56 @@
+"""The previous generation an update builds on: loaded when the settings let it be extended,
+and the files whose hashes it already knows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..config import Settings
+from ..errors import AssistantError
+from .embedder import Encoder
+from .format import current_generation
+from .freshness import settings_mismatch, vectors_mismatch
+from .reader import IndexData, load_index
+
+
+def load_previous(
+    settings: Settings, decompound: bool, embedder: Encoder | None
+) -> tuple[IndexData | None, str | None]:
+    """The current generation when an update can extend it, else None and why not (German;
+    None for no index yet)."""
+    if current_generation(settings.index_dir) is None:
+        return None, None
+    try:
+        previous = load_index(settings.index_dir, dense=False)  # the build reads the vector file itself
+        previous.corpus_record()
+    except AssistantError as exc:
+        return None, f"bisheriger Index nicht nutzbar: {exc}"
+    reason = settings_mismatch(previous.manifest, settings, decompound) or vectors_mismatch(
+        previous.manifest,
+        embedder.name if embedder else None,
+        embedder.dimension if embedder else None,
+        embedder.passage_prefix if embedder else None,
+    )
+    if reason:
+        previous.close()
+        return None, reason
+    return previous, None
+
+
+def known_files(previous: IndexData | None) -> Callable[[str], tuple[list[int], str] | None] | None:
+    """Files whose size and modification time (and their sidecar's) still match need not be
+    hashed again (as git and rsync do); a file modified around the time of the last scan is
+    hashed anyway. A lookup, not a dict made first: at 125k files that cost 0.3 s an update."""
+    if previous is None:
+        return None
+    record = previous.corpus_record()
+    recorded, documents = record.file_stats, record.documents
+    racy = previous.manifest.scanned_at_ns - 1_000_000_000
+
+    def known(doc_id: str) -> tuple[list[int], str] | None:
+        stats = recorded.get(doc_id)  # lists of ints (JSON)
+        if stats is None or max(stats[1::2]) >= racy or doc_id not in documents:
+            return None
+        return stats, documents[doc_id]["content_hash"]
+
+    return known
