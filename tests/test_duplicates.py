@@ -284,10 +284,16 @@ def test_an_update_compares_only_its_documents_and_agrees_with_comparing_all(pla
     monkeypatch.setattr(duplicate_build, "find_groups", refused)
 
     def update_agrees() -> list[list[str]]:
+        before = current_generation(tmp_path / "index")
+        assert before is not None
         groups = build_index(settings).duplicate_groups
         index = load_index(tmp_path / "index")
         stored = Signatures.load(index.path)
         assert stored is not None and groups == compare_all(stored, index.documents.ids)
+        # the signatures were appended to the previous generation's file (one inode), not rewritten
+        signatures = index.path / duplicates.MINHASH_SIG
+        assert signatures.stat().st_ino == (before / duplicates.MINHASH_SIG).stat().st_ino
+        assert signatures.stat().st_size == len(index.documents.ids) * duplicates.NUM_PERM * 4
         index.close()
         return groups
 

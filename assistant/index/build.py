@@ -3,6 +3,7 @@ tokens and vectors; only new or changed documents are parsed, chunked and embedd
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -86,6 +87,10 @@ def build_index(
             imported = read_vectors(vectors_from, embedder, settings) if vectors_from is not None else None
             previous, reason = (None, None) if full else load_previous(settings, decompound, embedder)
             report.full_rebuild_reason = reason
+            # The previous generation's vocabulary, tables and corpus record are millions of objects
+            # that live through the whole build: frozen, the collector's passes no longer walk them
+            # (one changed document at 1.28M chunks: 3.4 s -> 2.8 s, benchmarks/update_at_scale.py).
+            gc.freeze()
             if full:
                 report.full_rebuild_reason = "auf Wunsch (--full)"
             # Taken before each file is read, so a file changed during the build shows up as stale
@@ -121,6 +126,7 @@ def build_index(
             raise
         raise failure from exc
     finally:
+        gc.unfreeze()
         if previous is not None:
             previous.close()  # its files and maps now, not at some garbage collection
     report.documents, report.chunks, report.dense = len(entries), chunks, embedder is not None
@@ -340,7 +346,7 @@ class _Build:
         )
         # All pairs again with a new base (see index/duplicate_build.py), else only the new documents'.
         self.report.duplicate_groups = self.dups.finish(
-            tables, builder.doc_ids, builder.staging, regroup=base is not None
+            tables, builder.doc_ids, builder.staging, regroup=base is not None, append=builder.append_to_shared
         )
         generation = builder.commit(
             manifest, CorpusRecord(documents, files), terms, self.analyzer, base, delta, dense_base, folder_times

@@ -64,16 +64,24 @@ class DuplicateBuilder:
         """As :meth:`add`, with the signature and shingle count already computed (a worker's)."""
         self.new[number] = (sig, count, doc.date.start.toordinal() if doc.date else NO_DATE)
 
-    def finish(self, tables: Tables, doc_ids: list[str], staging: Path, regroup: bool = True) -> list[list[str]]:
+    def finish(
+        self,
+        tables: Tables,
+        doc_ids: list[str],
+        staging: Path,
+        regroup: bool = True,
+        append: Callable[[str, int, bytes], bool] | None = None,
+    ) -> list[list[str]]:
         """Write the signatures and groups of the generation's live documents; the groups.
         ``regroup``: compare all documents (else only the new ones, when the previous groups and
-        signatures are there)."""
+        signatures are there); ``append``: extends the previous generation's signature file
+        (see :meth:`Signatures.save`)."""
         n = tables.documents
         done = Signatures()
         done.sig = np.zeros((n, NUM_PERM), dtype=np.uint32)
         done.count = np.zeros(n, dtype=np.int32)
         done.day = np.full(n, NO_DATE, dtype=np.int32)
-        stored, have = self.stored, np.zeros(n, dtype=bool)
+        stored, have, k = self.stored, np.zeros(n, dtype=bool), 0
         if stored is not None:
             k = min(n, stored.count.shape[0])
             done.sig[:k], done.count[:k], done.day[:k] = stored.sig[:k], stored.count[:k], stored.day[:k]
@@ -88,7 +96,7 @@ class DuplicateBuilder:
             self.add(number, self.read_previous(number))
             done.sig[number], done.count[number], done.day[number] = self.new[number]
         done.count[~live] = 0  # left or changed: its row stays, it takes no part
-        done.save(staging)
+        done.save(staging, append, k)  # rows before k are the stored ones, unchanged
         old = self.previous_groups
         if regroup or old is None or missing or len(self.new) > INCREMENTAL_MAX:
             groups = find_groups(done, doc_ids)

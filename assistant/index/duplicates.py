@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import IndexCorruptError
 from ..types import Document
-from .format import DUPLICATES, MINHASH
+from .format import DUPLICATES, MINHASH, MINHASH_SIG
 
 # 5 words: at SHARED, 3- and 5-word shingles found the same (recall 0.996, no false merge),
 # 7 words lose more shingles to each small edit (recall 0.984); 5 also keeps short common phrases
@@ -142,13 +142,28 @@ class Signatures:
                 params = [int(v) for v in stored["params"]]
                 if params != [VERSION, SHINGLE, NUM_PERM, *_probe()]:
                     return None
-                return cls(stored["sig"], stored["count"], stored["day"])
+                count, day = stored["count"], stored["day"]
+                if "sig" in stored.files:  # written before the signatures had a file of their own
+                    return cls(stored["sig"], count, day)
+            rows = count.shape[0]
+            sig = np.fromfile(generation / MINHASH_SIG, dtype=np.uint32, count=rows * NUM_PERM)
+            if sig.size != rows * NUM_PERM:
+                raise ValueError(f"{MINHASH_SIG} hat {sig.size // NUM_PERM} Zeilen, erwartet {rows}")
+            return cls(sig.reshape(rows, NUM_PERM), count, day)
         except (OSError, KeyError, ValueError) as exc:
             raise IndexCorruptError(f"{MINHASH} in {generation} ist beschädigt: {exc}") from None
 
-    def save(self, generation: Path) -> None:
+    def save(self, generation: Path, append: Callable[[str, int, bytes], bool] | None = None, kept: int = 0) -> None:
+        """Write to ``generation``; with ``append`` (the generation builder's
+        :meth:`~assistant.index.writer.GenerationBuilder.append_to_shared`) only the rows from
+        ``kept`` on are appended to the previous generation's signature file (the rows before
+        are unchanged: documents only get new numbers), else the file is written whole."""
         params = np.asarray([VERSION, SHINGLE, NUM_PERM, *_probe()], dtype=np.int64)
-        np.savez(generation / MINHASH, sig=self.sig, count=self.count, day=self.day, params=params)
+        np.savez(generation / MINHASH, count=self.count, day=self.day, params=params)
+        rows = np.ascontiguousarray(self.sig, dtype=np.uint32)
+        if append is not None and kept and append(MINHASH_SIG, kept * NUM_PERM * 4, rows[kept:].tobytes()):
+            return
+        rows.tofile(generation / MINHASH_SIG)
 
 
 def find_groups(signatures: Signatures, doc_ids: list[str]) -> list[list[str]]:

@@ -47,7 +47,11 @@ POSTINGS_DELTA = "postings-delta"
 NGRAMS = "ngrams"  # the character n-gram lists (index/ngrams.py), when the manifest names a version
 DENSE_BASE = "dense-base.faiss"
 # Reposts (index/duplicates.py); a generation without them has no groups.
-MINHASH = "minhash.npz"  # per document number: MinHash signature, shingle count, date (read by builds)
+MINHASH = "minhash.npz"  # per document number: shingle count, date (read by builds)
+# per document number its MinHash signature (uint32 rows): append-only, hard-linked by the next
+# generation like the files of APPEND_ONLY (documents only get new numbers), so an update at 125k
+# documents appends 512 bytes instead of rewriting 64 MB
+MINHASH_SIG = "minhash.u32"
 DUPLICATES = "duplicates.json"  # {"version", "groups": [[canonical id, copy id, ...], ...]}
 
 

@@ -48,9 +48,12 @@ def known_files(previous: IndexData | None) -> Callable[[str], tuple[list[int], 
     racy = previous.manifest.scanned_at_ns - 1_000_000_000
 
     def known(doc_id: str) -> tuple[list[int], str] | None:
-        stats = recorded.get(doc_id)  # lists of ints (JSON)
-        if stats is None or max(stats[1::2]) >= racy or doc_id not in documents:
+        # [size, mtime_ns] or [size, mtime_ns, sidecar size, sidecar mtime_ns], ints (JSON);
+        # no slices or max(): this runs for every file of every update (0.5 s → 0.15 s at 125k)
+        stats = recorded.get(doc_id)
+        if stats is None or stats[1] >= racy or (len(stats) > 2 and stats[3] >= racy):
             return None
-        return stats, documents[doc_id]["content_hash"]
+        entry = documents.get(doc_id)
+        return (stats, entry["content_hash"]) if entry is not None else None
 
     return known

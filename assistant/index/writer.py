@@ -125,6 +125,22 @@ class GenerationBuilder:
             self.columns[name] = column
         self.doc_ids: list[str] = list(previous.documents.ids) if previous is not None else []
 
+    def append_to_shared(self, name: str, length: int, data: bytes) -> bool:
+        """Extend the previous generation's append-only file ``name`` (a hard link, cut to the
+        ``length`` bytes the previous generation uses) by ``data``, as the files of
+        :data:`APPEND_ONLY` are; :meth:`abort` cuts it back. False (nothing done) when the
+        previous generation has no such file or a shorter one: write it whole then."""
+        source = self.previous.path / name if self.previous is not None else None
+        if source is None or not source.is_file() or source.stat().st_size < length:
+            return False
+        target = self.staging / name
+        os.link(source, target)
+        self._shared[name] = length
+        os.truncate(target, length)
+        with open(target, "ab") as handle:
+            handle.write(data)
+        return True
+
     @property
     def rows(self) -> int:
         return len(self.columns["row_doc"])

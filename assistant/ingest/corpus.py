@@ -98,8 +98,7 @@ def scan_corpus(
             skipped.append(Skipped(rel, found))
             continue
         size, mtime = found.st_size, found.st_mtime_ns
-        own = [size, mtime]
-        file_stats = own + [meta.st_size, meta.st_mtime_ns] if meta is not None else own
+        file_stats = [size, mtime] if meta is None else [size, mtime, meta.st_size, meta.st_mtime_ns]
         seen = known(rel) if known is not None else None
         if seen is not None and seen[0] == file_stats:
             files.append(_found(rel, full, seen[1], size, mtime, meta))
@@ -116,7 +115,7 @@ def scan_corpus(
             except OSError:  # gone since the walk: the document is read without it
                 meta = None
                 if stats is not None:
-                    stats[rel] = own
+                    stats[rel] = [size, mtime]
         files.append(_found(rel, full, digest, size, mtime, meta))
     return files, skipped
 
@@ -251,10 +250,13 @@ def _walk_folder(
             meta, problem = _sidecar_stat(files[name + SIDECAR_SUFFIX])
             if problem is not None:
                 yield rel + SIDECAR_SUFFIX, full + SIDECAR_SUFFIX, problem, None
+        size = info.st_size
         if stats is not None:
-            stats[rel] = [info.st_size, info.st_mtime_ns] + ([meta.st_size, meta.st_mtime_ns] if meta else [])
-        if max_file_bytes is not None and info.st_size > max_file_bytes:
-            message = f"Datei zu groß ({info.st_size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)"
+            stats[rel] = (
+                [size, info.st_mtime_ns] if meta is None else [size, info.st_mtime_ns, meta.st_size, meta.st_mtime_ns]
+            )
+        if max_file_bytes is not None and size > max_file_bytes:
+            message = f"Datei zu groß ({size / 1e6:.1f} MB, Grenze {max_file_bytes / 1e6:.1f} MB)"
             yield rel, full, message, None
             continue
         yield rel, full, info, meta

@@ -1,0 +1,118 @@
+"""One changed document and a cold `assistant ask` on a large index (issue 16: at 1M chunks one
+changed document ≤ 1.5 s, cold start ≤ 1 s lexical-only).
+
+Grows the bench corpus of `assistant bench` (10kGNAD news and GermanQuAD passages, synthetic
+384-d vectors) into ``--work`` once, builds its index once (kept, so the measurement can be
+repeated: ~13 min and ~6 GB at 1M), then measures in one run:
+
+- ``update_s``: ``build_index`` in this process (imports done, as `assistant bench` measures it)
+  after one document was changed, each of ``--repeat`` times, with the time of each step;
+- ``cold_start_s``: a fresh ``assistant ask`` process, lexical-only, each of ``--repeat`` times.
+
+    .venv/bin/python benchmarks/update_at_scale.py --chunks 1000000 --work /var/tmp/scale [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.bench.scale import DEFAULT_DATA, SyntheticEmbedder, grow_corpus
+from assistant.config import Settings
+from assistant.index import build, duplicate_build, writer
+from assistant.index.format import read_manifest
+
+QUESTION = "Wie hoch ist das Budget von COSME?"
+STEPS: dict[str, float] = {}
+
+
+def _timed(owner: Any, name: str, label: str) -> None:
+    """Add the time spent in ``owner.name`` to STEPS[label]."""
+    inner = getattr(owner, name)
+
+    @functools.wraps(inner)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            STEPS[label] = STEPS.get(label, 0.0) + time.perf_counter() - started
+
+    setattr(owner, name, wrapper)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=1_000_000)
+    parser.add_argument("--work", type=Path, required=True, help="folder for the corpus and index (kept)")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    settings = Settings(
+        corpus_dir=args.work / "corpus", index_dir=args.work / "index", model=SyntheticEmbedder.name, progress=False
+    )
+    embedder = SyntheticEmbedder()
+    if not settings.corpus_dir.exists():
+        print(f"Korpus mit etwa {args.chunks} Abschnitten erzeugen …", flush=True)
+        grow_corpus(settings.corpus_dir, args.chunks, DEFAULT_DATA, settings.chunk_size)
+    report = build.build_index(settings, embedder=embedder)  # the first build, or nothing to do
+    print(f"Index: {report.chunks} Abschnitte, {report.documents} Dokumente ({report.seconds:.0f} s)", flush=True)
+    for owner, name, label in (
+        (build, "scan_corpus", "scan"),
+        (build, "load_previous", "load_previous"),
+        (build._Build, "read_documents", "read_documents"),
+        (build._Build, "add_chunks", "add_chunks"),
+        (duplicate_build.DuplicateBuilder, "finish", "reposts"),
+        (writer.GenerationBuilder, "commit", "write_and_switch"),
+    ):
+        _timed(owner, name, label)
+    changed = next(iter(sorted(settings.corpus_dir.rglob("*.txt"))))
+    original = changed.read_text(encoding="utf-8")
+    updates: list[dict[str, Any]] = []
+    try:
+        for i in range(args.repeat):
+            changed.write_text(original + f"\n\nNachtrag {i} zur Messung.", encoding="utf-8")
+            STEPS.clear()
+            started = time.perf_counter()
+            result = build.build_index(settings, embedder=embedder)
+            seconds = time.perf_counter() - started
+            assert result.changed == [changed.relative_to(settings.corpus_dir).as_posix()], result.changed
+            updates.append({"seconds": round(seconds, 2), **{k: round(v, 3) for k, v in STEPS.items()}})
+            print(f"ein geändertes Dokument: {seconds:.2f} s {updates[-1]}", flush=True)
+    finally:
+        changed.write_text(original, encoding="utf-8")
+    build.build_index(settings, embedder=embedder)
+    env = dict(os.environ, ASSISTANT_MODEL="none", ASSISTANT_RETRIEVAL="lexical", ASSISTANT_READER="none")
+    command = [sys.executable, "-m", "assistant.cli", "ask", QUESTION, "--index", str(settings.index_dir)]
+    command += ["--corpus", str(settings.corpus_dir)]
+    cold: list[float] = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        cold.append(round(time.perf_counter() - started, 2))
+        print(f"Kaltstart assistant ask: {cold[-1]:.2f} s", flush=True)
+    manifest = read_manifest(settings.index_dir)
+    out = {
+        "chunks": manifest.chunks,
+        "documents": manifest.document_count,
+        "update_s": [u["seconds"] for u in updates],
+        "update_median_s": statistics.median(u["seconds"] for u in updates),
+        "update_steps": updates,
+        "cold_start_s": cold,
+        "cold_start_median_s": statistics.median(cold),
+    }
+    print(json.dumps(out, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
