@@ -15,6 +15,7 @@ import numpy as np
 
 from ..index.bm25 import LexicalIndex
 from .question import Question, word_matches, word_variants
+from .sentence_align import ALIGN_FEATURES, align_features
 from .words import (
     ACRONYM,
     CONTINUES,
@@ -118,6 +119,7 @@ SENTENCE_FEATURES: tuple[tuple[str, str], ...] = (
     ("defines_term_open", "defines_term for the open types (Was ist X?, Welche ...?)"),
     ("procedure_words", "log count of words of procedures (Antrag, anmelden, Schritt, empfohlen, Voraussetzung ...)"),
     ("procedure_manner", "procedure_words for Wie-questions (Wie kann man teilnehmen?)"),
+    *ALIGN_FEATURES,
 )
 SENTENCE_FEATURE_NAMES = tuple(name for name, _ in SENTENCE_FEATURES)
 
@@ -176,6 +178,7 @@ def sentence_features(question: Question, pool: Sequence[SentenceInput], lexical
     for s, c in zip(pool, cov_local, strict=False):
         doc_best[s.doc_id] = max(doc_best.get(s.doc_id, 0.0), c)
     rarest = max(range(len(question.terms)), key=lambda k: question.terms[k].idf, default=None)
+    aligned = align_features(question, pool, lexical, found, [m[2] for m in matched])
     rows = []
     for i, (s, p, f, m) in enumerate(zip(pool, parsed, found, matched, strict=False)):
         has_prev = i > 0 and pool[i - 1].group == s.group
@@ -215,6 +218,7 @@ def sentence_features(question: Question, pool: Sequence[SentenceInput], lexical
         row.update(_form_features(question, s.text, p, row["type_open"], row["type_manner"]))
         row["continues"] = float(facts.continues)
         row["prev_gain_continues"] = row["prev_gain"] * row["continues"]
+        row.update(aligned[i])
         rows.append([row[name] for name in SENTENCE_FEATURE_NAMES])
     return np.asarray(rows, dtype=np.float32).reshape(len(pool), len(SENTENCE_FEATURE_NAMES))
 

@@ -45,6 +45,7 @@ from assistant.answer.ranker import (
     save,
     top_indices,
 )
+from assistant.answer.sentence_align import ALIGN_FEATURE_NAMES
 from assistant.answer.sentence_features import SENTENCE_FEATURE_NAMES, SENTENCE_FEATURES, text_facts
 from assistant.answer.span_features import (
     SPAN_FEATURE_NAMES,
@@ -675,6 +676,7 @@ SENTENCE_GROUPS: dict[str, tuple[str, ...]] = {
         "cov_with_prev",
         "cov_with_next",
     ),
+    "alignment / answer type near question words (sentence_align)": ALIGN_FEATURE_NAMES,
 }
 
 
