@@ -111,9 +111,8 @@ def build_index(
                 finally:
                     report.workers = settings.index_workers if run.workers.pooled else 1
                     run.workers.close()
-                generation, chunks = run.commit(
-                    entries, stats, scanned_at_ns, folder_times
-                )  # stats: as the scan found them
+                # stats and folder times as the scan found them (a sidecar gone meanwhile left out)
+                generation, chunks = run.commit(entries, stats, scanned_at_ns, folder_times)
             except BaseException as exc:
                 failure = write_failure(settings.index_dir, exc)  # before the abort gives space back
                 builder.abort()
