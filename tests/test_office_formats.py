@@ -28,8 +28,9 @@ from assistant.config import Settings
 from assistant.errors import DocumentError
 from assistant.index.build import build_index
 from assistant.ingest import office
-from assistant.ingest.corpus import SUPPORTED_SUFFIXES, CorpusFile
+from assistant.ingest.corpus import CorpusFile
 from assistant.ingest.parsers import MAX_UNPACKED_BYTES, load_document
+from assistant.ingest.walk import SUPPORTED_SUFFIXES
 from assistant.pipeline import Assistant
 from assistant.types import Answer, Citation
 

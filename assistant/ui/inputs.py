@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..ingest.corpus import SUPPORTED_SUFFIXES
+from ..ingest.walk import SUPPORTED_SUFFIXES
 from ..types import SearchFilters
 
 MAX_NAME_CHARS = 120

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..ingest.corpus import SUPPORTED_SUFFIXES
+from ..ingest.walk import SUPPORTED_SUFFIXES
 from .history import HistoryUI, layout_history
 from .render import NO_DOCUMENT, NO_SOURCES
 from .service import PASSWORD_ENV

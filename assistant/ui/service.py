@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..index.build import BuildReport, build_index
-from ..ingest.corpus import SUPPORTED_SUFFIXES
+from ..ingest.walk import SUPPORTED_SUFFIXES
 from ..pipeline import Assistant
 from ..types import Progress
 from .feedback import FeedbackStore
