@@ -24,10 +24,19 @@ from .embedder import Encoder, load_embedder
 from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manifest
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
-from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, gather, read_file
+from .parallel import (
+    CRASHED,
+    ChunkResult,
+    ReadResult,
+    Workers,
+    WorkerSettings,
+    chunk_document,
+    read_file,
+)
 from .previous import known_files, load_previous
 from .reader import IndexData
 from .vectors_import import ImportedVectors, read_vectors
+from .word_ids import WordIds
 from .writer import GenerationBuilder, build_lock, write_failure
 
 log = logging.getLogger(__name__)
@@ -240,18 +249,12 @@ class _Build:
         analyzer, builder, grams = self.analyzer, self.builder, self.grams
         term_number = self.term_number
         self._hashes = {d: entry["content_hash"] for d, entry in entries.items()}
-        ids_of_word: dict[str, tuple[int, ...]] = {}
 
-        def ids_of(word: str) -> tuple[int, ...]:
-            """Term ids of a word (each distinct word analysed once per build, new terms numbered
-            in order of first occurrence)."""
-            found = ids_of_word.get(word)
-            if found is None:
-                found = ids_of_word[word] = tuple(
-                    term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)
-                )
-            return found
+        def term_ids(word: str) -> list[int]:
+            """A word's term ids (new terms numbered in order of first occurrence)."""
+            return [term_number.setdefault(t, len(term_number)) for t in analyzer.terms_of_word(word)]
 
+        word_ids = WordIds([term_ids] if grams is None else [term_ids, grams.number_word])
         builder.flush()
         path, ends = str(builder.staging / TEXTS), builder.columns["doc_text"]
         places = ((path, ends[n], ends[n + 1]) for n in self.added)
@@ -261,9 +264,9 @@ class _Build:
         for i, (number, result) in enumerate(zip(self.added, results, strict=True)):
             spans = result.spans
             entries[builder.doc_ids[number]]["chunks"] = len(spans)
-            terms = gather([ids_of(w) for w in result.words], result.rows)
+            terms, *gram_rows = word_ids.rows(result.words, result.rows)
             if grams is not None:
-                for row in gather([grams.ids_of_word(w) for w in result.words], result.rows):
+                for row in gram_rows[0]:
                     grams.add_ids(row)
             texts: list[str] = []
             if self.embedder is not None:

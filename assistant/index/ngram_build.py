@@ -55,14 +55,11 @@ class NgramRows:
         if len(self._pending) >= _SPILL_IDS:
             self._flush()
 
-    def ids_of_word(self, word: str) -> tuple[int, ...]:
-        """The gram ids of one word (new grams numbered in order of first occurrence, as :meth:`add`)."""
-        found = self._of_word.get(word)
-        if found is None:
-            vocab = self.vocab
-            grams = grams_of(word, self.analyzer.n)
-            found = self._of_word[word] = tuple(vocab.setdefault(g, len(vocab)) for g in grams)
-        return found
+    def number_word(self, word: str) -> list[int]:
+        """The gram ids of one word, new grams numbered in order of first occurrence (as
+        :meth:`add`); not kept (:class:`.word_ids.WordIds` keeps them for the build)."""
+        vocab = self.vocab
+        return [vocab.setdefault(g, len(vocab)) for g in grams_of(word, self.analyzer.n)]
 
     def add_ids(self, ids: np.ndarray) -> None:
         """A row given by its gram ids (those :meth:`add` would find for its text)."""
@@ -128,8 +125,8 @@ class NgramBuilder:
     def add(self, text: str) -> None:
         self.rows.add(text)
 
-    def ids_of_word(self, word: str) -> tuple[int, ...]:
-        return self.rows.ids_of_word(word)
+    def number_word(self, word: str) -> list[int]:
+        return self.rows.number_word(word)
 
     def add_ids(self, ids: np.ndarray) -> None:
         self.rows.add_ids(ids)

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from itertools import chain, islice
+from itertools import islice
 from typing import TypeVar
 
 import numpy as np
@@ -165,21 +165,6 @@ def chunk_document(where: tuple[str, int, int]) -> ChunkResult:
         words = state.analyzer.words_of(text[a:b])
         rows.append(np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int32, count=len(words)))
     return ChunkResult(spans, list(index), rows)
-
-
-def gather(per_word: list[tuple[int, ...]], rows: list[np.ndarray]) -> list[np.ndarray]:
-    """Per row, the ids of its words (``rows``: positions in ``per_word``) one after another."""
-    lengths = np.fromiter(map(len, per_word), dtype=np.int64, count=len(per_word))
-    flat = np.fromiter(chain.from_iterable(per_word), dtype=np.int32, count=int(lengths.sum()))
-    starts = np.zeros(len(per_word), dtype=np.int64)
-    np.cumsum(lengths[:-1], out=starts[1:])
-    out = []
-    for row in rows:
-        counts = lengths[row]
-        total = int(counts.sum())
-        shift = np.repeat(starts[row] - (np.cumsum(counts) - counts), counts)
-        out.append(flat[shift + np.arange(total)] if total else np.zeros(0, dtype=np.int32))
-    return out
 
 
 def _run_batch(fn: Callable[[T], R], items: list[T]) -> list[R]:
