@@ -24,8 +24,8 @@ for folder in (ROOT, Path(__file__).resolve().parent):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
-import train  # noqa: E402
-from data import load_items, open_index  # noqa: E402
+import train
+from data import load_items, open_index
 
 DATA = ROOT.parent / "shared" / "evaldata" / "germanquad"
 
@@ -99,8 +99,12 @@ class VariantCache:
                 self.store[key] = cached
             else:
                 self.store[key] = train.CachedSpans(
-                    cached.texts, cached.first, cached.last,
-                    np.hstack([cached.features, extra.astype(np.float32)]), cached.em, cached.f1,
+                    cached.texts,
+                    cached.first,
+                    cached.last,
+                    np.hstack([cached.features, extra.astype(np.float32)]),
+                    cached.em,
+                    cached.f1,
                 )
         return self.store[key]
 
@@ -123,9 +127,17 @@ def record(item, rows, scores, stage) -> dict:
         allowed = train.best_allowed(item.question, scores, lambda i: rows.texts[i])
         j = train.decode(allowed, rows.sentence, rows.first, rows.last, stage.decoding.temperature)
         rec.update(
-            j=int(j), scores=np.asarray(scores, dtype=np.float32), allowed=np.asarray(allowed, dtype=np.float32),
-            f1=rows.f1, em=rows.em, sentence=rows.sentence, first=rows.first, last=rows.last, texts=rows.texts,
-            label=pool.label.copy(), order=rows.order[: train.TOP_SENTENCES],
+            j=int(j),
+            scores=np.asarray(scores, dtype=np.float32),
+            allowed=np.asarray(allowed, dtype=np.float32),
+            f1=rows.f1,
+            em=rows.em,
+            sentence=rows.sentence,
+            first=rows.first,
+            last=rows.last,
+            texts=rows.texts,
+            label=pool.label.copy(),
+            order=rows.order[: train.TOP_SENTENCES],
         )
     return rec
 
@@ -142,7 +154,10 @@ def cross_validate(variant: Variant, cache, items, folds: int, threads: int, log
             scores = stage.span_model.score(rows.features) if len(rows.em) else np.zeros(0)
             out[i] = record(it, rows, scores, stage)
         d = stage.decoding
-        log(f"  [{variant.name}] fold {k}: T {d.temperature}, threshold {d.threshold:.3f}, {time.perf_counter() - started:.0f} s")
+        log(
+            f"  [{variant.name}] fold {k}: T {d.temperature}, threshold {d.threshold:.3f}, "
+            f"{time.perf_counter() - started:.0f} s"
+        )
     return out  # type: ignore[return-value]
 
 

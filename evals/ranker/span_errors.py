@@ -46,7 +46,9 @@ def main() -> int:
     for r, it in zip(recs, items, strict=False):
         r["question"] = it.question.text
     errors = [
-        r for r in recs if "j" in r and r["label"][r["sentence"][r["j"]]] and r["outcome"].short(r["threshold"])[1] < 0.5
+        r
+        for r in recs
+        if "j" in r and r["label"][r["sentence"][r["j"]]] and r["outcome"].short(r["threshold"])[1] < 0.5
     ]
     right = [r for r in recs if "j" in r and r["label"][r["sentence"][r["j"]]]]
     print(f"{len(recs)} questions; span's sentence holds gold: {len(right)}; of those span F1 < 0.5: {len(errors)}")
@@ -59,8 +61,11 @@ def main() -> int:
         print(f"\n## {g}: {len(members)} ({len(members) / len(errors):.0%}); mean F1 gain if best chosen {gained:.2f}")
         for r, b in members[: args.show]:
             o = r["outcome"]
-            print(f"- Q: {r['question']}\n  gold: {' / '.join(o.answers[:2])}\n  chosen: {o.span_text} (F1 {o.span_f1:.2f})"
-                  f"\n  best candidate: {r['texts'][b]} (F1 {r['f1'][b]:.2f})")
+            print(
+                f"- Q: {r['question']}\n  gold: {' / '.join(o.answers[:2])}\n"
+                f"  chosen: {o.span_text} (F1 {o.span_f1:.2f})"
+                f"\n  best candidate: {r['texts'][b]} (F1 {r['f1'][b]:.2f})"
+            )
     return 0
 
 
