@@ -17,7 +17,7 @@ from reportlab.lib import pdfencrypt
 from reportlab.pdfgen import canvas
 
 from assistant.errors import CorpusError, DocumentError
-from assistant.ingest import parsers
+from assistant.ingest import parsers, walk
 from assistant.ingest.corpus import CorpusFile, Skipped, file_stats, scan_corpus
 from assistant.ingest.parsers import decode_text, guess_title, load_document
 
@@ -380,7 +380,7 @@ def test_zip_bomb_limit_is_what_decides(tmp_path):
     assert doc.text == "Harmloser Text."
 
 
-def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
+def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit, monkeypatch):
     root = tmp_path / "korpus"
     outside = write(tmp_path / "draussen" / "geheim.txt", "Vertraulicher Text außerhalb des Korpus.")
     write(root / "gut.txt", f"Gute Meldung\n\n{GERMAN}")
@@ -433,6 +433,10 @@ def test_scan_and_load_mixed_corpus(tmp_path, small_zip_limit):
     # is not reported as stale.
     stats = file_stats(root, max_file_bytes=100_000)
     assert stats == {f.doc_id: [f.size, f.mtime_ns] for f in files}
+
+    # Listing folders by path (where os.scandir takes no descriptor, Windows) finds the same.
+    monkeypatch.setattr(walk, "_BY_DESCRIPTOR", False)
+    assert scan_corpus(root, max_file_bytes=100_000) == (files, skipped)
 
 
 def test_file_stats_change_with_content(tmp_path):

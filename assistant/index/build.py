@@ -24,15 +24,7 @@ from .embedder import Encoder, load_embedder
 from .format import NGRAMS, TEXTS, CorpusRecord, DocumentEntry, FaissInfo, Manifest
 from .ngram_build import NgramBuilder
 from .ngrams import NGRAM_VERSION
-from .parallel import (
-    CRASHED,
-    ChunkResult,
-    ReadResult,
-    Workers,
-    WorkerSettings,
-    chunk_document,
-    read_file,
-)
+from .parallel import CRASHED, ChunkResult, ReadResult, Workers, WorkerSettings, chunk_document, read_file
 from .previous import known_files, load_previous
 from .reader import IndexData
 from .vectors_import import ImportedVectors, read_vectors
