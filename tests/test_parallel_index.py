@@ -6,13 +6,16 @@ from __future__ import annotations
 import json
 import os
 import random
+from itertools import accumulate
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.config import Settings, default_index_workers
 from assistant.index.build import build_index
-from assistant.index.parallel import MIN_POOL_ITEMS, Workers, WorkerSettings
+from assistant.index.parallel import MIN_POOL_ITEMS, Workers, WorkerSettings, chunk_document
+from assistant.index.word_ids import WordIds
 from assistant.text.german import default_stopwords
 
 TIMES = ("created_at", "scanned_at_ns")  # the only fields of a generation that record times
@@ -123,3 +126,43 @@ def test_index_workers_setting() -> None:
     assert Settings.load(env={"ASSISTANT_INDEX_WORKERS": "3"}).index_workers == 3
     with pytest.raises(Exception, match="index_workers=0 ist ungültig: erlaubt sind 1"):
         Settings(index_workers=0)
+
+
+def chunk_or_die(place: tuple[str, int, int]):
+    """chunk_document, but the worker process ends on a text stored in a file named ``boom``."""
+    if place[0].endswith("boom"):
+        os._exit(3)
+    return chunk_document(place)
+
+
+def test_word_ids_survive_a_worker_that_dies(tmp_path: Path) -> None:
+    """Each worker sends a word's text only the first time it meets it; after a crash the pool's
+    fresh workers start over. The building process's ids are those of one process all the same."""
+    settings = WorkerSettings(10_000, 300, 50, default_stopwords())
+    places = []
+    for name in ("texts", "boom"):
+        texts = [_text(i) for i in range(MIN_POOL_ITEMS + 12)] if name == "texts" else [_text(99)]
+        data = "".join(texts).encode("utf-8")
+        (tmp_path / name).write_bytes(data)
+        ends = list(accumulate(len(t.encode("utf-8")) for t in texts))
+        places += [(str(tmp_path / name), a, b) for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+    places.insert(20, places.pop())  # the text that ends its worker comes in the middle
+
+    def ids(workers: int, fn) -> tuple[list[str], list[list[np.ndarray]]]:
+        here = Workers(settings, 1)
+        pool = Workers(settings, workers)
+        table = WordIds([lambda word: [len(word)]])
+        try:
+            results = pool.map(fn, places, len(places), lambda p: next(here.map(chunk_document, [p], 1, None)))
+            rows = [table.rows(r.worker, r.new_words, r.ids, r.lengths)[0] for r in results]
+        finally:
+            pool.close()
+        assert pool.pooled == (workers > 1)
+        return list(table.number), rows
+
+    one_words, one_rows = ids(1, chunk_document)
+    two_words, two_rows = ids(2, chunk_or_die)
+    assert two_words == one_words and len(one_words) > 20
+    assert len(two_rows) == len(one_rows) == len(places)
+    for a, b in zip(one_rows, two_rows, strict=True):
+        assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -256,7 +256,7 @@ class _Build:
         for i, (number, result) in enumerate(zip(self.added, results, strict=True)):
             spans = result.spans
             entries[builder.doc_ids[number]]["chunks"] = len(spans)
-            terms, *gram_rows = word_ids.rows(result.words, result.rows)
+            terms, *gram_rows = word_ids.rows(result.worker, result.new_words, result.ids, result.lengths)
             if grams is not None:
                 for row in gram_rows[0]:
                     grams.add_ids(row)

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import uuid
+from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -70,7 +72,8 @@ class WorkerSettings:
 @dataclass
 class ReadResult:
     """One file read: the document (None: skipped for ``reason``), its sidecar's warnings, its
-    MinHash signature and shingle count, and its words for the vocabulary."""
+    MinHash signature and shingle count, and its words for the vocabulary (those this worker has
+    not sent before: the building process adds every document's to the vocabulary)."""
 
     doc: Document | None
     reason: str = ""
@@ -82,12 +85,17 @@ class ReadResult:
 
 @dataclass
 class ChunkResult:
-    """One document chunked: its spans, its distinct words in order of first occurrence, and
-    per chunk the positions of its words in that list (int32)."""
+    """One document chunked: its spans and the words of each chunk, as ids in the vocabulary of
+    the worker that chunked it (``worker``, a token of that worker). Words the worker meets for
+    the first time are numbered in order of first occurrence and sent as ``new_words``, once per
+    worker; the building process maps the worker's ids to its own (:class:`.word_ids.WordIds`).
+    ``ids`` holds every chunk's words one after another, ``lengths`` how many each chunk has."""
 
     spans: list[tuple[int, int]]
-    words: list[str]
-    rows: list[np.ndarray]
+    worker: str
+    new_words: list[str]
+    ids: np.ndarray
+    lengths: np.ndarray
 
 
 class _Worker:
@@ -98,6 +106,11 @@ class _Worker:
         self.settings = settings
         self.analyzer = GermanAnalyzer(decompound=False, stopwords=settings.stopwords)
         self.chunker = Chunker(settings.chunk_size, settings.chunk_overlap)
+        # the words this worker has sent, by id: each is sent once (a fresh worker, one that
+        # replaces a crashed one, gets a new token and starts over)
+        self.token = uuid.uuid4().hex
+        self.vocabulary: dict[str, int] = {}
+        self.sent: set[str] = set()  # the words read_file has sent for the vocabulary
 
     def text(self, path: str, start: int, end: int) -> str:
         # opened for each document (microseconds): a handle kept open would outlive the build
@@ -151,6 +164,8 @@ def read_file(file: CorpusFile) -> ReadResult:
     words: set[str] = set()
     for start, end in segments(doc.text):  # a list of all words of a large text would be its size ×8
         words.update(state.analyzer.words_of(doc.text[start:end]))
+    words -= state.sent  # each word goes to the vocabulary once per worker
+    state.sent |= words
     return ReadResult(doc, "", list(info.warnings), sig, count, list(words))
 
 
@@ -159,12 +174,21 @@ def chunk_document(where: tuple[str, int, int]) -> ChunkResult:
     state = _state()
     text = state.text(*where)
     spans = state.chunker.spans(text)
-    index: dict[str, int] = {}
-    rows = []
+    vocabulary, new_words = state.vocabulary, []
+    ids: list[int] = []
+    lengths = array("i")
     for a, b in spans:
         words = state.analyzer.words_of(text[a:b])
-        rows.append(np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int32, count=len(words)))
-    return ChunkResult(spans, list(index), rows)
+        for word in words:
+            found = vocabulary.get(word)
+            if found is None:
+                found = vocabulary[word] = len(vocabulary)
+                new_words.append(word)
+            ids.append(found)
+        lengths.append(len(words))
+    return ChunkResult(
+        spans, state.token, new_words, np.array(ids, dtype=np.int32), np.frombuffer(lengths, dtype=np.int32)
+    )
 
 
 def _run_batch(fn: Callable[[T], R], items: list[T]) -> list[R]:

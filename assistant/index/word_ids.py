@@ -1,13 +1,15 @@
 """The term ids and n-gram ids of each distinct word of a build, computed and stored once.
 
-The worker processes send each chunk as positions into its document's list of distinct words
-(:func:`.parallel.chunk_document`). The building process gives every word it has not seen a
-number, numbers that word's new terms and grams (in order of first occurrence, so the files are
-the same for any number of workers), and keeps the ids flat, by word number. A document's rows
-are then one dictionary lookup per distinct word and a few numpy calls, not a lookup and a
-tuple per word and id kind: with two workers the building process is what they wait for
-(at 38,865 chunks it was busy 9.4 s of a 10 s build, 2.7 s of it in such lookups and tuples;
-py-spy, benchmarks in README "Indexing on all cores").
+The worker processes send each chunk's words as ids of the worker's own vocabulary, each word's
+text only the first time that worker meets it (:func:`.parallel.chunk_document`). The building
+process keeps, per worker, its word number of each of the worker's ids; it gives every word it
+has not seen a number, numbers that word's new terms and grams (in order of first occurrence, so
+the files are the same for any number of workers), and keeps the ids flat, by word number. A
+document's rows are then a few numpy calls: no lookup and tuple per word and id kind, and no
+lookup per distinct word of each document either. With two workers the building process is what
+they wait for (at 38,865 chunks it was busy 9.4 s of a 10 s build, 2.7 s of it in such lookups
+and tuples, and 0.9 s more in the per-document lookup; py-spy, benchmarks in README "Indexing on
+all cores").
 """
 
 from __future__ import annotations
@@ -29,26 +31,24 @@ class WordIds:
         self._numberers = list(numberers)
         self._ids = [array("i") for _ in numberers]
         self._ends = [array("q", [0]) for _ in numberers]
+        self._workers: dict[str, array] = {}  # per worker token: word number by the worker's id
 
-    def rows(self, words: list[str], rows: list[np.ndarray]) -> list[list[np.ndarray]]:
-        """Per numberer, the ids of each row's words one after another (int32); ``rows`` are
-        positions in ``words``. Words not seen before are numbered in the order of ``words``."""
-        number = self.number
-        found = list(map(number.get, words))
-        if None in found:
-            for i, seen in enumerate(found):
-                if seen is None:
-                    found[i] = self._add(words[i])
-        numbers = np.array(found, dtype=np.int64)
-        positions = np.concatenate(rows).astype(np.int64, copy=False) if rows else np.zeros(0, np.int64)
-        word_of = numbers[positions]
-        row_words = np.cumsum(np.fromiter(map(len, rows), dtype=np.int64, count=len(rows)))
-        return [self._gather(ids, ends, word_of, row_words) for ids, ends in zip(self._ids, self._ends, strict=True)]
+    def rows(self, worker: str, new_words: list[str], words: np.ndarray, lengths: np.ndarray) -> list[list[np.ndarray]]:
+        """Per numberer, the ids of each row's words one after another (int32). ``words`` are the
+        rows' words one after another, as numbered by ``worker``, whose words not sent before are
+        ``new_words`` (its next ids, in order); ``lengths`` the words per row. Words this table has
+        not seen are numbered in the order of ``new_words``."""
+        table = self._workers.get(worker)
+        if table is None:
+            table = self._workers[worker] = array("q")
+        if new_words:
+            number = self.number
+            table.extend([number[w] if w in number else self._add(w) for w in new_words])
+        word_of = np.frombuffer(table, dtype=np.int64)[words] if len(words) else np.zeros(0, np.int64)
+        row_words = np.cumsum(lengths, dtype=np.int64)
+        return [self._gather(flat, ends, word_of, row_words) for flat, ends in zip(self._ids, self._ends, strict=True)]
 
     def _add(self, word: str) -> int:
-        found = self.number.get(word)  # the same word twice in one list
-        if found is not None:
-            return found
         found = self.number[word] = len(self.number)
         for numberer, ids, ends in zip(self._numberers, self._ids, self._ends, strict=True):
             ids.extend(numberer(word))
