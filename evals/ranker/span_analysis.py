@@ -57,8 +57,8 @@ class Variant:
     extra_names: tuple[str, ...] = ()
     keep = train.CASCADE_KEEP  # candidates the LightGBM stage re-scores
 
-    def __init__(self, name: str = "base", keep: int = train.CASCADE_KEEP):
-        self.name, self.keep = name, keep
+    def __init__(self, name: str = "base", keep: int = train.CASCADE_KEEP, objective: str = "lambdarank", **params):
+        self.name, self.keep, self.objective, self.params = name, keep, objective, params
 
     def extra(self, item, kind: str, index: int, cached) -> np.ndarray | None:
         return None
@@ -76,7 +76,10 @@ class Variant:
             X = np.concatenate([r.features[o] for r, o in chosen])
             rel = np.concatenate([train.graded(r.em[o], r.f1[o]) for r, o in chosen])
             g = np.concatenate([np.full(len(o), k) for k, (_, o) in enumerate(chosen)])
-            return train.Cascade(first, train.fit_lightgbm(X, rel, g, names, threads, "lambdarank"), self.keep)
+            params = dict(self.params)
+            rounds = params.pop("rounds", 300)
+            model = train.fit_lightgbm(X, rel, g, names, threads, self.objective, rounds, params)
+            return train.Cascade(first, model, self.keep)
 
         def sentences(X, y, g):
             return train.fit_listwise(X, y, g, train.SENTENCE_FEATURE_NAMES)
@@ -109,10 +112,104 @@ class VariantCache:
         return self.store[key]
 
 
+# Features LightGBM sees relative to the other kept candidates of the question: trees split on
+# absolute values and cannot compare rows of one group, a ranking is about such comparisons.
+RELATIVE = (
+    "q_outside",
+    "near_q",
+    "dist_left",
+    "dist_right",
+    "log_words",
+    "sentence_score",
+    "type_match",
+    "novel",
+    "q_share",
+    "head_near",
+    "cap_share",
+    "relative_position",
+)
+
+
+def stacked(features: np.ndarray, coarse: np.ndarray, with_coarse: bool = True) -> np.ndarray:
+    """The kept rows' features, then the linear score, its margin to the best, its rank, and the
+    RELATIVE features minus their maximum and mean over the kept rows."""
+    cols = [train.SPAN_FEATURE_NAMES.index(n) for n in RELATIVE]
+    rel = features[:, cols]
+    rank = np.argsort(np.argsort(-coarse, kind="stable"), kind="stable")
+    extra = [coarse[:, None], (coarse - coarse.max())[:, None], np.log1p(rank)[:, None]] if with_coarse else []
+    extra += [rel - rel.max(axis=0), rel - rel.mean(axis=0)]
+    return np.hstack([features, *extra]).astype(np.float32)
+
+
+STACKED_NAMES = (
+    ("coarse", "coarse_margin", "coarse_rank")
+    + tuple(f"{n}_minus_max" for n in RELATIVE)
+    + tuple(f"{n}_minus_mean" for n in RELATIVE)
+)
+
+
+class StackedCascade:
+    """train.Cascade, with LightGBM given the linear score and group-relative columns."""
+
+    def __init__(self, first, second, keep: int, with_coarse: bool):
+        self.first, self.second, self.keep, self.with_coarse = first, second, keep, with_coarse
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        coarse = self.first.score(features)
+        top = np.argsort(-coarse, kind="stable")[: self.keep]
+        out = np.full(len(coarse), -np.inf)
+        out[top] = self.second.score(stacked(features[top], coarse[top], self.with_coarse))
+        return out
+
+
+class Stacked(Variant):
+    with_coarse = True
+
+    def recipe(self, threads: int) -> train.Recipe:
+        names = train.SPAN_FEATURE_NAMES
+
+        def fit_cascade(rows):
+            X, em, _, g = train.sample_rows(rows)
+            first = train.fit_listwise(X, em, g, names)
+            parts, rel, groups = [], [], []
+            for k, r in enumerate(x for x in rows if len(x.em)):
+                coarse = first.score(r.features)
+                o = np.argsort(-coarse, kind="stable")[: self.keep]
+                parts.append(stacked(r.features[o], coarse[o], self.with_coarse))
+                rel.append(train.graded(r.em[o], r.f1[o]))
+                groups.append(np.full(len(o), k))
+            model = train.fit_lightgbm(
+                np.concatenate(parts),
+                np.concatenate(rel),
+                np.concatenate(groups),
+                names + (STACKED_NAMES if self.with_coarse else STACKED_NAMES[3:]),
+                threads,
+                "lambdarank",
+            )
+            return StackedCascade(first, model, self.keep, self.with_coarse)
+
+        def sentences(X, y, g):
+            return train.fit_listwise(X, y, g, train.SENTENCE_FEATURE_NAMES)
+
+        return train.Recipe(self.name, self.name, sentences, fit_cascade)
+
+
+class Relative(Stacked):
+    """Only the group-relative columns: the linear score on its own training rows is overconfident."""
+
+    with_coarse = False
+
+
 VARIANTS: dict[str, Variant] = {
     "base": Variant(),
     # the linear first stage drops the best candidate of the right sentence before LightGBM sees it
     "keep150": Variant("keep150", 150),
+    # LightGBM given the linear score and features relative to the question's other candidates
+    "stacked": Stacked("stacked"),
+    # LightGBM settings: another ranking objective; more, smaller steps with deeper trees
+    "xendcg": Variant("xendcg", objective="rank_xendcg"),
+    "deeper": Variant("deeper", num_leaves=63, min_data_in_leaf=20, learning_rate=0.03, rounds=500),
+    "relative": Relative("relative"),
 }
 
 

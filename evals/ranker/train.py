@@ -132,6 +132,7 @@ def fit_lightgbm(
     threads: int,
     objective: str = "binary",
     rounds: int = 300,
+    overrides: dict | None = None,
 ) -> LightGBMModel:
     """LightGBM, pointwise (``binary``) or LambdaRank over ``groups`` (rows of one question
     contiguous, ``y`` graded relevance)."""
@@ -150,8 +151,9 @@ def fit_lightgbm(
         "verbose": -1,
         "seed": SEED,
     }
+    params.update(overrides or {})
     data = lgb.Dataset(X, label=y, feature_name=[n[:60] for n in names], free_raw_data=True)
-    if objective == "lambdarank":
+    if objective in ("lambdarank", "rank_xendcg"):
         params["lambdarank_truncation_level"] = 10
         data.set_group(np.diff(np.flatnonzero(np.r_[True, groups[1:] != groups[:-1], True])))
     return LightGBMModel(lgb.train(params, data, num_boost_round=rounds), tuple(names))
