@@ -36,7 +36,8 @@ report = build.build_index(settings, embedder=SyntheticEmbedder())
 seconds = time.perf_counter() - started
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker's peak
-print(json.dumps({"seconds": round(seconds, 2), "chunks": report.chunks, "peak_rss_mb": round(rss), "worker_peak_rss_mb": round(workers)}))
+out = {"seconds": round(seconds, 2), "chunks": report.chunks, "peak_rss_mb": round(rss)}
+print(json.dumps({**out, "worker_peak_rss_mb": round(workers)}))
 """
 
 
