@@ -1,5 +1,6 @@
 """Shared fixtures: a tiny offline embedding model and question-answering model, a writable copy
-of the corpus, and a Hugging Face cache that is never the user's own."""
+of the corpus, and a Hugging Face cache (and note of an unreachable hub) that is never the user's
+own."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 for _name in list(os.environ):
     if _name.startswith("ASSISTANT_"):  # a developer's own settings must not leak into tests
         del os.environ[_name]
+os.environ["ASSISTANT_HUB_NOTE"] = str(_SESSION_CACHE / "hub-note.json")  # never the user's own
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +44,8 @@ def _isolated_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     for name in list(os.environ):
         if name.startswith("ASSISTANT_"):
             monkeypatch.delenv(name)
+    # the note of an unreachable hub (assistant/hub.py) is each test's own, like the cache
+    monkeypatch.setenv("ASSISTANT_HUB_NOTE", str(cache / "hub-note.json"))
     yield
 
 

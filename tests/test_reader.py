@@ -279,6 +279,7 @@ def test_embedder_and_reader_wait_for_the_hub_only_once(monkeypatch):
 
 def test_remembered_endpoint_expires(monkeypatch):
     url = "http://hub.invalid"
+    monkeypatch.setattr(hub, "NOTE_TTL", 0.0)  # this process's memory only (the note: test_hub_note.py)
     monkeypatch.setattr(hub, "probe", lambda *a, **k: False)
     assert hub.hub_reachable(url, 1.0) is False
     monkeypatch.setattr(hub, "probe", lambda *a, **k: True)
