@@ -21,7 +21,7 @@ RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
 # Settings.max_unpacked_bytes).
 UNPACKED_PER_FILE_BYTE = 4
 ANSWER_MODES = ("auto", "extractive", "llm")
-EMBED_BACKENDS = ("torch", "onnx", "onnx-int8")
+EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 # Default worker processes for indexing: the CPUs this process may use, at most this many (beyond,
 # the building process, which numbers terms and writes the tables, is the bottleneck).
 MAX_DEFAULT_INDEX_WORKERS = 8

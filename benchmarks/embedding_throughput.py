@@ -3,7 +3,8 @@
 No pretrained model can be downloaded here, so this builds multilingual-e5-small's architecture
 (assistant/bench/e5_arch.py: 12 layers, hidden size 384, 12 heads, a vocabulary of XLM-R's
 250,037 tokens) with random weights: the computation, and so the time, is that of the real
-model; the vectors mean nothing. Each backend ("torch", "onnx", "onnx-int8", see
+model; the vectors mean nothing. Each backend ("torch", "onnx", "onnx-int8", "openvino",
+"openvino-int8", see
 ASSISTANT_EMBED_BACKEND) is loaded as the assistant loads it and encodes passages of 256 tokens
 (a 1,000-character German chunk has about 250-300 XLM-R tokens); the backends take turns, round
 after round, and each one's best round counts, so a busy machine slows all alike and its peaks
@@ -27,7 +28,7 @@ import torch
 from assistant.bench.e5_arch import build_e5_small_architecture, passages
 from assistant.index.embedder import load_embedder
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 
 def measure(model_dir: Path, threads: int, rounds: int, batch: int, tokens: int) -> dict[str, Any]:
@@ -56,6 +57,9 @@ def measure(model_dir: Path, threads: int, rounds: int, batch: int, tokens: int)
         }
     result["speedup"] = round(best["onnx"] / best["torch"], 2)
     result["speedup_int8"] = round(best["onnx-int8"] / best["torch"], 2)
+    result["speedup_openvino"] = round(best["openvino"] / best["torch"], 2)
+    result["speedup_openvino_int8"] = round(best["openvino-int8"] / best["torch"], 2)
+    result["openvino_precision"] = getattr(embedders["openvino"]._model, "precision", "")
     return result
 
 
@@ -80,7 +84,11 @@ def main() -> None:
             f"{row['passages_per_s']:.1f} passages/s -> 1M chunks in {row['hours_per_million']:.1f} h "
             f"(cosine to torch >= {row['min_cosine_to_torch']:.4f})"
         )
-    print(f"speedup onnx {result['speedup']:.2f}x, onnx-int8 {result['speedup_int8']:.2f}x")
+    print(
+        f"speedup onnx {result['speedup']:.2f}x, onnx-int8 {result['speedup_int8']:.2f}x, openvino "
+        f"{result['speedup_openvino']:.2f}x ({result['openvino_precision']}), openvino-int8 "
+        f"{result['speedup_openvino_int8']:.2f}x"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 

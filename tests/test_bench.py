@@ -43,7 +43,7 @@ def test_bench_reports_every_figure(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert side["throughput_ratio"] > 0 and side["queries_per_s"] > 0
     assert result["dense_index"]["kind"] == "flat"
     embedding = result["query_embedding_ms"]
-    for backend in ("torch", "onnx", "onnx-int8"):
+    for backend in ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8"):
         assert set(embedding[backend]) == {"p50", "p95", "p99"}, backend
         assert 0 < embedding[backend]["p50"] <= embedding[backend]["p95"], backend
     out_text = capsys.readouterr().out

@@ -17,7 +17,7 @@ from typing import Any
 from ..index.embedder import load_embedder
 from .e5_arch import build_e5_small_architecture
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
+BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

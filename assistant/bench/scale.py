@@ -36,7 +36,7 @@ from ..config import Settings
 from ..index.build import build_index
 from ..index.format import read_manifest
 from ..pipeline import Assistant
-from .query_embedding import percentiles, query_embedding_ms
+from .query_embedding import BACKENDS, percentiles, query_embedding_ms
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
 
@@ -339,7 +339,7 @@ def table(result: dict[str, Any]) -> str:
     embedding = result.get("query_embedding_ms")
     if embedding:
         lines.append(f"Abfrage-Einbettung ms ({embedding['model']}, {embedding['threads']} Threads)   p50      p95")
-        for backend in ("torch", "onnx", "onnx-int8"):
+        for backend in BACKENDS:
             row = embedding.get(backend)
             if row and "p50" in row:
                 lines.append(f"  {backend:<14}{row['p50']:>7.1f}  {row['p95']:>7.1f}")

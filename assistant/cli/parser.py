@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--no-query-embedding",
         action="store_true",
-        help="ohne Messung der Abfrage-Einbettung (e5-small-Architektur, torch/onnx/onnx-int8)",
+        help="ohne Messung der Abfrage-Einbettung (e5-small-Architektur, torch/onnx/onnx-int8/openvino/openvino-int8)",
     )
     bench.add_argument("--json", dest="json_file", type=Path, help="Ergebnis zusätzlich als JSON-Datei")
 

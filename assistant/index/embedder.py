@@ -3,7 +3,8 @@
 The model is found by :mod:`assistant.hub` (a local folder, the Hugging Face cache, the hub
 after a one-second probe), so an offline machine fails over to lexical-only search in about a
 second instead of sitting through the hub client's retries. ``backend`` ("torch", "onnx",
-"onnx-int8") chooses what runs the model (:mod:`assistant.index.onnx_encoder`); when ONNX Runtime
+"onnx-int8", "openvino", "openvino-int8") chooses what runs the model
+(:mod:`assistant.index.onnx_encoder`, :mod:`assistant.index.openvino_encoder`); when the runtime
 is missing or the export fails, the torch model is used with one warning.
 """
 
@@ -106,8 +107,9 @@ def load_embedder(
     """Load the model or raise :class:`EmbedderUnavailableError` quickly (failures are remembered
     for :data:`assistant.hub.FAILURE_TTL` seconds; local folders are looked at every time).
 
-    With ``backend`` "onnx" or "onnx-int8" the model runs in ONNX Runtime (exported once, then
-    read from its cache); should that fail, the torch model serves, with one warning."""
+    With ``backend`` "onnx" or "onnx-int8" the model runs in ONNX Runtime, with "openvino" or
+    "openvino-int8" in OpenVINO (exported once, then read from its cache); should that fail, the
+    torch model serves, with one warning."""
 
     def load() -> Embedder:
         source, local_only = resolve_model(name, hub_timeout)
@@ -128,23 +130,40 @@ def load_embedder(
 
 
 def onnx_or_torch(model: Any, source: str, name: str, backend: str) -> Any:
-    """The ONNX Runtime encoder for ``model``, or ``model`` itself (torch) with a warning when
-    ONNX Runtime is missing or the export or the session fails."""
+    """The ONNX Runtime or OpenVINO encoder for ``model``, or ``model`` itself (torch) with a
+    warning when the runtime is missing or the export, the quantisation or the session fails."""
+    openvino = backend.startswith("openvino")
     try:
-        import onnx  # noqa: F401  # both checked first: a missing one falls back at once, not after the export
-        import onnxruntime  # noqa: F401
+        # the runtime's packages checked first: a missing one falls back at once, not after the export
+        import onnx  # noqa: F401
+
+        if openvino:
+            import openvino as _ov  # noqa: F401
+
+            if backend == "openvino-int8":
+                from .openvino_encoder import import_nncf
+
+                import_nncf()
+        else:
+            import onnxruntime  # noqa: F401
 
         from .onnx_encoder import OnnxEncoder, cache_dir_for, ensure_onnx
 
         path = ensure_onnx(model, cache_dir_for(source, name), quantized=backend == "onnx-int8")
+        if openvino:
+            from .openvino_encoder import OpenVinoEncoder, ensure_int8
+
+            return OpenVinoEncoder(model, ensure_int8(model, path) if backend == "openvino-int8" else path, backend)
         return OnnxEncoder(model, path)
-    except Exception as exc:  # ImportError, export and ONNX Runtime errors: torch still works
+    except Exception as exc:  # ImportError, export and runtime errors: torch still works
+        packages = "'openvino' 'nncf' 'onnx' (Extra [openvino])" if openvino else "'onnxruntime' 'onnx' (Extra [onnx])"
         log.warning(
             "Einbettungs-Backend %r nicht nutzbar (%s: %s); das Modell läuft mit torch. Abhilfe: "
-            "pip install 'onnxruntime' 'onnx' (Extra [onnx]) oder ASSISTANT_EMBED_BACKEND=torch.",
+            "pip install %s oder ASSISTANT_EMBED_BACKEND=torch.",
             backend,
             type(exc).__name__,
             str(exc).splitlines()[0] if str(exc) else "",
+            packages,
         )
         return model
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 import warnings
 from collections.abc import Sequence
@@ -78,12 +79,15 @@ class OnnxEncoder:
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         features = self._model.preprocess(texts)
         feeds = {name: features[name].numpy().astype(np.int64) for name in self._inputs}
-        with self._lock:
-            hidden = self._session.run(None, feeds)[0]
+        hidden = self._hidden(feeds)
         if self.pooling_mode == "cls":
             return np.asarray(hidden[:, 0], dtype=np.float32)
         mask = feeds["attention_mask"][..., None].astype(np.float32)
         return np.asarray((hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9), dtype=np.float32)
+
+    def _hidden(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._session.run(None, feeds)[0])
 
 
 def pooling_mode_of(model: Any) -> str:
@@ -126,6 +130,7 @@ def ensure_onnx(model: Any, cache: Path, quantized: bool) -> Path:
     current = stamp_file.exists() and json.loads(stamp_file.read_text(encoding="utf-8")) == stamp
     if not current or not fp32.exists():
         (cache / INT8_FILE).unlink(missing_ok=True)
+        shutil.rmtree(cache / "openvino_int8", ignore_errors=True)  # openvino_encoder.INT8_DIR
         export_fp32(model, fp32)
         stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
     if not quantized:

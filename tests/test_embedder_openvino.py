@@ -1,0 +1,111 @@
+"""The OpenVINO embedding backends (ASSISTANT_EMBED_BACKEND=openvino / openvino-int8) on the tiny
+test model and the e5-small architecture with random weights: the vectors agree with torch's, the
+int8 model is made once and again when the weights change, a missing runtime falls back to torch
+with one German warning naming the extra."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.bench.e5_arch import build_e5_small_architecture, passages
+from assistant.index.embedder import load_embedder
+from assistant.index.onnx_encoder import FP32_FILE
+from assistant.index.openvino_encoder import INT8_DIR
+
+pytest.importorskip("openvino")
+pytest.importorskip("nncf")
+
+TEXTS = [
+    "Das Förderprogramm unterstützt kleine und mittlere Unternehmen.",
+    "Die Frist für den Verwendungsnachweis endet am 30. September.",
+    "Zur Cluster-Veranstaltung über Wasserstoff laden wir alle Mitglieder herzlich ein.",
+    "Ansprechpartnerin ist Frau Müller.",
+]
+
+
+@pytest.fixture
+def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.asarray((a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
+
+
+def load(path: Path, backend: str):
+    return load_embedder(str(path), "query: ", "passage: ", batch_size=2, backend=backend)
+
+
+def test_openvino_vectors_agree_with_torch(model_copy: Path) -> None:
+    torch_embedder, ov_embedder = load(model_copy, "torch"), load(model_copy, "openvino")
+    assert ov_embedder.backend == "openvino"
+    assert (model_copy / "onnx" / FP32_FILE).is_file()  # compiled from the ONNX export
+    for encode in ("encode_passages", "encode_queries"):
+        expected = getattr(torch_embedder, encode)(TEXTS)
+        got = getattr(ov_embedder, encode)(TEXTS)
+        assert got.shape == expected.shape and got.dtype == np.float32
+        assert cosines(expected, got).min() >= 0.99
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert ov_embedder.encode_passages([]).shape == (0, ov_embedder.dimension)
+
+
+def test_int8_is_made_once_and_again_for_other_weights(model_copy: Path) -> None:
+    expected = load(model_copy, "torch").encode_passages(TEXTS)
+    embedder = load(model_copy, "openvino-int8")
+    assert embedder.backend == "openvino-int8"
+    made = model_copy / "onnx" / INT8_DIR / "model.xml"
+    first = made.stat().st_mtime_ns
+    assert cosines(expected, embedder.encode_passages(TEXTS)).min() >= 0.95
+    load(model_copy, "openvino-int8")
+    assert made.stat().st_mtime_ns == first  # from the cache
+    (model_copy / "onnx" / "export.json").write_text(json.dumps({"checksum": -1.0}), encoding="utf-8")
+    load(model_copy, "openvino-int8")
+    assert made.stat().st_mtime_ns != first  # other weights: exported and quantised again
+
+
+def test_missing_openvino_falls_back_to_torch_with_one_german_warning(
+    model_copy: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    with caplog.at_level(logging.WARNING, logger="assistant.index.embedder"):
+        embedder = load(model_copy, "openvino")
+    assert embedder.backend == "torch"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "assistant.index.embedder"]
+    assert len(warnings) == 1 and "läuft mit torch" in warnings[0] and "Extra [openvino]" in warnings[0]
+    assert not (model_copy / "onnx").exists()  # nothing exported for a runtime that is not there
+
+
+def test_e5_small_architecture_agrees(tmp_path: Path) -> None:
+    model = build_e5_small_architecture(tmp_path / "e5", vocab_size=3000)
+    texts = passages(6, 64, vocab_size=3000)
+    expected = load(model, "torch").encode_passages(texts)
+    plain = cosines(expected, load(model, "openvino").encode_passages(texts))
+    int8 = cosines(expected, load(model, "openvino-int8").encode_passages(texts))
+    print(f"e5-small architecture: cosine openvino {plain.min():.6f}, openvino-int8 {int8.min():.6f}")
+    assert plain.min() >= 0.99
+    assert int8.min() >= 0.95
+
+
+def test_nncf_sends_no_usage_statistics() -> None:
+    """In a fresh process (pytest itself turns NNCF's statistics off): the stub, not the sender."""
+    import subprocess
+
+    code = (
+        "from assistant.index.openvino_encoder import import_nncf\n"
+        "import_nncf()\n"
+        "from nncf.telemetry.wrapper import telemetry\n"
+        "print(type(telemetry).__name__)\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("NNCF_CI", "NNCF_DEV")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "MagicMock"  # NNCFTelemetryStub; the sender is NNCFTelemetry
