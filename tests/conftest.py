@@ -69,6 +69,12 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "model"))
 
 
+@pytest.fixture
+def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model, so that its onnx/ cache starts empty."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
 @pytest.fixture(scope="session")
 def tiny_embedder(tiny_model_dir: Path):
     """The tiny model loaded once, as the assistant loads it."""

@@ -7,53 +7,22 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+from embedder_backends import TEXTS, assert_agrees_with_torch, cosines, e5_cosines, load
 
-from assistant.bench.e5_arch import build_e5_small_architecture, passages
-from assistant.index.embedder import load_embedder
 from assistant.index.onnx_encoder import FP32_FILE
 from assistant.index.openvino_encoder import INT8_DIR
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
 
-TEXTS = [
-    "Das Förderprogramm unterstützt kleine und mittlere Unternehmen.",
-    "Die Frist für den Verwendungsnachweis endet am 30. September.",
-    "Zur Cluster-Veranstaltung über Wasserstoff laden wir alle Mitglieder herzlich ein.",
-    "Ansprechpartnerin ist Frau Müller.",
-]
-
-
-@pytest.fixture
-def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
-
-
-def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.asarray((a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)))
-
-
-def load(path: Path, backend: str):
-    return load_embedder(str(path), "query: ", "passage: ", batch_size=2, backend=backend)
-
 
 def test_openvino_vectors_agree_with_torch(model_copy: Path) -> None:
-    torch_embedder, ov_embedder = load(model_copy, "torch"), load(model_copy, "openvino")
-    assert ov_embedder.backend == "openvino"
+    assert_agrees_with_torch(model_copy, "openvino")
     assert (model_copy / "onnx" / FP32_FILE).is_file()  # compiled from the ONNX export
-    for encode in ("encode_passages", "encode_queries"):
-        expected = getattr(torch_embedder, encode)(TEXTS)
-        got = getattr(ov_embedder, encode)(TEXTS)
-        assert got.shape == expected.shape and got.dtype == np.float32
-        assert cosines(expected, got).min() >= 0.99
-        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
-    assert ov_embedder.encode_passages([]).shape == (0, ov_embedder.dimension)
 
 
 def test_int8_is_made_once_and_again_for_other_weights(model_copy: Path) -> None:
@@ -83,14 +52,9 @@ def test_missing_openvino_falls_back_to_torch_with_one_german_warning(
 
 
 def test_e5_small_architecture_agrees(tmp_path: Path) -> None:
-    model = build_e5_small_architecture(tmp_path / "e5", vocab_size=3000)
-    texts = passages(6, 64, vocab_size=3000)
-    expected = load(model, "torch").encode_passages(texts)
-    plain = cosines(expected, load(model, "openvino").encode_passages(texts))
-    int8 = cosines(expected, load(model, "openvino-int8").encode_passages(texts))
-    print(f"e5-small architecture: cosine openvino {plain.min():.6f}, openvino-int8 {int8.min():.6f}")
-    assert plain.min() >= 0.99
-    assert int8.min() >= 0.95
+    plain, int8 = e5_cosines(tmp_path, ("openvino", "openvino-int8"))
+    assert plain >= 0.99
+    assert int8 >= 0.95
 
 
 def test_nncf_sends_no_usage_statistics() -> None:
