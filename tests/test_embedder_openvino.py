@@ -14,7 +14,7 @@ import pytest
 from embedder_backends import TEXTS, assert_agrees_with_torch, cosines, e5_cosines, load
 
 from assistant.index.onnx_encoder import FP32_FILE
-from assistant.index.openvino_encoder import INT8_DIR
+from assistant.index.openvino_encoder import COMPILED_DIR, INT8_DIR
 
 pytest.importorskip("openvino")
 pytest.importorskip("nncf")
@@ -23,6 +23,7 @@ pytest.importorskip("nncf")
 def test_openvino_vectors_agree_with_torch(model_copy: Path) -> None:
     assert_agrees_with_torch(model_copy, "openvino")
     assert (model_copy / "onnx" / FP32_FILE).is_file()  # compiled from the ONNX export
+    assert any((model_copy / "onnx" / COMPILED_DIR).iterdir())  # and kept compiled for the next start
 
 
 def test_int8_is_made_once_and_again_for_other_weights(model_copy: Path) -> None:

@@ -130,7 +130,8 @@ def ensure_onnx(model: Any, cache: Path, quantized: bool) -> Path:
     current = stamp_file.exists() and json.loads(stamp_file.read_text(encoding="utf-8")) == stamp
     if not current or not fp32.exists():
         (cache / INT8_FILE).unlink(missing_ok=True)
-        shutil.rmtree(cache / "openvino_int8", ignore_errors=True)  # openvino_encoder.INT8_DIR
+        for made in ("openvino_int8", "openvino_compiled"):  # openvino_encoder.INT8_DIR, COMPILED_DIR
+            shutil.rmtree(cache / made, ignore_errors=True)
         export_fp32(model, fp32)
         stamp_file.write_text(json.dumps(stamp), encoding="utf-8")
     if not quantized:

