@@ -132,7 +132,7 @@ def load_embedder(
 def onnx_or_torch(model: Any, source: str, name: str, backend: str) -> Any:
     """The ONNX Runtime or OpenVINO encoder for ``model``, or ``model`` itself (torch) with a
     warning when the runtime is missing or the export, the quantisation or the session fails."""
-    openvino = backend.startswith("openvino")
+    openvino, openvino_int8 = backend.startswith("openvino"), backend == "openvino-int8"
     try:
         # the runtime's packages checked first: a missing one falls back at once, not after the export
         import onnx  # noqa: F401
@@ -140,7 +140,7 @@ def onnx_or_torch(model: Any, source: str, name: str, backend: str) -> Any:
         if openvino:
             import openvino as _ov  # noqa: F401
 
-            if backend == "openvino-int8":
+            if openvino_int8:
                 from .openvino_encoder import import_nncf
 
                 import_nncf()
@@ -153,7 +153,7 @@ def onnx_or_torch(model: Any, source: str, name: str, backend: str) -> Any:
         if openvino:
             from .openvino_encoder import OpenVinoEncoder, ensure_int8
 
-            return OpenVinoEncoder(model, ensure_int8(model, path) if backend == "openvino-int8" else path, backend)
+            return OpenVinoEncoder(model, ensure_int8(model, path) if openvino_int8 else path, backend_name=backend)
         return OnnxEncoder(model, path)
     except Exception as exc:  # ImportError, export and runtime errors: torch still works
         packages = "'openvino' 'nncf' 'onnx' (Extra [openvino])" if openvino else "'onnxruntime' 'onnx' (Extra [onnx])"

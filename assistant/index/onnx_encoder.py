@@ -30,6 +30,9 @@ INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 POOLING_MODES = ("mean", "cls")
 FP32_FILE = "model.onnx"
 INT8_FILE = "model_qint8.onnx"
+# made from model.onnx by the OpenVINO backend (openvino_encoder.py), removed with it
+OPENVINO_INT8_DIR = "openvino_int8"  # model.xml / model.bin
+OPENVINO_COMPILED_DIR = "openvino_compiled"  # OpenVINO's cache of compiled models
 
 
 class OnnxEncoder:
@@ -37,21 +40,25 @@ class OnnxEncoder:
     runs in an ONNX Runtime session. Offers the slice of ``SentenceTransformer.encode`` that
     :class:`assistant.index.embedder.Embedder` uses."""
 
-    def __init__(self, model: Any, onnx_path: Path, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
+    def __init__(self, model: Any, onnx_path: Path, threads: int | None = None, backend_name: str = "") -> None:
         self._model = model
-        self.backend_name = "onnx-int8" if onnx_path.name == INT8_FILE else "onnx"
+        self.backend_name = backend_name or ("onnx-int8" if onnx_path.name == INT8_FILE else "onnx")
         self.pooling_mode = pooling_mode_of(model)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads or _torch_threads()
-        options.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        self._inputs = [i.name for i in self._session.get_inputs()]
         self.onnx_path = onnx_path
+        self._inputs = self._open(onnx_path, threads or _torch_threads())
         self._dimension = int(model.get_embedding_dimension())
         self._lock = threading.Lock()
+
+    def _open(self, path: Path, threads: int) -> list[str]:
+        """Load the model for :meth:`_hidden`; the names of its inputs."""
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return [i.name for i in self._session.get_inputs()]
 
     def get_sentence_embedding_dimension(self) -> int:
         return self._dimension
@@ -130,7 +137,7 @@ def ensure_onnx(model: Any, cache: Path, quantized: bool) -> Path:
     current = stamp_file.exists() and json.loads(stamp_file.read_text(encoding="utf-8")) == stamp
     if not current or not fp32.exists():
         (cache / INT8_FILE).unlink(missing_ok=True)
-        for made in ("openvino_int8", "openvino_compiled"):  # openvino_encoder.INT8_DIR, COMPILED_DIR
+        for made in (OPENVINO_INT8_DIR, OPENVINO_COMPILED_DIR):
             shutil.rmtree(cache / made, ignore_errors=True)
         export_fp32(model, fp32)
         stamp_file.write_text(json.dumps(stamp), encoding="utf-8")

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .onnx_encoder import OnnxEncoder, _torch_threads, pooling_mode_of
+from .onnx_encoder import INPUT_NAMES, OPENVINO_COMPILED_DIR, OPENVINO_INT8_DIR, OnnxEncoder
 
-INT8_DIR = "openvino_int8"  # model.xml / model.bin inside the ONNX cache folder
-COMPILED_DIR = "openvino_compiled"  # OpenVINO's cache of compiled models, beside them
+INT8_DIR = OPENVINO_INT8_DIR  # inside the ONNX cache folder
+COMPILED_DIR = OPENVINO_COMPILED_DIR
 CALIBRATION = (
     "Das Innovationscluster lädt am 20. Oktober zum Jahrestreffen nach Bremen ein; Anmeldung bis 30. September.",
     "Kleine und mittlere Unternehmen können bis zu 50 Prozent der förderfähigen Kosten erstattet bekommen.",
@@ -40,28 +39,23 @@ CALIBRATION = (
 
 
 class OpenVinoEncoder(OnnxEncoder):
-    """:class:`.onnx_encoder.OnnxEncoder`, the model compiled by OpenVINO for the CPU."""
+    """:class:`.onnx_encoder.OnnxEncoder`, the model compiled by OpenVINO for the CPU
+    (``backend_name`` "openvino" or "openvino-int8")."""
 
-    def __init__(self, model: Any, path: Path, backend_name: str, threads: int | None = None) -> None:
+    def _open(self, path: Path, threads: int) -> list[str]:
         import openvino as ov
 
-        self._model = model
-        self.backend_name = backend_name
-        self.pooling_mode = pooling_mode_of(model)
         config = {
-            "INFERENCE_NUM_THREADS": threads or _torch_threads(),
+            "INFERENCE_NUM_THREADS": threads,
             "PERFORMANCE_HINT": "LATENCY",
             # the compiled model kept (keyed by the model's hash): each start 1.4 s -> 0.1 s for e5-small
             "CACHE_DIR": str(path.parent / COMPILED_DIR),
         }
         compiled = ov.Core().compile_model(str(path), "CPU", config)
         self._request = compiled.create_infer_request()
-        self._inputs = [i.get_any_name() for i in compiled.inputs]
-        self.onnx_path = path
         precision = compiled.get_property("INFERENCE_PRECISION_HINT")  # bf16 where the CPU has it
         self.precision = str(precision.to_string() if hasattr(precision, "to_string") else precision)
-        self._dimension = int(model.get_embedding_dimension())
-        self._lock = threading.Lock()
+        return [i.get_any_name() for i in compiled.inputs]
 
     def _hidden(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
         with self._lock:
@@ -91,7 +85,7 @@ def ensure_int8(model: Any, fp32: Path) -> Path:
     nncf = import_nncf()
 
     features = model.preprocess(list(CALIBRATION))
-    names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in features]
+    names = [n for n in INPUT_NAMES if n in features]  # those of the export
     samples = [{n: features[n][i : i + 1].numpy().astype(np.int64) for n in names} for i in range(len(CALIBRATION))]
     quantized = nncf.quantize(
         ov.Core().read_model(str(fp32)),
@@ -99,7 +93,7 @@ def ensure_int8(model: Any, fp32: Path) -> Path:
         model_type=nncf.ModelType.TRANSFORMER,
         subset_size=len(samples),
     )
-    partial = target.parent.with_name(f"{INT8_DIR}.partial")
+    partial = target.parent.with_name(f"{INT8_DIR}.{os.getpid()}.partial")  # two processes may quantise at once
     shutil.rmtree(partial, ignore_errors=True)
     ov.save_model(quantized, str(partial / "model.xml"))
     shutil.rmtree(target.parent, ignore_errors=True)
