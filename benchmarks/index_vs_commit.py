@@ -6,7 +6,8 @@ checkout's virtual environment; each build runs in a fresh process with the synt
 vectors of `assistant bench`, over a corpus grown as `assistant bench` grows it (kept in
 ``--work``). Prints the seconds and chunks/s of each build and the ratio of the best of each.
 
-    .venv/bin/python benchmarks/index_vs_commit.py --before 935929c^ --chunks 100000 --work /var/tmp/vs [--repeat 2]
+    .venv/bin/python benchmarks/index_vs_commit.py --before 935929c^ --chunks 100000 --work /var/tmp/vs \
+        [--repeat 2] [--workers N]
 
 (935929c is the commit that brought the process pool; its parent is the code the issue measured.)
 """
@@ -28,23 +29,24 @@ from pathlib import Path
 from assistant.bench.scale import SyntheticEmbedder
 from assistant.config import Settings
 from assistant.index import build
-corpus, index = Path(sys.argv[1]), Path(sys.argv[2])
+corpus, index, workers = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 shutil.rmtree(index, ignore_errors=True)
-settings = Settings(corpus_dir=corpus, index_dir=index, model=SyntheticEmbedder.name, progress=False)
+extra = {"index_workers": int(workers)} if workers else {}  # else the default (code before the pool has none)
+settings = Settings(corpus_dir=corpus, index_dir=index, model=SyntheticEmbedder.name, progress=False, **extra)
 started = time.perf_counter()
 report = build.build_index(settings, embedder=SyntheticEmbedder())
 seconds = time.perf_counter() - started
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker's peak
+worker_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the largest worker's peak
 out = {"seconds": round(seconds, 2), "chunks": report.chunks, "peak_rss_mb": round(rss)}
-print(json.dumps({**out, "worker_peak_rss_mb": round(workers)}))
+print(json.dumps({**out, "worker_peak_rss_mb": round(worker_rss)}))
 """
 
 
-def build_once(code: Path, corpus: Path, index: Path) -> dict:
+def build_once(code: Path, corpus: Path, index: Path, workers: int = 0) -> dict:
     env = dict(os.environ, PYTHONPATH=str(code))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(corpus), str(index)],
+        [sys.executable, "-c", CHILD, str(corpus), str(index), str(workers or "")],
         check=False,
         env=env,
         cwd=code,
@@ -62,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--chunks", type=int, default=100_000)
     parser.add_argument("--work", type=Path, required=True, help="folder for the corpus and the indexes (kept)")
     parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="index_workers of both builds (default: the setting's default)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     corpus = args.work / "corpus"
@@ -76,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             for _ in range(args.repeat):
                 for name, code in (("before", old), ("now", ROOT)):
-                    result = build_once(code, corpus, args.work / f"index-{name}")
+                    result = build_once(code, corpus, args.work / f"index-{name}", args.workers)
                     results[name].append(result)
                     print(name, result, flush=True)
         finally:
