@@ -1,7 +1,7 @@
 """Reposted documents: the same body published on several sites, found at index time and kept
 as one group.
 
-Each document gets a MinHash signature (datasketch) of its word shingles: runs of
+Each document gets a MinHash signature (datasketch's scheme, in NumPy) of its word shingles: runs of
 :data:`SHINGLE` words, lower-cased, punctuation and line breaks dropped, so other line wrapping
 changes nothing and a small edit changes only the shingles around it. Signatures that agree on a
 whole band (LSH, :data:`BANDS` × :data:`BAND_ROWS`) are candidates; a candidate pair is a repost
@@ -73,7 +73,7 @@ SEED = 1
 DIRECT_ROWS = 32
 VERSION = 1
 _WORD = re.compile(r"\w+")
-# A fixed text's signature: when another datasketch version hashes differently, the stored
+# A fixed text's signature: when the hashing changes, the stored
 # signatures are computed again instead of being compared with new ones.
 _PROBE = "Das Netzwerk lädt am 20. Oktober 2022 zum Jahrestreffen der Cluster ein."
 NO_DATE = np.iinfo(np.int32).max  # undated documents sort after dated ones
@@ -100,22 +100,36 @@ def signature(text: str, size: int = SHINGLE) -> tuple[np.ndarray, int]:
     return _minhash(hashes), int(hashes.size)
 
 
-@cache
-def _empty() -> Any:
-    # datasketch (and the scipy it imports, 0.4 s) only where signatures are made: builds, not
-    # the questions that read the groups
-    from datasketch import MinHash
+# The permutations of datasketch's MinHash (2.x, its default "affine32" scheme: the word hash
+# pre-mixed by the MurmurHash3 finalizer, then h -> a*h + b mod 2^32 with odd a), drawn from the
+# same generator with the same seed, so the signatures are bit for bit datasketch's
+# (tests/test_duplicates.py compares them). Done here in NumPy because importing datasketch costs
+# every indexing process 0.41 s (it imports scipy.integrate), more than the whole signature step
+# of a one-document update at 1M chunks; the arithmetic is the eight lines below.
+_BLOCK = 4096  # shingles a step: at most 2 MB of intermediate values for a long document
 
-    return MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
+
+@cache
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    generator = np.random.RandomState(SEED)
+    a = generator.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
 
 
 def _minhash(hashes: np.ndarray) -> np.ndarray:
-    # The shingles come hashed (hashfunc int); a copy of one empty MinHash keeps its permutations,
-    # made once, not per document.
-    sketch = _empty().copy()
-    if hashes.size:
-        sketch.update_batch(hashes.tolist())
-    return np.asarray(sketch.hashvalues, dtype=np.uint32)
+    """The MinHash signature (uint32, :data:`NUM_PERM` values) of 32-bit shingle hashes."""
+    a, b = _permutations()
+    result = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    for start in range(0, hashes.size, _BLOCK):
+        h = hashes[start : start + _BLOCK].astype(np.uint32)
+        h ^= h >> np.uint32(16)
+        h *= np.uint32(0x85EBCA6B)
+        h ^= h >> np.uint32(13)
+        h *= np.uint32(0xC2B2AE35)
+        h ^= h >> np.uint32(16)
+        np.minimum(result, (h[:, None] * a + b).min(axis=0), out=result)
+    return result
 
 
 @cache
