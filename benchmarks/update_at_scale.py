@@ -7,6 +7,11 @@ repeated: ~13 min and ~6 GB at 1M), then measures in one run:
 
 - ``update_s``: ``build_index`` in this process (imports done, as `assistant bench` measures it)
   after one document was changed, each of ``--repeat`` times, with the time of each step;
+- ``update_fresh_process_s``: the same in a new Python process each time, imports and lazy
+  imports counted (what `assistant index` after one edit costs, the CLI's own start aside);
+- ``walk_floor_s``: ``os.walk`` and one ``os.stat`` per file over the corpus, in the same run: what
+  any update must at least do to see which files changed (the machine's speed at that moment:
+  the shared 2-core machines here vary by 1.5x within minutes, the ratio less);
 - ``cold_start_s``: a fresh ``assistant ask`` process, lexical-only and ``ASSISTANT_READER=none``,
   each of ``--repeat`` times; ``cold_start_reader_failover_s`` the same with the default reader
   setting, whose model cannot be found offline (the fail-over's wait counts).
@@ -33,6 +38,13 @@ from assistant.index import build, duplicate_build, writer
 from assistant.index.format import read_manifest
 
 QUESTION = "Wie hoch ist das Budget von COSME?"
+# One update in a new process (the synthetic embedder stands in for the model, as above).
+FRESH_UPDATE = (
+    "import sys; from pathlib import Path; from assistant.config import Settings; "
+    "from assistant.bench.scale import SyntheticEmbedder; from assistant.index.build import build_index; "
+    "work = Path(sys.argv[1]); build_index(Settings(corpus_dir=work / 'corpus', index_dir=work / 'index', "
+    "model=SyntheticEmbedder.name, progress=False), embedder=SyntheticEmbedder())"
+)
 STEPS: dict[str, float] = {}
 
 
@@ -49,6 +61,15 @@ def _timed(owner: Any, name: str, label: str) -> None:
             STEPS[label] = STEPS.get(label, 0.0) + time.perf_counter() - started
 
     setattr(owner, name, wrapper)
+
+
+def walk_floor(corpus: Path) -> float:
+    """Seconds for ``os.walk`` and one ``os.stat`` a file over ``corpus``."""
+    started = time.perf_counter()
+    for folder, _folders, files in os.walk(corpus):
+        for name in files:
+            os.stat(os.path.join(folder, name))
+    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -79,8 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     changed = next(iter(sorted(settings.corpus_dir.rglob("*.txt"))))
     original = changed.read_text(encoding="utf-8")
     updates: list[dict[str, Any]] = []
+    fresh: list[float] = []
+    floors: list[float] = []
     try:
         for i in range(args.repeat):
+            floors.append(round(walk_floor(settings.corpus_dir), 3))
             changed.write_text(original + f"\n\nNachtrag {i} zur Messung.", encoding="utf-8")
             STEPS.clear()
             started = time.perf_counter()
@@ -88,7 +112,15 @@ def main(argv: list[str] | None = None) -> None:
             seconds = time.perf_counter() - started
             assert result.changed == [changed.relative_to(settings.corpus_dir).as_posix()], result.changed
             updates.append({"seconds": round(seconds, 2), **{k: round(v, 3) for k, v in STEPS.items()}})
-            print(f"ein geändertes Dokument: {seconds:.2f} s {updates[-1]}", flush=True)
+            changed.write_text(original + f"\n\nNachtrag {i} im neuen Prozess.", encoding="utf-8")
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", FRESH_UPDATE, str(args.work)], check=True, capture_output=True)
+            fresh.append(round(time.perf_counter() - started, 2))
+            print(
+                f"ein geändertes Dokument: {seconds:.2f} s {updates[-1]}, im neuen Prozess {fresh[-1]:.2f} s "
+                f"(os.walk+stat: {floors[-1]:.2f} s)",
+                flush=True,
+            )
     finally:
         changed.write_text(original, encoding="utf-8")
     build.build_index(settings, embedder=embedder)
@@ -110,6 +142,12 @@ def main(argv: list[str] | None = None) -> None:
         "update_s": [u["seconds"] for u in updates],
         "update_median_s": statistics.median(u["seconds"] for u in updates),
         "update_steps": updates,
+        "update_fresh_process_s": fresh,
+        "update_fresh_process_median_s": statistics.median(fresh),
+        "walk_floor_s": floors,
+        "update_over_walk_floor": round(
+            statistics.median(u["seconds"] for u in updates) / statistics.median(floors), 2
+        ),
         "cold_start_s": cold,
         "cold_start_median_s": statistics.median(cold),
         "cold_start_reader_failover_s": failover,
