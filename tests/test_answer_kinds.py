@@ -219,3 +219,21 @@ def test_shipped_counts(shipped, question, expected):
         assert answer.short_answer is not None and expected in answer.short_answer.text
     numbers = re.findall(r"\d+", answer.text.splitlines()[0])
     assert numbers, answer.text
+
+
+def test_shipped_procedure_quotes_the_step_that_shares_no_word_with_the_question(shipped):
+    """ "Als erster Schritt des Aufnahmeprozesses wird empfohlen sich zu einem Beratungsgespräch
+    zu melden" holds none of the question's words: lexically its passage is 9th and its sentence
+    last. The passage naming procedures is scored up (pipeline.steps_first) and its sentence put
+    first (candidates.MIN_STEP_CUES); the short answer, if any, lies in it."""
+    answer = ask(shipped, "Wie kann ein Unternehmen am go-cluster Programm teilnehmen?")
+    assert docs(answer)[0] == "2022-05-go-cluster-eccp-infoveranstaltung.txt"
+    assert "Beratungsgespräch" in answer.citations[0].quote
+    assert answer.short_answer is None or answer.short_answer.n == 1
+
+
+def test_a_report_sentence_with_one_procedure_word_is_not_taken_for_the_steps(shipped):
+    """ "Wie können Unternehmen im Digitalwerk Werder digitale Lösungen kennenlernen?" is answered
+    by the sentence that says so, not by one that merely names a procedure word."""
+    answer = ask(shipped, "Wie können Unternehmen im Digitalwerk Werder digitale Lösungen kennenlernen?")
+    assert "direkt ausprobiert" in answer.citations[0].quote

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from ..types import Document, Hit
 from .question import Question, analyze_question
 from .ranker import AnswerRanker, default_ranker
 from .sentence_features import SENTENCE_FEATURE_NAMES, SentenceInput
+from .words import procedure_cues
 
 # Passages whose sentences are candidates (plus the other chunks of the best document): the
 # pool the rankers were trained on.
@@ -31,6 +32,16 @@ _COV_LOCAL = SENTENCE_FEATURE_NAMES.index("cov_local")
 # sweep of evals/answers_germanquad.py (see evals/README.md).
 UNKNOWN_NOUN_WEIGHT = 3.0
 TOP_DOCUMENT_CHUNKS = 8
+# "Wie kann man teilnehmen?": the sentence of the best STEP_DOCUMENTS documents that names the
+# most words of procedures, at least MIN_STEP_CUES different ones (Schritt, Aufnahmeprozess,
+# empfohlen, melden), is put first. The fitted model cannot learn it: GermanQuAD has 15 such
+# questions, none about taking part, and the sentence that answers shares no word with the
+# question. Three words, not two: on GermanQuAD two picked "… empfiehlt … eine tägliche Aufnahme
+# von höchstens 2,25 mg Zink" for "Wie kann Zink nachgewiesen werden?"; the shipped corpus's
+# admission sentence has four, the tests' "indem sie zunächst eine Projektskizze einreichen und
+# danach den Antrag online stellen" five.
+STEP_DOCUMENTS = 2
+MIN_STEP_CUES = 3
 NEIGHBOUR_CHUNKS = 2  # in a longer document: the chunks this close to the best passage
 # a digit, or a number written out ("zehn Cluster", "keine", "mehrere Millionen")
 _NUMBER = re.compile(
@@ -73,6 +84,7 @@ class Ranking:
     features: np.ndarray
     scores: np.ndarray
     candidates: list[Candidate]  # best first
+    steps: bool = False  # a procedure question's sentence naming the steps was put first
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,9 @@ class Evidence:
         question = analyze_question(intent.search_text, self.lexical, intent.kind)
         inputs = [p.input for p in pool]
         features, scores = self.ranker.sentence_scores(question, inputs, self.lexical)
+        steps = intent.kind == "procedure" and len(pool) > 0
+        if steps:
+            scores, steps = _steps_first(pool, scores, hits)
         analyzer = self.lexical.analyzer
         candidates = [
             Candidate(
@@ -171,7 +186,7 @@ class Evidence:
             for i, p in enumerate(pool)
         ]
         order = sorted(range(len(pool)), key=lambda i: (-scores[i], i))
-        return Ranking(question, pool, features, scores, [candidates[i] for i in order])
+        return Ranking(question, pool, features, scores, [candidates[i] for i in order], steps)
 
     def candidates(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> list[Candidate]:
         """Sentences of the top passages, best first."""
@@ -183,7 +198,9 @@ class Evidence:
         if not ranking.pool:
             return None
         inputs = [p.input for p in ranking.pool]
-        choice, _ = self.ranker.short_answer(ranking.question, inputs, ranking.features, ranking.scores, self.lexical)
+        # the steps are the answer: its short answer lies in that sentence, not in a neighbour
+        ranker = replace(self.ranker, top_sentences=1) if ranking.steps else self.ranker
+        choice, _ = ranker.short_answer(ranking.question, inputs, ranking.features, ranking.scores, self.lexical)
         if choice is None:
             return None
         sentence = next(c for c in ranking.candidates if c.index == choice.sentence)
@@ -249,6 +266,19 @@ class Evidence:
     @property
     def _max_idf(self) -> float:
         return self.lexical.idf("\u0000")
+
+
+def _steps_first(pool: list[PoolSentence], scores: np.ndarray, hits: list[Hit]) -> tuple[np.ndarray, bool]:
+    """``scores`` with the sentence that names the steps first (see :data:`MIN_STEP_CUES`), and
+    whether there was one."""
+    documents = list(dict.fromkeys(h.chunk.doc_id for h in hits))[:STEP_DOCUMENTS]
+    cues = [procedure_cues(p.input.text) if p.doc.id in documents else 0 for p in pool]
+    best = max(range(len(pool)), key=lambda i: (cues[i], scores[i]))
+    if cues[best] < MIN_STEP_CUES:
+        return scores, False
+    raised = scores.copy()
+    raised[best] = scores.max() + 1.0  # first, and clearly: the span model sees it as the best sentence
+    return raised, True
 
 
 def has_type(intent: Intent, text: str) -> bool:

@@ -25,6 +25,7 @@ from .words import (
     NAME_SEQ,
     NUMBER_WORDS,
     PLACE,
+    PROCEDURE,
     REASON,
     UNITS,
     dates_in,
@@ -300,12 +301,6 @@ def text_facts(text: str) -> TextFacts:
     )
 
 
-_PROCEDURE = re.compile(
-    r"\b(antr[aä]g\w*|beantrag\w*|anmeld\w*|angemeldet|melden|bewerb\w*|einreich\w*|eingereicht|schritt\w*|"
-    r"empfohlen|empfiehlt|voraussetzung\w*|aufnahme\w*|teilnahme\w*|teilnehmen|registrier\w*|kontakt\w*|"
-    r"formular\w*|ausfüll\w*|ablauf|verfahren\w*|zunächst|anschließend|danach)\b",
-    re.I,
-)
 # After a word of the question: ", der/die/das ...", "(...", "– ...", "ist/sind/war/bezeichnet ..."
 _DEFINES_AFTER = re.compile(
     r"\w{0,3}[“”\"»«]?\s*(?:,\s*(?:der|die|das|ein|eine|einer)\s|\(|[–—]\s|(?:ist|sind|war|waren|"
@@ -325,7 +320,7 @@ def _form_features(
             if at >= 0 and _DEFINES_AFTER.match(lower, at + len(word)):
                 defines = 1.0
                 break
-    procedure = math.log1p(len(_PROCEDURE.findall(text)))
+    procedure = math.log1p(len(PROCEDURE.findall(text)))
     return {
         "defines_term": defines,
         "defines_term_open": defines * type_open,

@@ -59,6 +59,13 @@ PLACE = re.compile(
 NAME_SEQ = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-ZÄÖÜ][\wäöüß.-]+(?:\s+(?:von |van |de |der )?[A-ZÄÖÜ][\wäöüß-]+)+")
 ACRONYM = re.compile(r"\b[A-ZÄÖÜ]{2,}\b")
 DIGIT = re.compile(r"\d")
+# Words of procedures: how to apply, register, take part (Antrag, anmelden, Schritt, empfohlen ...).
+PROCEDURE = re.compile(
+    r"\b(antr[aä]g\w*|beantrag\w*|anmeld\w*|angemeldet|melden|bewerb\w*|einreich\w*|eingereicht|schritt\w*|"
+    r"empfohlen|empfiehlt|voraussetzung\w*|aufnahme\w*|teilnahme\w*|teilnehmen|registrier\w*|kontakt\w*|"
+    r"formular\w*|ausfüll\w*|ablauf|verfahren\w*|zunächst|anschließend|danach)\b",
+    re.I,
+)
 CONTINUES = re.compile(
     r"^(sie|er|es|dies|diese[rsmn]?|dabei|damit|dort|daher|deshalb|deswegen|dafür|darin|darauf|dazu|"
     r"zwar|außerdem|zudem|allerdings|jedoch|hier|hierbei|so|auch|ihr|ihre|sein|seine|der|die|das|den|dem)\b",
@@ -82,3 +89,8 @@ CLOSING = frozenset(")]“”«‘")
 def dates_in(text: str) -> tuple[DateMention, ...]:
     """extract_dates(text), cached: the sentence and the span stage look at the same sentences."""
     return tuple(extract_dates(text))
+
+
+def procedure_cues(text: str) -> int:
+    """How many different words of procedures (:data:`PROCEDURE`) ``text`` holds."""
+    return len({m.group(0).lower() for m in PROCEDURE.finditer(text)})
