@@ -237,3 +237,11 @@ def test_a_report_sentence_with_one_procedure_word_is_not_taken_for_the_steps(sh
     by the sentence that says so, not by one that merely names a procedure word."""
     answer = ask(shipped, "Wie können Unternehmen im Digitalwerk Werder digitale Lösungen kennenlernen?")
     assert "direkt ausprobiert" in answer.citations[0].quote
+
+
+def test_a_picture_credit_is_never_the_answer(shipped):
+    """ "© BalticNet-PlasmaTec e.V. / Kinga Kristó" is short and full of the question's names; it
+    was the best-scored sentence for this question (candidates._CREDIT)."""
+    answer = ask(shipped, "Wer ist der Geschäftsführer von BalticNet-PlasmaTec?")
+    assert all("©" not in c.quote for c in answer.citations)
+    assert answer.short_answer is None or "Kristó" not in answer.short_answer.text

@@ -144,7 +144,7 @@ class Evidence:
                     continue
                 seen.add((doc.id, start))
                 text = doc.text[start:end]
-                if _is_headline(text, doc):
+                if _is_headline(text, doc) or _CREDIT.match(text):
                     continue
                 sentence = SentenceInput(
                     text,
@@ -300,6 +300,12 @@ _BARE_YEAR = re.compile(r"\b(1[0-9]|20)\d\d\b")
 def has_count(text: str) -> bool:
     """Whether ``text`` names a number other than a year ("ClusterERFOLG 2022" counts nothing)."""
     return bool(_NUMBER.search(_BARE_YEAR.sub(" ", text)))
+
+
+# A picture's credit line ("© BalticNet-PlasmaTec e.V. / Kinga Kristó", "Foto: …") names who took
+# or owns the picture, never what a question asks; short and full of names, it outscored the text
+# for "Wer ist der Geschäftsführer von BalticNet-PlasmaTec?".
+_CREDIT = re.compile(r"\s*(©|\(c\)\s|copyright\b|fotos?\s*:|bild(er)?\s*:|bildquelle\b|quelle\s*:)", re.I)
 
 
 def _is_headline(text: str, doc: Document) -> bool:
