@@ -245,3 +245,32 @@ def test_a_picture_credit_is_never_the_answer(shipped):
     answer = ask(shipped, "Wer ist der Geschäftsführer von BalticNet-PlasmaTec?")
     assert all("©" not in c.quote for c in answer.citations)
     assert answer.short_answer is None or "Kristó" not in answer.short_answer.text
+
+
+def test_shipped_definition_answers_from_the_defining_sentence(shipped):
+    """ "COSME ist das EU-Programm …" was the first sentence, but the short answer came from
+    another one ("Projektkonsortien (INNO-DROP und CLUSGRID) …"): a definition's short answer lies
+    in the sentence that defines the subject (candidates._definition_first)."""
+    cosme = ask(shipped, "Was ist COSME?")
+    assert cosme.citations[0].quote.startswith("COSME ist das EU-Programm")
+    assert cosme.short_answer is not None and cosme.short_answer.n == 1
+    cluster = ask(shipped, "Was ist go-cluster?")
+    assert "clusterpolitische Exzellenzmaßnahme" in cluster.citations[0].quote
+    assert "Exzellenzmaßnahme" in (cluster.short_answer.text if cluster.short_answer else "")
+
+
+@pytest.mark.parametrize(
+    "subject, text, defines",
+    [
+        ("COSME", "COSME ist das EU-Programm für die Förderung von KMU.", True),
+        ("Wendelantenne", "Eine Wendelantenne ist eine Antenne mit einem Leiter in Form einer Schraube.", True),
+        ("Digitalwerk", "Das „Digitalwerk“ bezeichnet ein Projekt des ifii.", True),
+        ("go-cluster", "Gerdes stellte das Programm go-cluster, die Exzellenzmaßnahme des BMWK, vor.", True),
+        ("COSME", "Zehn Cluster aus zwei COSME Projektkonsortien trafen sich.", False),
+        ("COSME", "Das COSME-Projekt ist beendet.", False),
+    ],
+)
+def test_what_counts_as_defining_the_subject(subject, text, defines):
+    from assistant.answer.candidates import _definition_pattern
+
+    assert bool(_definition_pattern(subject).search(text)) is defines

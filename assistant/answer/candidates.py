@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -42,6 +43,10 @@ TOP_DOCUMENT_CHUNKS = 8
 # danach den Antrag online stellen" five.
 STEP_DOCUMENTS = 2
 MIN_STEP_CUES = 3
+# "Was ist COSME?": the sentence of the same documents that defines the subject ("COSME ist das
+# EU-Programm …") first; for subjects of at most this many words, i.e. terms ("Was war das erste
+# Stadion des FC Barcelona?" asks for a fact, no sentence opens with that phrase).
+DEFINED_WORDS = 3
 NEIGHBOUR_CHUNKS = 2  # in a longer document: the chunks this close to the best passage
 # a digit, or a number written out ("zehn Cluster", "keine", "mehrere Millionen")
 _NUMBER = re.compile(
@@ -84,7 +89,9 @@ class Ranking:
     features: np.ndarray
     scores: np.ndarray
     candidates: list[Candidate]  # best first
-    steps: bool = False  # a procedure question's sentence naming the steps was put first
+    # the sentence naming a procedure's steps, or the one defining what a definition question asks
+    # about, is first: the short answer lies in it
+    steps: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,9 +173,11 @@ class Evidence:
         question = analyze_question(intent.search_text, self.lexical, intent.kind)
         inputs = [p.input for p in pool]
         features, scores = self.ranker.sentence_scores(question, inputs, self.lexical)
-        steps = intent.kind == "procedure" and len(pool) > 0
-        if steps:
+        steps = False
+        if intent.kind == "procedure" and pool:
             scores, steps = _steps_first(pool, scores, hits)
+        elif intent.kind == "definition" and intent.subject and len(intent.subject.split()) <= DEFINED_WORDS and pool:
+            scores, steps = _definition_first(pool, scores, hits, intent.subject)
         analyzer = self.lexical.analyzer
         candidates = [
             Candidate(
@@ -271,14 +280,45 @@ class Evidence:
 def _steps_first(pool: list[PoolSentence], scores: np.ndarray, hits: list[Hit]) -> tuple[np.ndarray, bool]:
     """``scores`` with the sentence that names the steps first (see :data:`MIN_STEP_CUES`), and
     whether there was one."""
+    return _first(pool, scores, hits, procedure_cues, MIN_STEP_CUES)
+
+
+def _definition_first(
+    pool: list[PoolSentence], scores: np.ndarray, hits: list[Hit], subject: str
+) -> tuple[np.ndarray, bool]:
+    """``scores`` with the sentence that defines ``subject`` first (see :func:`defines`)."""
+    pattern = _definition_pattern(subject)
+    return _first(pool, scores, hits, lambda text: int(bool(pattern.search(text))), 1)
+
+
+def _first(
+    pool: list[PoolSentence], scores: np.ndarray, hits: list[Hit], cues_of: Callable[[str], int], least: int
+) -> tuple[np.ndarray, bool]:
+    """``scores`` with the sentence of the best STEP_DOCUMENTS documents that has the most
+    ``cues_of`` (at least ``least``; ties by score) raised above all others, and whether there
+    was one."""
     documents = list(dict.fromkeys(h.chunk.doc_id for h in hits))[:STEP_DOCUMENTS]
-    cues = [procedure_cues(p.input.text) if p.doc.id in documents else 0 for p in pool]
+    cues = [cues_of(p.input.text) if p.doc.id in documents else 0 for p in pool]
     best = max(range(len(pool)), key=lambda i: (cues[i], scores[i]))
-    if cues[best] < MIN_STEP_CUES:
+    if cues[best] < least:
         return scores, False
+    if best == int(np.argmax(scores)):
+        return scores, True  # the fitted model's first already: its scores stay as they are
     raised = scores.copy()
     raised[best] = scores.max() + 1.0  # first, and clearly: the span model sees it as the best sentence
     return raised, True
+
+
+def _definition_pattern(subject: str) -> re.Pattern[str]:
+    """ "COSME ist das EU-Programm …", "Eine Wendelantenne ist …", "… vom Programm go-cluster, die
+    clusterpolitische Exzellenzmaßnahme …": the subject opening a sentence before a copula
+    (ist, sind, bezeichnet, gilt als, steht für, bedeutet), or followed by an apposition."""
+    name = r"[„“\"»]?" + re.escape(subject) + r"[“”\"«]?"
+    return re.compile(
+        rf"^\W*(?:(?:der|die|das|ein|eine)\s+)?{name}(?:\s*\([^)]*\))?\s+"
+        rf"(?:ist|sind|war|waren|bezeichnet|gilt als|steht für|bedeutet)\b|{name}\s*,\s*(?:der|die|das|ein|eine)\s",
+        re.I,
+    )
 
 
 def has_type(intent: Intent, text: str) -> bool:
