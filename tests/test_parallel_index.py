@@ -6,6 +6,10 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from itertools import accumulate
 from pathlib import Path
 
@@ -166,3 +170,53 @@ def test_word_ids_survive_a_worker_that_dies(tmp_path: Path) -> None:
     assert len(two_rows) == len(one_rows) == len(places)
     for a, b in zip(one_rows, two_rows, strict=True):
         assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+ROOT = Path(__file__).resolve().parents[1]
+_ORPHAN = """
+import multiprocessing, os, sys, time
+
+def worker():
+    time.sleep(1.0)  # the parent is gone by now: no PR_SET_PDEATHSIG will reach this process
+    from assistant.index.parallel import _die_with_parent
+    _die_with_parent()
+    time.sleep(60)
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn")
+    child = multiprocessing.Process(target=worker)
+    child.start()
+    with open(sys.argv[1], "w") as out:
+        out.write(str(child.pid))
+    os._exit(0)  # gone at once, as after a SIGKILL: no joining of the child
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux only")
+def test_a_worker_whose_parent_died_while_it_started_ends(tmp_path):
+    """A build killed while a worker was still starting: the worker's death signal was set after
+    its parent had gone, so it must see that itself and end, not wait for tasks forever holding
+    the build's output pipe (tests/test_robustness.py once timed out on such a worker)."""
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN, encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    pid_file = tmp_path / "pid"
+    subprocess.run(
+        [sys.executable, str(script), str(pid_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        if Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.1)
+    alive = Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    if alive:
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, "the orphaned worker still runs"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import uuid
 from array import array
 from collections import deque
@@ -139,7 +140,13 @@ def _die_with_parent() -> None:
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: workers end at the next task they cannot read
-        pass
+        return
+    # A parent killed while this worker was still starting sends no signal any more: the worker
+    # would wait on the task queue forever (each worker holds that queue's write end too), and
+    # with it the build's output pipe (seen once in tests/test_robustness.py's kill trials).
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)
 
 
 def _state() -> _Worker:
