@@ -91,7 +91,7 @@ class Ranking:
     candidates: list[Candidate]  # best first
     # the sentence naming a procedure's steps, or the one defining what a definition question asks
     # about, is first: the short answer lies in it
-    steps: bool = False
+    focused: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,11 +173,11 @@ class Evidence:
         question = analyze_question(intent.search_text, self.lexical, intent.kind)
         inputs = [p.input for p in pool]
         features, scores = self.ranker.sentence_scores(question, inputs, self.lexical)
-        steps = False
+        focused = False
         if intent.kind == "procedure" and pool:
-            scores, steps = _steps_first(pool, scores, hits)
+            scores, focused = _steps_first(pool, scores, hits)
         elif intent.kind == "definition" and intent.subject and len(intent.subject.split()) <= DEFINED_WORDS and pool:
-            scores, steps = _definition_first(pool, scores, hits, intent.subject)
+            scores, focused = _definition_first(pool, scores, hits, intent.subject)
         analyzer = self.lexical.analyzer
         candidates = [
             Candidate(
@@ -195,7 +195,7 @@ class Evidence:
             for i, p in enumerate(pool)
         ]
         order = sorted(range(len(pool)), key=lambda i: (-scores[i], i))
-        return Ranking(question, pool, features, scores, [candidates[i] for i in order], steps)
+        return Ranking(question, pool, features, scores, [candidates[i] for i in order], focused)
 
     def candidates(self, intent: Intent, hits: list[Hit], passages: int = PASSAGES) -> list[Candidate]:
         """Sentences of the top passages, best first."""
@@ -207,8 +207,8 @@ class Evidence:
         if not ranking.pool:
             return None
         inputs = [p.input for p in ranking.pool]
-        # the steps are the answer: its short answer lies in that sentence, not in a neighbour
-        ranker = replace(self.ranker, top_sentences=1) if ranking.steps else self.ranker
+        # the steps or the definition are the answer: the short answer lies in that sentence
+        ranker = replace(self.ranker, top_sentences=1) if ranking.focused else self.ranker
         choice, _ = ranker.short_answer(ranking.question, inputs, ranking.features, ranking.scores, self.lexical)
         if choice is None:
             return None
@@ -286,7 +286,7 @@ def _steps_first(pool: list[PoolSentence], scores: np.ndarray, hits: list[Hit]) 
 def _definition_first(
     pool: list[PoolSentence], scores: np.ndarray, hits: list[Hit], subject: str
 ) -> tuple[np.ndarray, bool]:
-    """``scores`` with the sentence that defines ``subject`` first (see :func:`defines`)."""
+    """``scores`` with the sentence that defines ``subject`` first (see :func:`_definition_pattern`)."""
     pattern = _definition_pattern(subject)
     return _first(pool, scores, hits, lambda text: int(bool(pattern.search(text))), 1)
 
