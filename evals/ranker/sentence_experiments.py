@@ -27,8 +27,9 @@ for folder in (ROOT, Path(__file__).resolve().parent):
         sys.path.insert(0, str(folder))
 
 from data import Item, Pool, load_items
-from train import fit_listwise, sentence_accuracy_cv
+from train import fit_listwise, group_folds, sentence_accuracy_cv, stack_pools
 
+from assistant.answer.ranker import top_indices
 from assistant.answer.sentence_features import SENTENCE_FEATURE_NAMES, _found, _parse
 from assistant.index.bm25 import LexicalIndex
 
@@ -138,6 +139,34 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
+def error_breakdown(items: list[Item]) -> None:
+    """Out of fold, shipped features, end to end: where the gold sentence stands when the best-
+    scored one is wrong, and how its local coverage compares with the chosen one's."""
+    cov = NAMES.index("cov_local")
+    counts = {"right": 0, "no gold sentence in the pool": 0, "gold covers less": 0, "gold covers as much": 0}
+    counts["gold covers more"] = 0
+    ranks: list[int] = []
+    for train, test in group_folds(items, 5):
+        model = fit_listwise(*stack_pools([items[i] for i in train]), NAMES)
+        for i in test:
+            pool = items[i].e2e
+            if not len(pool.sentences) or not pool.label.any():
+                counts["no gold sentence in the pool"] += 1
+                continue
+            order = top_indices(model.score(pool.features), len(pool.sentences))
+            rank = next(r for r, j in enumerate(order) if pool.label[j])
+            ranks.append(rank)
+            if rank == 0:
+                counts["right"] += 1
+                continue
+            chosen, gold = pool.features[order[0], cov], pool.features[order[rank], cov]
+            key = "gold covers less" if gold < chosen - 1e-6 else "gold covers more" if gold > chosen + 1e-6 else ""
+            counts[key or "gold covers as much"] += 1
+    print("\n" + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    ranked = np.array(ranks)
+    print(", ".join(f"gold in the top {k}: {np.sum(ranked < k) / len(items):.3f}" for k in (1, 2, 3, 5, 10)))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "evaldata" / "germanquad")
@@ -166,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         fitted = NAMES + added
         result = sentence_accuracy_cv(items, lambda X, y, g, fitted=fitted: fit_listwise(X, y, g, fitted))
         print(f"| {label} | {result['e2e']:.4f} | {result['oracle']:.4f} |", flush=True)
+    for it in items:
+        it.e2e.features, it.oracle.features = shipped[it.qid]
+    error_breakdown(items)
     return 0
 
 
