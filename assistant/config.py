@@ -21,7 +21,7 @@ RETRIEVAL_MODES = ("hybrid", "lexical", "dense")
 # Settings.max_unpacked_bytes).
 UNPACKED_PER_FILE_BYTE = 4
 ANSWER_MODES = ("auto", "extractive", "llm")
-EMBED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
+EMBED_BACKENDS = ("auto", "torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 # Default worker processes for indexing: the CPUs this process may use, at most this many (beyond,
 # the building process, which numbers terms and writes the tables, is the bottleneck).
 MAX_DEFAULT_INDEX_WORKERS = 8
@@ -46,9 +46,12 @@ class Settings:
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
     embed_batch_size: int = 32
-    # What runs the embedding model: "torch", "onnx" (ONNX Runtime, same vectors, ~2x the
-    # passages/s on 2 cores) or "onnx-int8" (int8 weights, ~3x); see index/onnx_encoder.py.
-    embed_backend: str = "torch"
+    # What runs the embedding model: "torch", "onnx" / "onnx-int8" (ONNX Runtime, the [onnx]
+    # extra), "openvino" / "openvino-int8" (the [openvino] extra), or "auto": the fastest of the
+    # installed ones whose vectors equal torch's (index/embedder.py resolve_backend). Measured on
+    # 2 cores (README "Growing"): openvino 3.5x torch's passages/s, onnx 1.44x, both cosine
+    # 1.0000 to torch; the int8 backends are faster still but never chosen by "auto".
+    embed_backend: str = "auto"
     # Seconds to wait for the model hub before falling back to lexical-only retrieval.
     hub_timeout: float = 1.0
     # Extractive question-answering model (reader): a hub name or a local folder. "none" disables it.

@@ -62,8 +62,8 @@ def test_e5_small_architecture_agrees_in_fp32_and_int8(tmp_path: Path) -> None:
 
 
 def test_embed_backend_setting() -> None:
-    assert Settings().embed_backend == "torch"
+    assert Settings().embed_backend == "auto"
     assert Settings.load(env={"ASSISTANT_EMBED_BACKEND": "onnx-int8"}).embed_backend == "onnx-int8"
-    allowed = "torch, onnx, onnx-int8, openvino, openvino-int8"
+    allowed = "auto, torch, onnx, onnx-int8, openvino, openvino-int8"
     with pytest.raises(ConfigError, match=f"embed_backend='tensorrt' ist ungültig; erlaubt: {allowed}"):
         Settings.load(env={"ASSISTANT_EMBED_BACKEND": "tensorrt"})

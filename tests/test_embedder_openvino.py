@@ -74,3 +74,19 @@ def test_nncf_sends_no_usage_statistics() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "MagicMock"  # NNCFTelemetryStub; the sender is NNCFTelemetry
+
+
+def test_auto_takes_the_fastest_installed_runtime_and_torch_quietly_without_one(
+    model_copy: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = load(model_copy, "torch").encode_passages(TEXTS)
+    with caplog.at_level(logging.WARNING, logger="assistant.index.embedder"):
+        chosen = load(model_copy, "auto")
+        assert chosen.backend == "openvino"  # installed here (dev extras): 3.5x torch on 2 cores
+        assert cosines(expected, chosen.encode_passages(TEXTS)).min() >= 0.99
+        monkeypatch.setitem(sys.modules, "openvino", None)  # as if not installed
+        assert load(model_copy, "auto").backend == "onnx"
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)
+        assert load(model_copy, "auto").backend == "torch"
+    # nothing to warn about: "auto" asked for no particular runtime
+    assert not [r for r in caplog.records if r.name == "assistant.index.embedder"]

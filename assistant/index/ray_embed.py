@@ -71,7 +71,9 @@ def embed_with_ray(settings: Settings, out_dir: Path, address: str | None = None
         raise ConfigError("`assistant embed` braucht ein Einbettungsmodell (--model), nicht 'none'.")
     # The model loads here first: a missing model fails before the cluster is asked for work,
     # and its dimension goes into the files.
-    probe = load_embedder(settings.model, settings.query_prefix, settings.passage_prefix, 1, settings.hub_timeout)
+    probe = load_embedder(
+        settings.model, settings.query_prefix, settings.passage_prefix, 1, settings.hub_timeout, backend="torch"
+    )
     vector_settings = VectorSettings(
         settings.model, settings.passage_prefix, probe.dimension, settings.chunk_size, settings.chunk_overlap
     )
@@ -128,6 +130,7 @@ def _run(
         "passage_prefix": settings.passage_prefix,
         "batch_size": settings.embed_batch_size,
         "hub_timeout": settings.hub_timeout,
+        "backend": settings.embed_backend,
     }
     if gpus:  # one actor per GPU, each holding the model on its GPU
         pool, ask, where = ActorPoolStrategy(min_size=1, max_size=gpus), {"num_gpus": 1}, f"{gpus} GPU"
@@ -183,8 +186,10 @@ def _chunk_batch(batch: dict[str, np.ndarray], size: int, overlap: int, limit: i
 class _Embed:
     """An actor of the pool: loads the embedder once, then embeds batch after batch."""
 
-    def __init__(self, model: str, query_prefix: str, passage_prefix: str, batch_size: int, hub_timeout: float) -> None:
-        self.embedder = load_embedder(model, query_prefix, passage_prefix, batch_size, hub_timeout)
+    def __init__(
+        self, model: str, query_prefix: str, passage_prefix: str, batch_size: int, hub_timeout: float, backend: str
+    ) -> None:
+        self.embedder = load_embedder(model, query_prefix, passage_prefix, batch_size, hub_timeout, backend=backend)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, Any]:
         vectors = self.embedder.encode_passages([str(t) for t in batch["text"]])
