@@ -71,8 +71,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def model_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
-    """A private copy of the tiny model, so that its onnx/ cache starts empty."""
-    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    """A private copy of the tiny model without its onnx/ cache (which the default backend,
+    "auto", fills when ONNX Runtime or OpenVINO is installed), so that the cache starts empty."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model", ignore=shutil.ignore_patterns("onnx")))
 
 
 @pytest.fixture(scope="session")
