@@ -42,7 +42,6 @@ READER_SENTENCES = 3
 # Below this score (start x end probability) the reader's span is not taken. Not fitted: no
 # reader model can be loaded here; 0.1 keeps spans the model itself considers unlikely out.
 READER_MIN_SCORE = 0.1
-MAX_TWO_SENTENCES = 400  # characters: two sentences only while they stay this short (as trained)
 NEIGHBOURS = 2  # sentences before and after the first that may complete it
 
 
@@ -123,7 +122,7 @@ class ExtractiveAnswerer:
             other = ranking.candidates[1]
             if (
                 self.evidence.second_share(ranking) >= self.evidence.ranker.second_ratio
-                and len(first.text) + len(other.text) <= MAX_TWO_SENTENCES
+                and len(first.text) + len(other.text) <= self.evidence.ranker.second_max_chars
             ):
                 second = other
         if second is None and not has_type(intent, first.text):

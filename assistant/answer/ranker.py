@@ -165,6 +165,8 @@ class AnswerRanker:
     # the second-best sentence is shown when its softmax share is at least this share of the
     # best one's (fitted on containment within a median answer length, evals/ranker/train.py)
     second_ratio: float = float("inf")
+    # ... and only while the two sentences have at most this many characters (fitted with it)
+    second_max_chars: int = 400
 
     def sentence_scores(
         self, question: Question, pool: Sequence[SentenceInput], lexical: LexicalIndex
@@ -276,6 +278,7 @@ def save(ranker: AnswerRanker, folder: Path, name: str = "ranker") -> list[Path]
         "span_threshold": round(ranker.span_threshold, 6),
         "mbr_temperature": ranker.mbr_temperature,
         "second_ratio": ranker.second_ratio if math.isfinite(ranker.second_ratio) else None,
+        "second_max_chars": ranker.second_max_chars,
     }
     written: list[Path] = []
 
@@ -321,6 +324,7 @@ def load(path: Path) -> AnswerRanker:
         data.get("mbr_temperature"),
         int(data["top_sentences"]),
         float("inf") if second is None else float(second),
+        int(data.get("second_max_chars", 400)),
     )
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .question import Question
+from .span_classes import CLASS_FEATURES, class_features
 from .spans import SOURCE_CLAUSE, SOURCE_DATE, SOURCE_NAME, SOURCE_NUMBER, SOURCE_PLACE, Span, TokenView
 
 _TYPE_GROUPS = ("date", "number", "person", "place", "reason", "manner", "open")
@@ -132,9 +133,11 @@ SPAN_FEATURES: tuple[tuple[str, str], ...] = (
         for g in _TYPE_GROUPS
         for c in _CROSSED
     ),
+    *CLASS_FEATURES,
 )
 SPAN_FEATURE_NAMES = tuple(name for name, _ in SPAN_FEATURES)
 _SPAN_INDEX = {name: i for i, name in enumerate(SPAN_FEATURE_NAMES)}
+_CLASS_COLUMNS = slice(_SPAN_INDEX[CLASS_FEATURES[0][0]], _SPAN_INDEX[CLASS_FEATURES[-1][0]] + 1)
 
 
 def _type_group(answer_type_: str) -> str:
@@ -323,4 +326,5 @@ def span_features(
     out[:, _SPAN_INDEX[f"type_{group}"]] = 1.0
     for c in _CROSSED:
         out[:, _SPAN_INDEX[f"{group}_x_{c}"]] = cols[c]
+    out[:, _CLASS_COLUMNS] = class_features(view.classes, a, b, question.answer_type)
     return out

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..index.bm25 import LexicalIndex
+from ..text.word_classes import word_classes
 from .question import Question, word_matches
 from .words import (
     ABBREVIATIONS,
@@ -83,6 +84,7 @@ class TokenView:
     term: np.ndarray  # index of the question term the word contains, -1 if none
     flags: dict[str, np.ndarray]  # bool arrays: see _CLASSES
     dates: tuple[tuple[int, int, str], ...]  # (first word, last word, precision) of dates the question does not name
+    classes: np.ndarray  # word class of each word (index into text.word_classes.COARSE)
 
 
 _CLASSES = (
@@ -160,7 +162,18 @@ def token_view(
         if first <= last < n:
             flags["date"][first : last + 1] = True
             dates.append((first, last, m.precision))
-    return TokenView(tokens, term, flags, tuple(dates))
+    return TokenView(tokens, term, flags, tuple(dates), sentence_classes(text, n))
+
+
+def sentence_classes(text: str, n: int) -> np.ndarray:
+    """The word class of each of the ``n`` words :func:`tokenize` finds in ``text``: the tagger
+    sees the punctuation too, for its context, and its tags of words are kept."""
+    pieces = [m.group(0) for m in TOKEN.finditer(text)]
+    classes = word_classes(pieces)
+    words = np.fromiter((bool(WORD_CHAR.match(p)) for p in pieces), dtype=bool, count=len(pieces))
+    out = classes[words]
+    assert len(out) == n
+    return out
 
 
 def span_candidates(view: TokenView) -> list[Span]:

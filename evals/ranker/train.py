@@ -64,7 +64,9 @@ NEGATIVE_SHARE = 0.3  # span rows with F1 0 kept for fitting (all rows are score
 SEED = 13
 DECODINGS: tuple[float | None, ...] = (None, 2.0, 4.0)  # argmax, expected F1 at two temperatures
 SECOND_RATIOS = (float("inf"), 1.0, 0.5, 0.3, 0.2, 0.1, 0.05, 0.0)  # show the 2nd sentence when p2/p1 >= ratio
-MAX_ANSWER_CHARS = 400  # a second sentence only while the answer stays this short
+# a second sentence only while the two stay this short: fitted with the ratio (a cap at the
+# median limit adds sentences to short answers without pushing the median past it)
+SECOND_MAX_CHARS = (400, 300, 250, 200)
 # The answers' median length (the short answer's line included) the second-sentence rule may
 # not exceed: the issue's target, below the 285 characters of the answers before.
 MEDIAN_CHARS_LIMIT = 250
@@ -391,7 +393,7 @@ class Outcome:
             return self.span_em, self.span_f1, True
         return self.sentence_em, self.sentence_f1, False
 
-    def shown(self, threshold: float, ratio: float) -> list[int]:
+    def shown(self, threshold: float, ratio: float, max_chars: int = SECOND_MAX_CHARS[0]) -> list[int]:
         """Pool indices of the sentences the answer shows: the best one; the span's sentence
         when the span is given and elsewhere; else the second best when nearly as good."""
         if self.top < 0:
@@ -401,13 +403,13 @@ class Outcome:
         if (
             self.second >= 0
             and self.second_ratio >= ratio
-            and len(self.texts[self.top]) + len(self.texts[self.second]) <= MAX_ANSWER_CHARS
+            and len(self.texts[self.top]) + len(self.texts[self.second]) <= max_chars
         ):
             return [self.top, self.second]
         return [self.top]
 
-    def shown_text(self, threshold: float, ratio: float) -> str:
-        return " ".join(self.texts[i] for i in self.shown(threshold, ratio))
+    def shown_text(self, threshold: float, ratio: float, max_chars: int = SECOND_MAX_CHARS[0]) -> str:
+        return " ".join(self.texts[i] for i in self.shown(threshold, ratio, max_chars))
 
 
 def outcome(item: Item, pool: Pool, rows: QuestionSpans, span_scores: np.ndarray, temperature: float | None) -> Outcome:
@@ -443,6 +445,7 @@ class Decoding:
     temperature: float | None
     threshold: float
     second_ratio: float
+    second_max_chars: int = SECOND_MAX_CHARS[0]
 
 
 def choose_threshold(outcomes: Sequence[Outcome]) -> tuple[float, float]:
@@ -458,12 +461,12 @@ def choose_threshold(outcomes: Sequence[Outcome]) -> tuple[float, float]:
     return best, best_value
 
 
-def choose_second_ratio(outcomes: Sequence[Outcome], threshold: float) -> float:
-    """The second-sentence rule with the best containment whose median answer length stays
-    within MEDIAN_CHARS_LIMIT."""
-    best, best_value = float("inf"), -1.0
-    for ratio in SECOND_RATIOS:
-        texts = [o.shown_text(threshold, ratio) for o in outcomes]
+def choose_second_ratio(outcomes: Sequence[Outcome], threshold: float) -> tuple[float, int]:
+    """The second-sentence rule (ratio, length cap) with the best containment whose median
+    answer length stays within MEDIAN_CHARS_LIMIT."""
+    best, best_value = (float("inf"), SECOND_MAX_CHARS[0]), -1.0
+    for ratio, max_chars in ((r, c) for r in SECOND_RATIOS for c in SECOND_MAX_CHARS):
+        texts = [o.shown_text(threshold, ratio, max_chars) for o in outcomes]
         lengths = [
             len(t) + (len(o.span_text) + 1 if o.span_score >= threshold else 0)
             for t, o in zip(texts, outcomes, strict=True)
@@ -472,7 +475,7 @@ def choose_second_ratio(outcomes: Sequence[Outcome], threshold: float) -> float:
             continue
         value = float(np.mean([contains_project(t, o.answers) for t, o in zip(texts, outcomes, strict=False)]))
         if value > best_value + 1e-9:
-            best, best_value = ratio, value
+            best, best_value = (ratio, max_chars), value
     return best
 
 
@@ -480,7 +483,7 @@ def choose_decoding(by_temperature: dict[float | None, list[Outcome]]) -> Decodi
     scored = {temp: choose_threshold(outs) for temp, outs in by_temperature.items()}
     temperature = max(scored, key=lambda temp: scored[temp][1])
     threshold = scored[temperature][0]
-    return Decoding(temperature, threshold, choose_second_ratio(by_temperature[temperature], threshold))
+    return Decoding(temperature, threshold, *choose_second_ratio(by_temperature[temperature], threshold))
 
 
 # --- cross-validation -----------------------------------------------------------------------
@@ -554,7 +557,8 @@ def summarize(pairs: Sequence[tuple[Outcome, Decoding]]) -> dict[str, float]:
     short = [o.short(d.threshold) for o, d in pairs]
     # the answer as the product shows it: the short answer's line, then the sentences
     shown = [
-        (o.span_text + "\n" if o.span_score >= d.threshold else "") + o.shown_text(d.threshold, d.second_ratio)
+        (o.span_text + "\n" if o.span_score >= d.threshold else "")
+        + o.shown_text(d.threshold, d.second_ratio, d.second_max_chars)
         for o, d in pairs
     ]
     spans = [len(o.span_text) for (o, _), s in zip(pairs, short, strict=False) if s[2]]
@@ -770,7 +774,12 @@ def run(args: argparse.Namespace) -> int:
             "oracle": summarize([(r.oracle, r.decoding) for r in results]),
             "decodings": sorted(
                 {
-                    (str(r.decoding.temperature), round(r.decoding.threshold, 3), r.decoding.second_ratio)
+                    (
+                        str(r.decoding.temperature),
+                        round(r.decoding.threshold, 3),
+                        r.decoding.second_ratio,
+                        r.decoding.second_max_chars,
+                    )
                     for r in results
                 }
             ),
@@ -788,6 +797,7 @@ def run(args: argparse.Namespace) -> int:
         stage.decoding.threshold,
         stage.decoding.temperature,
         second_ratio=stage.decoding.second_ratio,
+        second_max_chars=stage.decoding.second_max_chars,
     )
     files = save(ranker, args.out)
     if final.key != "linear":  # the portable all-linear alternative as well
@@ -799,6 +809,7 @@ def run(args: argparse.Namespace) -> int:
                 linear.decoding.threshold,
                 linear.decoding.temperature,
                 second_ratio=linear.decoding.second_ratio,
+                second_max_chars=linear.decoding.second_max_chars,
             ),
             args.out,
             "ranker_linear",
@@ -810,6 +821,7 @@ def run(args: argparse.Namespace) -> int:
         "temperature": stage.decoding.temperature,
         "threshold": stage.decoding.threshold,
         "second_ratio": stage.decoding.second_ratio,
+        "second_max_chars": stage.decoding.second_max_chars,
     }
     report["timing"] = time_ranking(load(files[0]), items, lexical)
     report["importance"] = {"sentence": weights(stage.sentence_model), "span": weights(stage.span_model)}
@@ -947,7 +959,7 @@ def markdown(report: dict) -> str:
         *[f"- `{f['path']}`: {f['bytes']:,} bytes" for f in report["files"]],
         (
             f"- final decoding: temperature {fin['temperature']}, span threshold {fin['threshold']:.3f}, "
-            f"second-sentence ratio {fin['second_ratio']}"
+            f"second-sentence ratio {fin['second_ratio']} within {fin.get('second_max_chars', 400)} characters"
         ),
         (
             f"- ranking stage per question (question analysis, sentence features and scores, span candidates, "
