@@ -123,6 +123,9 @@ class ExtractiveAnswerer:
             if (
                 self.evidence.second_share(ranking) >= self.evidence.ranker.second_ratio
                 and len(first.text) + len(other.text) <= self.evidence.ranker.second_max_chars
+                # a first sentence without the kind of fact asked for gets a neighbour that has it
+                # (below) rather than a second best that has it neither
+                and (has_type(intent, first.text) or has_type(intent, other.text))
             ):
                 second = other
         if second is None and not has_type(intent, first.text):
