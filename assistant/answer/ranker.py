@@ -324,7 +324,7 @@ def load(path: Path) -> AnswerRanker:
         data.get("mbr_temperature"),
         int(data["top_sentences"]),
         float("inf") if second is None else float(second),
-        int(data.get("second_max_chars", 400)),
+        int(data.get("second_max_chars", AnswerRanker.second_max_chars)),
     )
 
 

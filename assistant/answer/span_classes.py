@@ -3,9 +3,11 @@ first and last word and of the two words on either side, the share of nouns, nam
 it, whether it is a noun or prepositional phrase or cuts one, and a few of these crossed with the
 question's answer type. Part of :data:`assistant.answer.span_features.SPAN_FEATURES`.
 
-Measured before they were shipped (evals/ranker/pos_experiment.py, variants pos and pos2, 5-fold
-cross-validation by article on GermanQuAD, lexical top 5): EM 0.209 → 0.222, F1 0.418 → 0.442;
-the best candidate of the right sentence came first for 26.2 % of questions instead of 23.0 %.
+Measured before they were shipped with ``git show e188b17:evals/ranker/pos_experiment.py`` (the
+columns are the same; 5-fold cross-validation by article on GermanQuAD, lexical top 5, see
+evals/ranker/SPAN_ANALYSIS.md): EM 0.209 → 0.222, F1 0.418 → 0.442; the best candidate of the
+right sentence came first for 26.2 % of questions instead of 23.0 %. The retrained shipped models
+(models/TRAINING.md): EM 0.206 → 0.222, F1 0.412 → 0.442.
 """
 
 from __future__ import annotations

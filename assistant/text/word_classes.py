@@ -1,13 +1,15 @@
 """Word classes (parts of speech) of German sentences, for the span ranker's features.
 
 The Hanover Tagger (HanTa, LGPL-3.0; its German model ships in its wheel, so it works offline)
-tags the words of a sentence in context with STTS tags; they are folded into :data:`COARSE`.
-Measured before it was shipped (evals/ranker/pos_experiment.py, 5-fold cross-validation by article
-on GermanQuAD): the span stage with these classes at the span's edges chose the best candidate of
-the right sentence first for 25.1 % of questions instead of 23.0 %, F1 0.418 → 0.427.
+tags the words of a sentence in context with STTS tags; they are folded into :data:`COARSE`. What
+the classes bring to the span ranker is measured in :mod:`assistant.answer.span_classes`.
 
-HanTa analyses a word it has not precomputed letter by letter (~0.1-0.5 ms); those analyses are
-kept in a bounded cache, so the sentences of a chat tag in about 0.1 ms a word once warm.
+Cost: HanTa analyses a word outside its precomputed table letter by letter (long compounds cost
+the most). `benchmarks/word_classes_cost.py`, 2 cores, quiet: a GermanQuAD sentence (~21 words
+and marks) takes 2.4 ms on average (p95 6.8 ms) when its words are new, 0.25 ms when they were
+seen before (the analyses are kept in an LRU cache of :data:`WORD_CACHE` words); the answer tags
+its 3 best sentences. The version is pinned in pyproject.toml: the shipped span
+model was fitted on this tagger's classes, and the cache wraps its private ``_tag_word``.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ _tagger: Any = None
 
 def _load() -> Any:
     global _tagger
+    if _tagger is not None:  # every sentence comes here: no lock once loaded
+        return _tagger
     with _lock:
         if _tagger is None:
             from HanTa import HanoverTagger
