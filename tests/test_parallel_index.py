@@ -172,6 +172,33 @@ def test_word_ids_survive_a_worker_that_dies(tmp_path: Path) -> None:
         assert len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
+def double_or_die_late(item: int) -> int:
+    """2 * item; on -1 the worker ends, a second later (after the batches before it are done)."""
+    if item == -1:
+        time.sleep(1.0)
+        os._exit(3)
+    return 2 * item
+
+
+def test_a_worker_that_dies_while_results_are_read_costs_only_its_item(tmp_path: Path) -> None:
+    """The pool breaks while the caller is still busy with a result already in: the next batch
+    handed to the broken pool is retried like the one whose worker died (it used to raise
+    BrokenProcessPool to the build, seen in a full test run)."""
+    settings = WorkerSettings(10_000, 300, 50, default_stopwords())
+    items = list(range(MIN_POOL_ITEMS + 24))
+    items[9] = -1  # in the second batch of 8
+    pool = Workers(settings, 2)
+    got = []
+    try:
+        for k, value in enumerate(pool.map(double_or_die_late, items, len(items), lambda item: None)):
+            if k == 0:
+                time.sleep(3.0)  # the worker of the second batch ends meanwhile
+            got.append(value)
+    finally:
+        pool.close()
+    assert got == [None if i == -1 else 2 * i for i in items]
+
+
 ROOT = Path(__file__).resolve().parents[1]
 _ORPHAN = """
 import multiprocessing, os, sys, time

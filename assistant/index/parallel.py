@@ -243,12 +243,22 @@ class Workers:
         window = 2 * self.workers
         pending: deque[tuple[list[T], Future[list[R]]]] = deque()
 
+        def submit(part: list[T]) -> Future[list[R]]:
+            try:
+                return self._pool().submit(_run_batch, fn, part)
+            except BrokenProcessPool as exc:
+                # a worker of a batch still pending died since the last result was read: this
+                # batch fails with it and is handled below like the one that broke the pool
+                failed: Future[list[R]] = Future()
+                failed.set_exception(exc)
+                return failed
+
         def fill() -> None:
             while len(pending) < window:
                 part = list(islice(source, batch))
                 if not part:
                     return
-                pending.append((part, self._pool().submit(_run_batch, fn, part)))
+                pending.append((part, submit(part)))
 
         fill()
         while pending:
@@ -259,7 +269,7 @@ class Workers:
                 log.warning("Ein Hilfsprozess des Index-Baus wurde beendet; seine Dateien werden einzeln wiederholt.")
                 self._restart()
                 results = [self._alone(fn, item, crashed) for item in part]
-                pending = deque((p, self._pool().submit(_run_batch, fn, p)) for p, _ in pending)
+                pending = deque((p, submit(p)) for p, _ in pending)
             yield from results
             fill()
 
