@@ -5,18 +5,23 @@ tags the words of a sentence in context with STTS tags; they are folded into :da
 the classes bring to the span ranker is measured in :mod:`assistant.answer.span_classes`.
 
 Cost: HanTa analyses a word outside its precomputed table letter by letter (long compounds cost
-the most). `benchmarks/word_classes_cost.py`, 2 cores, quiet: a GermanQuAD sentence (~21 words
-and marks) takes 2.4 ms on average (p95 6.8 ms) when its words are new, 0.25 ms when they were
-seen before (the analyses are kept in an LRU cache of :data:`WORD_CACHE` words); the answer tags
-its 3 best sentences. The version is pinned in pyproject.toml: the shipped span
-model was fitted on this tagger's classes, and the cache wraps its private ``_tag_word``.
+the most), in pure Python. :func:`_analyze_forward` is that analysis with the per-call overhead
+taken out; it returns the same lists, float for float (same order of operations and of dict
+insertions; `tests/test_word_classes.py` compares both on GermanQuAD's words): 1.5x faster on
+GermanQuAD's 4,011 words outside the table. The analyses are kept in an LRU cache of
+:data:`WORD_CACHE` lower-cased words. `benchmarks/word_classes_cost.py` prints what a sentence
+costs (2 cores); the answer tags its 3 best sentences. The version is pinned in pyproject.toml:
+the shipped span model was fitted on this tagger's classes, and the fast analysis replaces the
+tagger's ``analyze_forward`` (which ``_tag_word`` calls for every word outside its table).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import threading
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -40,7 +45,7 @@ COARSE = (
     "OTHER",  # foreign words, symbols, truncations
 )
 CLASS = {name: i for i, name in enumerate(COARSE)}
-WORD_CACHE = 200_000  # HanTa's analyses of words it has not precomputed (a few hundred bytes each)
+WORD_CACHE = 200_000  # HanTa's analyses of words outside its table (a few hundred bytes each)
 
 _EXACT = {"NN", "NE", "CARD", "ART", "ADV", "KON", "KOUS"}
 
@@ -81,9 +86,10 @@ def _load() -> Any:
             from HanTa import HanoverTagger
 
             tagger = HanoverTagger.HanoverTagger("morphmodel_ger.pgz")
-            # the analysis of a word is a pure function of its arguments; HanTa recomputes it
-            # at every call for words outside its precomputed table
-            tagger._tag_word = functools.lru_cache(maxsize=WORD_CACHE)(tagger._tag_word)
+            # the analysis of a word is a pure function of the (lower-cased) word; HanTa
+            # recomputes it at every call for words outside its precomputed table
+            fast = functools.partial(_analyze_forward, tagger, _guess_tables(tagger))
+            tagger.analyze_forward = functools.lru_cache(maxsize=WORD_CACHE)(fast)
             _tagger = tagger
         return _tagger
 
@@ -100,3 +106,88 @@ def word_classes(pieces: Sequence[str]) -> np.ndarray:
     if not pieces:
         return np.zeros(0, dtype=np.int8)
     return np.array(_tag_classes(tuple(pieces)), dtype=np.int8)
+
+
+_LOWER_BOUND = -1e6  # HanTa's: paths at or below it are dropped
+
+
+def _guess_tables(tagger: Any) -> dict[int, tuple[dict[str, float], float, list[float]]]:
+    """Per tag that may stand for an unknown morpheme: its suffix, hapax and length terms."""
+    if tagger.strict:
+        return {}
+    return {
+        t: (tagger.LP_s_t[t], tagger.LP_hapax_t[t], tagger.LP_len_t[t]) for t in tagger.LP_hapax_t if t in tagger.LP_s_t
+    }
+
+
+def _analyze_forward(
+    tagger: Any, guess: dict[int, tuple[dict[str, float], float, list[float]]], word: str
+) -> list[tuple[int, float]]:
+    """HanTa 1.2.1's ``HanoverTagger.analyze_forward`` (Viterbi over the morphemes of one word,
+    the 3 best states per position): the same loops in the same order, with ``lp_m_t`` inlined
+    and a morpheme that cannot carry a tag skipped instead of scored -inf and then dropped."""
+    from HanTa.HanoverTagger import EMPTY, START, UNKNOWN  # its state and tag numbers
+    from numpy import logaddexp
+
+    wlen = len(word)
+    table: list[dict[tuple[int, int], float]] = [{(EMPTY, START): 0.0}] + [{} for _ in range(wlen + 1)]
+    nonfinal, known_by_tag, int_t = tagger.LP_trans_nonfinal, tagger.LP_m_t, tagger.Int_t
+    short = wlen < 4
+    for i in range(wlen + 1):
+        row = table[i]
+        rowbound = sorted(row.values(), reverse=True)[3] - 1 if len(row) > 3 else _LOWER_BOUND
+        for state, lp in row.items():
+            if lp < rowbound:
+                continue
+            followup = nonfinal.get(state)
+            if not followup:
+                continue
+            s1 = state[1]
+            for j in range(i + 1, wlen + 1):
+                segment = word[i:j]
+                target = table[j]
+                for tag1, lpt in followup:
+                    known = known_by_tag[tag1]
+                    if segment in known:
+                        m = known[segment]
+                    else:  # an unknown morpheme, guessed from its length and suffix
+                        terms = guess.get(tag1)
+                        mlen = j - i
+                        if terms is None or not (short or mlen > 2):
+                            continue
+                        suffixes, hapax, lengths = terms
+                        if mlen > 4 and segment[-4:] in suffixes:
+                            lp_suf = suffixes[segment[-4:]]
+                        elif mlen > 3 and segment[-3:] in suffixes:
+                            lp_suf = suffixes[segment[-3:]]
+                        elif mlen > 2 and segment[-2:] in suffixes:
+                            lp_suf = suffixes[segment[-2:]]
+                        elif mlen > 1 and segment[-1:] in suffixes:
+                            lp_suf = suffixes[segment[-1:]]
+                        else:
+                            lp_suf = suffixes[""]
+                        m = int_t + hapax + lengths[min(mlen, 24)] + lp_suf
+                        if wlen == mlen:  # HanTa's penalty for the whole word as one unknown morpheme
+                            m -= 4.6
+                    lp1 = lp + lpt + m
+                    if lp1 > _LOWER_BOUND:
+                        newstate = (s1, tag1)
+                        old = target.get(newstate)
+                        if old is None or lp1 > old:
+                            target[newstate] = lp1
+    last = table[-1]
+    for state, lp in table[-2].items():
+        for tag1, lpt in tagger.LP_trans_final.get(state, ()):
+            lp1 = lp + lpt
+            if lp1 > _LOWER_BOUND:
+                newstate = (state[1], tag1)
+                if newstate not in last or lp1 > last[newstate]:
+                    last[newstate] = lp1
+    results: dict[int, float] = {}
+    for state, lp in last.items():
+        if lp == -math.inf:
+            continue
+        pos = -state[1]
+        results[pos] = logaddexp(results[pos], lp) if pos in results else lp
+    ranked = sorted(results.items(), key=itemgetter(1), reverse=True)
+    return ranked or [(UNKNOWN, 0)]
