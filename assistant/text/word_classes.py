@@ -7,7 +7,7 @@ the classes bring to the span ranker is measured in :mod:`assistant.answer.span_
 Cost: HanTa analyses a word outside its precomputed table letter by letter (long compounds cost
 the most), in pure Python. :func:`_analyze_forward` is that analysis with the per-call overhead
 taken out; it returns the same lists, float for float (same order of operations and of dict
-insertions; `tests/test_word_classes.py` compares both on GermanQuAD's words): 1.5x faster on
+insertions; `tests/test_word_classes.py` compares both on the shipped corpus's words): 1.5x faster on
 GermanQuAD's 4,011 words outside the table. The analyses are kept in an LRU cache of
 :data:`WORD_CACHE` lower-cased words. `benchmarks/word_classes_cost.py` prints what a sentence
 costs (2 cores); the answer tags its 3 best sentences. The version is pinned in pyproject.toml:
