@@ -5,13 +5,14 @@ tags the words of a sentence in context with STTS tags; they are folded into :da
 the classes bring to the span ranker is measured in :mod:`assistant.answer.span_classes`.
 
 Cost: HanTa analyses a word outside its precomputed table letter by letter (long compounds cost
-the most), in pure Python. :func:`_analyze_forward` is that analysis with the per-call overhead
-taken out; it returns the same lists, float for float (same order of operations and of dict
-insertions; `tests/test_word_classes.py` compares both on the shipped corpus's words): 1.5x faster on
-GermanQuAD's 4,011 words outside the table. The analyses are kept in an LRU cache of
-:data:`WORD_CACHE` lower-cased words. `benchmarks/word_classes_cost.py` prints what a sentence
-costs (2 cores); the answer tags its 3 best sentences. The version is pinned in pyproject.toml:
-the shipped span model was fitted on this tagger's classes, and the fast analysis replaces the
+the most), in pure Python. :func:`_analyze_forward` is that analysis with ``lp_m_t`` inlined and
+the morphemes that cannot carry a tag skipped; it returns the same lists, float for float (same
+order of operations and of dict insertions; `tests/test_word_classes.py` compares both on the
+shipped corpus's words and on every short letter string). The analyses are kept in an LRU cache
+of :data:`WORD_CACHE` lower-cased words. `benchmarks/word_classes_cost.py [--hanta-own]` prints
+what a sentence costs and times both analyses on the words outside the table (2 cores: 1.3-1.5x
+faster); the answer tags its 3 best sentences. The version is pinned in pyproject.toml: the
+shipped span model was fitted on this tagger's classes, and the fast analysis replaces the
 tagger's ``analyze_forward`` (which ``_tag_word`` calls for every word outside its table).
 """
 
@@ -45,7 +46,7 @@ COARSE = (
     "OTHER",  # foreign words, symbols, truncations
 )
 CLASS = {name: i for i, name in enumerate(COARSE)}
-WORD_CACHE = 200_000  # HanTa's analyses of words outside its table (a few hundred bytes each)
+WORD_CACHE = 50_000  # analyses of words outside HanTa's table: ~1 KB each with the cache's own, ≤ ~60 MB
 
 _EXACT = {"NN", "NE", "CARD", "ART", "ADV", "KON", "KOUS"}
 
@@ -124,8 +125,9 @@ def _analyze_forward(
     tagger: Any, guess: dict[int, tuple[dict[str, float], float, list[float]]], word: str
 ) -> list[tuple[int, float]]:
     """HanTa 1.2.1's ``HanoverTagger.analyze_forward`` (Viterbi over the morphemes of one word,
-    the 3 best states per position): the same loops in the same order, with ``lp_m_t`` inlined
-    and a morpheme that cannot carry a tag skipped instead of scored -inf and then dropped."""
+    the states within 1 of the 4th best go on at each position): the same loops in the same
+    order, with ``lp_m_t`` inlined and a morpheme that cannot carry a tag skipped instead of scored
+    -inf and then dropped. The tagger's tables (and its ``strict`` flag) are read as loaded."""
     from HanTa.HanoverTagger import EMPTY, START, UNKNOWN  # its state and tag numbers
     from numpy import logaddexp
 
