@@ -10,7 +10,7 @@ the morphemes that cannot carry a tag skipped; it returns the same lists, float 
 order of operations and of dict insertions; `tests/test_word_classes.py` compares both on the
 shipped corpus's words and on every short letter string). The analyses are kept in an LRU cache
 of :data:`WORD_CACHE` lower-cased words. `benchmarks/word_classes_cost.py [--hanta-own]` prints
-what a sentence costs and times both analyses on the words outside the table (2 cores: 1.3-1.5x
+what a sentence costs and times both analyses on the words outside the table (2 cores: 1.6-1.7x
 faster); the answer tags its 3 best sentences. The version is pinned in pyproject.toml: the
 shipped span model was fitted on this tagger's classes, and the fast analysis replaces the
 tagger's ``analyze_forward`` (which ``_tag_word`` calls for every word outside its table).
@@ -22,6 +22,7 @@ import functools
 import math
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -89,7 +90,7 @@ def _load() -> Any:
             tagger = HanoverTagger.HanoverTagger("morphmodel_ger.pgz")
             # the analysis of a word is a pure function of the (lower-cased) word; HanTa
             # recomputes it at every call for words outside its precomputed table
-            fast = functools.partial(_analyze_forward, tagger, _guess_tables(tagger))
+            fast = functools.partial(_analyze_forward, _Model.of(tagger))
             tagger.analyze_forward = functools.lru_cache(maxsize=WORD_CACHE)(fast)
             _tagger = tagger
         return _tagger
@@ -111,29 +112,47 @@ def word_classes(pieces: Sequence[str]) -> np.ndarray:
 
 _LOWER_BOUND = -1e6  # HanTa's: paths at or below it are dropped
 
-
-def _guess_tables(tagger: Any) -> dict[int, tuple[dict[str, float], float, list[float]]]:
-    """Per tag that may stand for an unknown morpheme: its suffix, hapax and length terms."""
-    if tagger.strict:
-        return {}
-    return {
-        t: (tagger.LP_s_t[t], tagger.LP_hapax_t[t], tagger.LP_len_t[t]) for t in tagger.LP_hapax_t if t in tagger.LP_s_t
-    }
+# A tag that follows a state: (tag, log p(transition), its known morphemes, and its terms for a
+# morpheme it has not seen, or None when it never stands for an unseen one).
+_Follower = tuple[int, float, dict[str, float], "tuple[dict[str, float], float, list[float]] | None"]
 
 
-def _analyze_forward(
-    tagger: Any, guess: dict[int, tuple[dict[str, float], float, list[float]]], word: str
-) -> list[tuple[int, float]]:
+@dataclass(frozen=True)
+class _Model:
+    """What HanTa's word analysis reads, looked up once when the tagger is loaded."""
+
+    nonfinal: dict[tuple[int, int], list[_Follower]]
+    final: dict[tuple[int, int], list[tuple[int, float]]]
+    int_t: float
+    empty: int
+    start: int
+    unknown: int
+
+    @classmethod
+    def of(cls, tagger: Any) -> _Model:
+        from HanTa.HanoverTagger import EMPTY, START, UNKNOWN
+
+        guess = {}
+        if not tagger.strict:  # the morphology model is not strict: unseen morphemes are guessed
+            guess = {
+                t: (tagger.LP_s_t[t], tagger.LP_hapax_t[t], tagger.LP_len_t[t])
+                for t in tagger.LP_hapax_t
+                if t in tagger.LP_s_t
+            }
+        nonfinal = {
+            state: [(t, lp, tagger.LP_m_t[t], guess.get(t)) for t, lp in followers]
+            for state, followers in tagger.LP_trans_nonfinal.items()
+        }
+        return cls(nonfinal, tagger.LP_trans_final, tagger.Int_t, EMPTY, START, UNKNOWN)
+
+
+def _analyze_forward(model: _Model, word: str) -> list[tuple[int, float]]:
     """HanTa 1.2.1's ``HanoverTagger.analyze_forward`` (Viterbi over the morphemes of one word,
     the states within 1 of the 4th best go on at each position): the same loops in the same
     order, with ``lp_m_t`` inlined and a morpheme that cannot carry a tag skipped instead of scored
-    -inf and then dropped. The tagger's tables (and its ``strict`` flag) are read as loaded."""
-    from HanTa.HanoverTagger import EMPTY, START, UNKNOWN  # its state and tag numbers
-    from numpy import logaddexp
-
+    -inf and then dropped."""
     wlen = len(word)
-    table: list[dict[tuple[int, int], float]] = [{(EMPTY, START): 0.0}] + [{} for _ in range(wlen + 1)]
-    nonfinal, known_by_tag, int_t = tagger.LP_trans_nonfinal, tagger.LP_m_t, tagger.Int_t
+    table: list[dict[tuple[int, int], float]] = [{(model.empty, model.start): 0.0}] + [{} for _ in range(wlen + 1)]
     short = wlen < 4
     for i in range(wlen + 1):
         row = table[i]
@@ -141,19 +160,17 @@ def _analyze_forward(
         for state, lp in row.items():
             if lp < rowbound:
                 continue
-            followup = nonfinal.get(state)
+            followup = model.nonfinal.get(state)
             if not followup:
                 continue
             s1 = state[1]
             for j in range(i + 1, wlen + 1):
                 segment = word[i:j]
                 target = table[j]
-                for tag1, lpt in followup:
-                    known = known_by_tag[tag1]
+                for tag1, lpt, known, terms in followup:
                     if segment in known:
                         m = known[segment]
                     else:  # an unknown morpheme, guessed from its length and suffix
-                        terms = guess.get(tag1)
                         mlen = j - i
                         if terms is None or not (short or mlen > 2):
                             continue
@@ -168,7 +185,7 @@ def _analyze_forward(
                             lp_suf = suffixes[segment[-1:]]
                         else:
                             lp_suf = suffixes[""]
-                        m = int_t + hapax + lengths[min(mlen, 24)] + lp_suf
+                        m = model.int_t + hapax + lengths[min(mlen, 24)] + lp_suf
                         if wlen == mlen:  # HanTa's penalty for the whole word as one unknown morpheme
                             m -= 4.6
                     lp1 = lp + lpt + m
@@ -179,7 +196,7 @@ def _analyze_forward(
                             target[newstate] = lp1
     last = table[-1]
     for state, lp in table[-2].items():
-        for tag1, lpt in tagger.LP_trans_final.get(state, ()):
+        for tag1, lpt in model.final.get(state, ()):
             lp1 = lp + lpt
             if lp1 > _LOWER_BOUND:
                 newstate = (state[1], tag1)
@@ -190,6 +207,6 @@ def _analyze_forward(
         if lp == -math.inf:
             continue
         pos = -state[1]
-        results[pos] = logaddexp(results[pos], lp) if pos in results else lp
+        results[pos] = float(np.logaddexp(results[pos], lp)) if pos in results else lp
     ranked = sorted(results.items(), key=itemgetter(1), reverse=True)
-    return ranked or [(UNKNOWN, 0)]
+    return ranked or [(model.unknown, 0)]
